@@ -1,0 +1,460 @@
+// Package agent is the reconciler on every node: replicated desired state in,
+// netlink devices, TCX attachments and BPF map entries out.
+package agent
+
+import (
+	"context"
+	"crypto/sha1"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/bnet-dev/bnet/api"
+	"github.com/bnet-dev/bnet/config"
+	"github.com/bnet-dev/bnet/gossip"
+	"github.com/bnet-dev/bnet/maps"
+	"github.com/bnet-dev/bnet/model"
+	"github.com/bnet-dev/bnet/store"
+)
+
+// VXLANDevice is the node's one VXLAN device in external mode.
+const VXLANDevice = "bnet-vxlan"
+
+// Link aliases mark the devices the agent created, so that only those are
+// ever deleted when their port goes.
+const aliasPrefix = "bnet:"
+
+// resyncInterval bounds how long something changed behind the agent's back
+// stays wrong.
+const resyncInterval = 10 * time.Second
+
+type status struct{ status, reason string }
+
+// Agent is one node's bnet agent.
+type Agent struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	localIP netip.Addr
+	st      *store.Store
+	gossip  *gossip.Gossip
+	maps    *maps.Maps
+	progs   *maps.Programs
+	links   *attacher
+	netIDs  *netIDs
+
+	mu           sync.Mutex // serialises reconciles
+	vxlanIfindex int
+	physIfindex  map[string]int // physnet NIC name -> ifindex
+
+	stMu     sync.RWMutex
+	statuses map[string]status
+
+	kick    chan struct{}
+	started time.Time
+}
+
+// Run runs the agent until ctx is cancelled. Programs and maps stay pinned
+// when it returns: traffic keeps flowing while the agent is down.
+func Run(ctx context.Context, configPath string) error {
+	cfg, err := config.Load(configPath)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel)
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	unlock, err := lockState(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	a, err := newAgent(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	g, err := gossip.Start(gossip.Config{
+		Node: cfg.Node, Bind: cfg.Gossip.Bind, Advertise: cfg.Gossip.Advertise, Join: cfg.Gossip.Join,
+		Meta:  gossip.Meta{V: 1, VTEP: cfg.LocalIP, Roles: cfg.Roles, Physnets: physnetNames(cfg)},
+		Store: a.st, Logger: log.With("part", "gossip"), Fast: cfg.Gossip.Fast,
+	})
+	if err != nil {
+		return fmt.Errorf("gossip: %w", err)
+	}
+	a.gossip = g
+	defer g.Shutdown()
+
+	a.st.OnChange(func(_ store.Record, _ bool) { a.trigger() })
+	g.OnMembership(a.trigger)
+
+	if err := a.Reconcile(ctx); err != nil {
+		log.Warn("first reconcile", "err", err)
+	}
+	srv := api.NewServer(a.st, a, log.With("part", "api"))
+	apiErr := make(chan error, 1)
+	go func() { apiErr <- srv.ServeUnix(ctx, cfg.APISocket) }()
+	log.Info("agent up", "node", cfg.Node, "vtep", cfg.LocalIP, "socket", cfg.APISocket, "pin_dir", cfg.PinDir)
+
+	tick := time.NewTicker(resyncInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("agent stopping; datapath stays programmed")
+			return nil
+		case err := <-apiErr:
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("api: %w", err)
+			}
+		case <-a.kick:
+			// Coalesce bursts (a gossip sync applies many records at once).
+			time.Sleep(20 * time.Millisecond)
+			drain(a.kick)
+		case <-tick.C:
+		}
+		if err := a.Reconcile(ctx); err != nil {
+			log.Warn("reconcile", "err", err)
+		}
+	}
+}
+
+func drain(c chan struct{}) {
+	for {
+		select {
+		case <-c:
+		default:
+			return
+		}
+	}
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func physnetNames(cfg *config.Config) []string {
+	var names []string
+	for n := range cfg.Physnets {
+		names = append(names, n)
+	}
+	return names
+}
+
+// lockState refuses a second agent on the same state (and so the same node).
+func lockState(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "agent.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another bnet agent is running on state dir %s", dir)
+	}
+	return func() { f.Close() }, nil
+}
+
+func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
+	a := &Agent{
+		cfg: cfg, log: log, localIP: netip.MustParseAddr(cfg.LocalIP),
+		physIfindex: map[string]int{}, statuses: map[string]status{},
+		kick: make(chan struct{}, 1), started: time.Now(),
+	}
+	var err error
+	if a.st, err = store.Open(cfg.StateDir, cfg.Node); err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	if a.netIDs, err = loadNetIDs(cfg.StateDir); err != nil {
+		return nil, err
+	}
+	if a.maps, a.progs, err = maps.Load(cfg.PinDir); err != nil {
+		return nil, fmt.Errorf("load datapath: %w", err)
+	}
+	if a.links, err = newAttacher(cfg.PinDir); err != nil {
+		return nil, err
+	}
+	if err := a.setupNode(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Agent) close() {
+	if a.progs != nil {
+		a.progs.Close()
+	}
+	if a.maps != nil {
+		a.maps.Close()
+	}
+	if a.st != nil {
+		a.st.Close()
+	}
+}
+
+// setupNode brings up the node-wide devices: the VXLAN device and the
+// physnet NICs, each with its program.
+func (a *Agent) setupNode() error {
+	idx, err := ensureVXLAN(VXLANDevice, a.cfg.VXLANPort, a.cfg.UnderlayMTU-50)
+	if err != nil {
+		return err
+	}
+	a.vxlanIfindex = idx
+	if err := a.maps.SetNodeCfg(uint32(idx), a.localIP); err != nil {
+		return fmt.Errorf("node config: %w", err)
+	}
+	if err := a.links.attach(VXLANDevice, idx, a.progs.TunIn); err != nil {
+		return err
+	}
+	a.attachPhysnets()
+	return nil
+}
+
+// attachPhysnets (re)attaches the physnet NICs that exist; a missing NIC is
+// retried on every reconcile rather than failing the agent.
+func (a *Agent) attachPhysnets() {
+	for name, nic := range a.cfg.Physnets {
+		l, err := netlink.LinkByName(nic)
+		if err != nil {
+			if _, had := a.physIfindex[nic]; had {
+				delete(a.physIfindex, nic)
+			}
+			a.log.Warn("physnet interface missing", "physnet", name, "nic", nic)
+			continue
+		}
+		if err := a.links.attach(nic, l.Attrs().Index, a.progs.PhysIn); err != nil {
+			a.log.Warn("attach physnet", "physnet", name, "err", err)
+			continue
+		}
+		if l.Attrs().Flags&net.FlagUp == 0 {
+			_ = netlink.LinkSetUp(l)
+		}
+		a.physIfindex[nic] = l.Attrs().Index
+	}
+}
+
+func (a *Agent) trigger() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Reconcile makes the node match the replicated state: plugs and programs
+// local ports, fills the maps, removes what nobody wants. Safe to call at
+// any time; it only changes what is wrong.
+func (a *Agent) Reconcile(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	start := time.Now()
+	snap := a.snapshot()
+	a.attachPhysnets()
+	if err := a.links.attach(VXLANDevice, a.vxlanIfindex, a.progs.TunIn); err != nil {
+		// The device vanished behind our back: recreate it.
+		if err := a.setupNode(); err != nil {
+			a.log.Warn("repair node devices", "err", err)
+		}
+	}
+
+	local, plugErrs := a.plugLocal(snap)
+	d, st := a.compute(snap, local, a.nodes())
+	for id, e := range plugErrs {
+		st[id] = status{model.StatusError, e}
+	}
+	for id, why := range snap.losers {
+		st[id] = status{model.StatusError, why}
+	}
+	err := a.program(d)
+
+	// Attach and raise local ports only once their map entries exist: a
+	// port forwards nothing before it is fully programmed.
+	wanted := map[string]bool{VXLANDevice: true}
+	for _, nic := range a.cfg.Physnets {
+		wanted[nic] = true
+	}
+	for _, lp := range local {
+		if _, ok := d.ports[uint32(lp.ifindex)]; !ok {
+			continue
+		}
+		wanted[lp.ifname] = true
+		if e := a.links.attach(lp.ifname, lp.ifindex, a.progs.PortIn); e != nil {
+			st[lp.port.ID] = status{model.StatusError, e.Error()}
+			continue
+		}
+		if e := linkUp(lp.ifindex); e != nil {
+			st[lp.port.ID] = status{model.StatusError, "link up: " + e.Error()}
+		}
+	}
+	a.sweep(wanted)
+
+	live := map[string]bool{}
+	for id := range snap.nets {
+		live[id] = true
+	}
+	a.netIDs.keep(live)
+	if e := a.netIDs.save(); e != nil && err == nil {
+		err = e
+	}
+	a.stMu.Lock()
+	a.statuses = st
+	a.stMu.Unlock()
+	a.log.Debug("reconciled", "took", time.Since(start), "ports", len(d.ports), "fdb", len(d.fdb))
+	return err
+}
+
+// plugLocal makes sure every port hosted here has its device.
+func (a *Agent) plugLocal(s snapshot) (map[string]localPort, map[string]string) {
+	local := map[string]localPort{}
+	errs := map[string]string{}
+	for _, p := range s.ports {
+		if p.HostID != a.cfg.Node {
+			continue
+		}
+		n := s.nets[p.NetworkID]
+		mac, err := net.ParseMAC(p.MACAddress)
+		if err != nil {
+			errs[p.ID] = "bad MAC: " + err.Error()
+			continue
+		}
+		var ifname string
+		var idx int
+		switch {
+		case p.Profile["netns"] != "":
+			ifname = hostIfName(p.ID)
+			vm := vmSide{Netns: p.Profile["netns"], MAC: mac, MTU: n.MTU}
+			if p.Profile["no_ip_config"] != "true" {
+				vm.Addr, vm.Gateway = a.vmAddr(s, p)
+			}
+			idx, err = plugNetns(ifname, vm)
+			if err == nil {
+				if l, e := netlink.LinkByIndex(idx); e == nil && l.Attrs().Alias == "" {
+					_ = netlink.LinkSetAlias(l, aliasPrefix+p.ID)
+				}
+			}
+		case p.Profile["device"] != "":
+			ifname = p.Profile["device"]
+			idx, err = adoptDevice(ifname, n.MTU)
+		default:
+			// Created but not plugged yet (Nova has not bound it): nothing to do.
+			continue
+		}
+		if err != nil {
+			errs[p.ID] = err.Error()
+			a.log.Warn("plug port", "port", p.ID, "err", err)
+			continue
+		}
+		local[p.ID] = localPort{port: p, ifname: ifname, ifindex: idx}
+	}
+	return local, errs
+}
+
+// vmAddr is the first fixed IP of p with its subnet's prefix and gateway.
+func (a *Agent) vmAddr(s snapshot, p model.Port) (netip.Prefix, netip.Addr) {
+	for _, f := range p.FixedIPs {
+		sub, ok := s.subnets[f.SubnetID]
+		if !ok {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(sub.CIDR)
+		ip, err2 := netip.ParseAddr(f.IPAddress)
+		if err != nil || err2 != nil {
+			continue
+		}
+		var gw netip.Addr
+		if sub.GatewayIP != nil {
+			gw, _ = netip.ParseAddr(*sub.GatewayIP)
+		}
+		return netip.PrefixFrom(ip, pfx.Bits()), gw
+	}
+	return netip.Prefix{}, netip.Addr{}
+}
+
+// sweep removes pinned links of devices no port wants any more and deletes
+// the veths the agent itself created for them.
+func (a *Agent) sweep(wanted map[string]bool) {
+	names, err := a.links.pinned()
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		if wanted[n] {
+			continue
+		}
+		if err := a.links.detach(n); err != nil {
+			a.log.Warn("detach stale link", "dev", n, "err", err)
+		}
+		if l, err := netlink.LinkByName(n); err == nil && strings.HasPrefix(l.Attrs().Alias, aliasPrefix) {
+			if err := unplug(n); err != nil {
+				a.log.Warn("unplug", "dev", n, "err", err)
+			}
+		}
+	}
+}
+
+// --- api.Backend ---
+
+// Node is this agent's node name.
+func (a *Agent) Node() string { return a.cfg.Node }
+
+// Physnets lists the physical networks this node has.
+func (a *Agent) Physnets() []string { return physnetNames(a.cfg) }
+
+// UnderlayMTU is the MTU of the node's underlay.
+func (a *Agent) UnderlayMTU() int { return a.cfg.UnderlayMTU }
+
+// Status overlays what the datapath knows on an object's stored status.
+func (a *Agent) Status(kind, id string) (string, string) {
+	a.stMu.RLock()
+	defer a.stMu.RUnlock()
+	s, ok := a.statuses[id]
+	if !ok {
+		return "", ""
+	}
+	return s.status, s.reason
+}
+
+// Agents lists every node gossip knows, like `neutron agent-list`.
+func (a *Agent) Agents() []model.Agent {
+	var out []model.Agent
+	if a.gossip == nil {
+		return out
+	}
+	for _, m := range a.gossip.Members() {
+		tunnel := []string{"vxlan"}
+		out = append(out, model.Agent{
+			ID:           agentID(m.Name),
+			AgentType:    "bnet agent",
+			Binary:       "bnet",
+			Host:         m.Name,
+			Topic:        "N/A",
+			Alive:        m.State == "alive" || m.State == "suspect",
+			AdminStateUp: true,
+			Configurations: map[string]any{
+				"tunneling_ip": m.Meta.VTEP, "local_ip": m.Meta.VTEP, "roles": m.Meta.Roles,
+				"physnets": m.Meta.Physnets, "tunnel_types": tunnel, "state": m.State,
+			},
+			HeartbeatAt: m.Since.UTC().Format("2006-01-02 15:04:05"),
+			CreatedAt:   m.Since.UTC().Format("2006-01-02 15:04:05"),
+			StartedAt:   m.Since.UTC().Format("2006-01-02 15:04:05"),
+		})
+	}
+	return out
+}
+
+// agentID is a stable UUID-shaped id per node name.
+func agentID(node string) string {
+	h := sha1.Sum([]byte("bnet-agent/" + node))
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}

@@ -1,0 +1,351 @@
+package agent
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sort"
+
+	"github.com/bnet-dev/bnet/maps"
+	"github.com/bnet-dev/bnet/model"
+	"github.com/bnet-dev/bnet/store"
+)
+
+// snapshot is the replicated state one reconcile works from.
+type snapshot struct {
+	nets    map[string]model.Network
+	subnets map[string]model.Subnet
+	ports   []model.Port // winners only, sorted by ID
+	losers  map[string]string
+}
+
+func (a *Agent) snapshot() snapshot {
+	s := snapshot{nets: map[string]model.Network{}, subnets: map[string]model.Subnet{}}
+	var nets []model.Network
+	var subs []model.Subnet
+	var ports []model.Port
+	for _, r := range a.st.List(model.KindNetwork) {
+		if n, err := store.Decode[model.Network](r); err == nil {
+			nets = append(nets, n)
+		}
+	}
+	for _, r := range a.st.List(model.KindSubnet) {
+		if n, err := store.Decode[model.Subnet](r); err == nil {
+			subs = append(subs, n)
+		}
+	}
+	for _, r := range a.st.List(model.KindPort) {
+		if p, err := store.Decode[model.Port](r); err == nil {
+			ports = append(ports, p)
+		}
+	}
+	s.losers = model.Resolve(nets, subs, ports)
+	for _, n := range nets {
+		if _, lost := s.losers[n.ID]; !lost {
+			s.nets[n.ID] = n
+		}
+	}
+	for _, sb := range subs {
+		if _, lost := s.losers[sb.ID]; !lost {
+			s.subnets[sb.ID] = sb
+		}
+	}
+	for _, p := range ports {
+		if _, lost := s.losers[p.ID]; lost {
+			continue
+		}
+		if _, ok := s.nets[p.NetworkID]; !ok {
+			continue
+		}
+		s.ports = append(s.ports, p)
+	}
+	return s
+}
+
+// nodeView is what gossip says about one node.
+type nodeView struct {
+	vtep  netip.Addr
+	alive bool
+}
+
+func (a *Agent) nodes() map[string]nodeView {
+	v := map[string]nodeView{}
+	if a.gossip != nil {
+		for _, m := range a.gossip.Members() {
+			ip, _ := netip.ParseAddr(m.Meta.VTEP)
+			v[m.Name] = nodeView{vtep: ip, alive: m.State == "alive" || m.State == "suspect"}
+		}
+	}
+	v[a.cfg.Node] = nodeView{vtep: a.localIP, alive: true}
+	return v
+}
+
+// desired is every map entry this node should hold.
+type desired struct {
+	nets  map[uint32]maps.NetRow
+	segs  map[maps.SegmentRow]bool
+	ports map[uint32]maps.PortRow
+	fdb   map[string]maps.FDBRow
+	arp   map[string]maps.ARPRow
+	flood map[uint32]maps.FloodRow
+}
+
+func fdbKey(net uint32, mac net.HardwareAddr) string { return fmt.Sprintf("%d/%s", net, mac) }
+func arpKey(net uint32, ip netip.Addr) string      { return fmt.Sprintf("%d/%s", net, ip) }
+
+// localPort is a port hosted here, with the device it was plugged on.
+type localPort struct {
+	port    model.Port
+	ifname  string
+	ifindex int
+}
+
+// netRow says how network n leaves this node; ok is false when it cannot
+// (its physnet is not on this node), with the reason.
+func (a *Agent) netRow(id uint32, n model.Network) (maps.NetRow, string) {
+	r := maps.NetRow{NetID: id, Type: n.NetworkType, MTU: uint32(n.MTU)}
+	if n.SegmentationID != nil {
+		r.Segment = uint32(*n.SegmentationID)
+	}
+	switch n.NetworkType {
+	case model.TypeFlat, model.TypeVLAN:
+		if n.PhysicalNetwork == nil {
+			return r, "network has no physnet"
+		}
+		nic, ok := a.cfg.Physnets[*n.PhysicalNetwork]
+		if !ok {
+			return r, fmt.Sprintf("physnet %s is not on node %s", *n.PhysicalNetwork, a.cfg.Node)
+		}
+		idx, ok := a.physIfindex[nic]
+		if !ok {
+			return r, fmt.Sprintf("physnet %s: interface %s not found", *n.PhysicalNetwork, nic)
+		}
+		r.PhysIfindex = uint32(idx)
+	case model.TypeVXLAN:
+		if a.vxlanIfindex == 0 {
+			return r, "no VXLAN device"
+		}
+	case model.TypeLocal:
+	default:
+		return r, fmt.Sprintf("network type %s is not supported by this node", n.NetworkType)
+	}
+	return r, ""
+}
+
+func segmentOf(r maps.NetRow) (maps.SegmentRow, bool) {
+	switch r.Type {
+	case model.TypeVXLAN:
+		return maps.SegmentRow{Type: r.Type, Segment: r.Segment, NetID: r.NetID}, true
+	case model.TypeFlat:
+		return maps.SegmentRow{Type: r.Type, Ifindex: r.PhysIfindex, NetID: r.NetID}, true
+	case model.TypeVLAN:
+		return maps.SegmentRow{Type: r.Type, Ifindex: r.PhysIfindex, Segment: r.Segment, NetID: r.NetID}, true
+	}
+	return maps.SegmentRow{}, false
+}
+
+// compute derives the desired map contents from the snapshot, the local
+// ports already plugged and gossip membership.
+func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string]nodeView) (desired, map[string]status) {
+	d := desired{
+		nets: map[uint32]maps.NetRow{}, segs: map[maps.SegmentRow]bool{}, ports: map[uint32]maps.PortRow{},
+		fdb: map[string]maps.FDBRow{}, arp: map[string]maps.ARPRow{}, flood: map[uint32]maps.FloodRow{},
+	}
+	st := map[string]status{}
+	// Only networks with a port on this node are programmed here, as
+	// Neutron only installs br-tun flows for networks with local ports.
+	netOf := map[string]uint32{}
+	for _, lp := range local {
+		n := s.nets[lp.port.NetworkID]
+		id, _ := a.netIDs.get(n.ID)
+		row, why := a.netRow(id, n)
+		if why != "" {
+			st[lp.port.ID] = status{model.StatusError, why}
+			continue
+		}
+		netOf[n.ID] = id
+		d.nets[id] = row
+		if seg, ok := segmentOf(row); ok {
+			d.segs[seg] = true
+		}
+		mac, _ := net.ParseMAC(lp.port.MACAddress)
+		d.ports[uint32(lp.ifindex)] = maps.PortRow{Ifindex: uint32(lp.ifindex), NetID: id, MAC: mac, Up: lp.port.AdminStateUp}
+		if lp.port.AdminStateUp {
+			st[lp.port.ID] = status{model.StatusActive, ""}
+		} else {
+			st[lp.port.ID] = status{model.StatusDown, "admin down"}
+		}
+	}
+	remotes := map[uint32]map[netip.Addr]bool{}
+	for _, p := range s.ports {
+		id, ok := netOf[p.NetworkID]
+		mac, err := net.ParseMAC(p.MACAddress)
+		if err != nil {
+			continue
+		}
+		row := maps.FDBRow{NetID: id, MAC: mac}
+		if p.HostID == a.cfg.Node {
+			lp, plugged := local[p.ID]
+			if !plugged || !ok {
+				continue
+			}
+			row.Ifindex = uint32(lp.ifindex)
+			fl := d.flood[id]
+			fl.NetID = id
+			fl.Local = append(fl.Local, uint32(lp.ifindex))
+			d.flood[id] = fl
+		} else {
+			nv := nodes[p.HostID]
+			if !nv.alive || !nv.vtep.IsValid() {
+				st[p.ID] = status{model.StatusDown, fmt.Sprintf("host %s is not alive", p.HostID)}
+				continue
+			}
+			st[p.ID] = status{model.StatusActive, ""}
+			if !ok {
+				continue
+			}
+			row.VTEP = nv.vtep
+			if remotes[id] == nil {
+				remotes[id] = map[netip.Addr]bool{}
+			}
+			remotes[id][nv.vtep] = true
+		}
+		d.fdb[fdbKey(id, mac)] = row
+		for _, ip := range p.FixedIPs {
+			if addr, err := netip.ParseAddr(ip.IPAddress); err == nil && addr.Is4() {
+				d.arp[arpKey(id, addr)] = maps.ARPRow{NetID: id, IP: addr, MAC: mac}
+			}
+		}
+	}
+	for id, fl := range d.flood {
+		// Only overlays flood to VTEPs: flat and VLAN networks reach other
+		// nodes through the physical network.
+		if d.nets[id].Type == model.TypeVXLAN || d.nets[id].Type == model.TypeGRE {
+			for v := range remotes[id] {
+				fl.Remote = append(fl.Remote, v)
+			}
+		}
+		slices.Sort(fl.Local)
+		sort.Slice(fl.Remote, func(i, j int) bool { return fl.Remote[i].Less(fl.Remote[j]) })
+		d.flood[id] = fl
+	}
+	return d, st
+}
+
+// program makes the maps hold exactly d: changed entries are written,
+// entries nobody wants are removed, correct ones are left alone (a restart
+// rewrites nothing that is right).
+func (a *Agent) program(d desired) error {
+	m := a.maps
+	var errs []error
+	keep := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Order matters for packets in flight: add before remove, and networks
+	// before what points at them.
+	curNets, err := m.NetRows()
+	keep(err)
+	haveNet := map[uint32]maps.NetRow{}
+	for _, r := range curNets {
+		haveNet[r.NetID] = r
+	}
+	for id, r := range d.nets {
+		if haveNet[id] != r {
+			keep(m.PutNetwork(r))
+		}
+	}
+	curSegs, err := m.SegmentRows()
+	keep(err)
+	haveSeg := map[maps.SegmentRow]bool{}
+	for _, r := range curSegs {
+		haveSeg[r] = true
+	}
+	for r := range d.segs {
+		if !haveSeg[r] {
+			keep(m.PutSegment(r))
+		}
+	}
+	curPorts, err := m.PortRows()
+	keep(err)
+	havePort := map[uint32]maps.PortRow{}
+	for _, r := range curPorts {
+		havePort[r.Ifindex] = r
+	}
+	for idx, r := range d.ports {
+		if h, ok := havePort[idx]; !ok || h.NetID != r.NetID || h.Up != r.Up || !bytes.Equal(h.MAC, r.MAC) {
+			keep(m.PutPort(r))
+		}
+	}
+	curFDB, err := m.FDBRows()
+	keep(err)
+	haveFDB := map[string]maps.FDBRow{}
+	for _, r := range curFDB {
+		haveFDB[fdbKey(r.NetID, r.MAC)] = r
+	}
+	for k, r := range d.fdb {
+		if h, ok := haveFDB[k]; !ok || h.Ifindex != r.Ifindex || h.VTEP != r.VTEP {
+			keep(m.PutFDB(r))
+		}
+	}
+	curARP, err := m.ARPRows()
+	keep(err)
+	haveARP := map[string]maps.ARPRow{}
+	for _, r := range curARP {
+		haveARP[arpKey(r.NetID, r.IP)] = r
+	}
+	for k, r := range d.arp {
+		if h, ok := haveARP[k]; !ok || !bytes.Equal(h.MAC, r.MAC) {
+			keep(m.PutARP(r))
+		}
+	}
+	curFlood, err := m.FloodRows()
+	keep(err)
+	haveFlood := map[uint32]maps.FloodRow{}
+	for _, r := range curFlood {
+		haveFlood[r.NetID] = r
+	}
+	for id, r := range d.flood {
+		if h, ok := haveFlood[id]; !ok || !slices.Equal(h.Local, r.Local) || !slices.Equal(h.Remote, r.Remote) {
+			keep(m.PutFlood(r))
+		}
+	}
+	// Removals.
+	for id := range haveFlood {
+		if _, ok := d.flood[id]; !ok {
+			keep(m.DeleteFlood(id))
+		}
+	}
+	for k, r := range haveARP {
+		if _, ok := d.arp[k]; !ok {
+			keep(m.DeleteARP(r.NetID, r.IP))
+		}
+	}
+	for k, r := range haveFDB {
+		if _, ok := d.fdb[k]; !ok {
+			keep(m.DeleteFDB(r.NetID, r.MAC))
+		}
+	}
+	for idx := range havePort {
+		if _, ok := d.ports[idx]; !ok {
+			keep(m.DeletePort(idx))
+		}
+	}
+	for r := range haveSeg {
+		if !d.segs[r] {
+			keep(m.DeleteSegment(r.Type, r.Ifindex, r.Segment))
+		}
+	}
+	for id := range haveNet {
+		if _, ok := d.nets[id]; !ok {
+			keep(m.DeleteNetwork(id))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("program maps: %v (and %d more)", errs[0], len(errs)-1)
+	}
+	return nil
+}

@@ -1,0 +1,387 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bnet-dev/bnet/model"
+	"github.com/bnet-dev/bnet/store"
+)
+
+type fakeBackend struct {
+	mu         sync.Mutex
+	reconciles int
+	status     map[string][2]string
+}
+
+func (f *fakeBackend) Node() string       { return "node1" }
+func (f *fakeBackend) Physnets() []string { return []string{"public"} }
+func (f *fakeBackend) UnderlayMTU() int   { return 1500 }
+func (f *fakeBackend) Agents() []model.Agent {
+	return []model.Agent{
+		model.NewAgent(model.AgentInfo{Node: "node2", LocalIP: "192.0.2.2", Roles: []string{"compute"}, Alive: false}),
+		model.NewAgent(model.AgentInfo{Node: "node1", LocalIP: "192.0.2.1", Roles: []string{"network"}, Alive: true}),
+	}
+}
+func (f *fakeBackend) Status(kind, id string) (string, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.status[kind+"/"+id]
+	return s[0], s[1]
+}
+func (f *fakeBackend) Reconcile(context.Context) error {
+	f.mu.Lock()
+	f.reconciles++
+	f.mu.Unlock()
+	return nil
+}
+func (f *fakeBackend) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reconciles
+}
+
+type env struct {
+	t  *testing.T
+	st *store.Store
+	b  *fakeBackend
+	h  http.Handler
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), "node1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	b := &fakeBackend{status: map[string][2]string{}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return &env{t: t, st: st, b: b, h: NewServer(st, b, log).Handler()}
+}
+
+// call sends a request and decodes the JSON answer (nil for 204).
+func (e *env) call(method, path, body string) (int, map[string]any) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	var out map[string]any
+	if rec.Body.Len() > 0 {
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			e.t.Fatalf("%s %s: answer is not JSON: %q", method, path, rec.Body.String())
+		}
+	}
+	return rec.Code, out
+}
+
+// must calls and insists on status want, returning the object under key.
+func (e *env) must(want int, method, path, body, key string) map[string]any {
+	e.t.Helper()
+	code, out := e.call(method, path, body)
+	if code != want {
+		e.t.Fatalf("%s %s %s: status %d, want %d: %v", method, path, body, code, want, out)
+	}
+	if key == "" {
+		return out
+	}
+	m, ok := out[key].(map[string]any)
+	if !ok {
+		e.t.Fatalf("%s %s: no %q object in %v", method, path, key, out)
+	}
+	return m
+}
+
+func (e *env) list(path, key string) []any {
+	e.t.Helper()
+	out := e.must(200, "GET", path, "", "")
+	l, ok := out[key].([]any)
+	if !ok {
+		e.t.Fatalf("GET %s: no %q list in %v", path, key, out)
+	}
+	return l
+}
+
+// dump is the whole store state, versions included: any write changes it.
+func (e *env) dump() string {
+	var b strings.Builder
+	for _, k := range []string{model.KindNetwork, model.KindSubnet, model.KindPort} {
+		for _, r := range e.st.List(k) {
+			j, _ := json.Marshal(r)
+			b.Write(j)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+
+func TestNetworkCRUD(t *testing.T) {
+	e := newEnv(t)
+	n := e.must(201, "POST", "/v2.0/networks", `{"network": {"name": "pub", "provider:network_type": "vlan",
+		"provider:physical_network": "public", "provider:segmentation_id": "100", "availability_zone_hints": []}}`, "network")
+	id := str(n, "id")
+	if len(id) != 36 || n["provider:segmentation_id"] != 100.0 || n["mtu"] != 1500.0 || n["status"] != "ACTIVE" ||
+		n["project_id"] != model.AdminProject || n["tenant_id"] != model.AdminProject || n["revision_number"] != 1.0 ||
+		n["admin_state_up"] != true || !strings.HasSuffix(str(n, "created_at"), "Z") {
+		t.Fatalf("created network %v", n)
+	}
+	if _, ok := n["availability_zone_hints"]; ok {
+		t.Error("ignored attribute echoed back")
+	}
+	x := e.must(201, "POST", "/v2.0/networks", `{"network": {"name": "tun", "project_id": "p1"}}`, "network")
+	if x["provider:network_type"] != "vxlan" || x["mtu"] != 1450.0 || x["tenant_id"] != "p1" || x["provider:physical_network"] != nil {
+		t.Fatalf("default network %v", x)
+	}
+	if l := e.list("/v2.0/networks", "networks"); len(l) != 2 {
+		t.Fatalf("list %v", l)
+	}
+	// Exact name filter (the CLI resolves NAME-or-ID with it).
+	if l := e.list("/v2.0/networks?name=pu", "networks"); len(l) != 0 {
+		t.Fatalf("name=pu matched %v", l)
+	}
+	l := e.list("/v2.0/networks?name=pub&fields=id&fields=name", "networks")
+	if len(l) != 1 || len(l[0].(map[string]any)) != 2 || l[0].(map[string]any)["id"] != id {
+		t.Fatalf("name=pub&fields= %v", l)
+	}
+	if l := e.list("/v2.0/networks?provider:segmentation_id=100", "networks"); len(l) != 1 {
+		t.Fatalf("segment filter %v", l)
+	}
+	if l := e.list("/v2.0/networks?shared=false&admin_state_up=True", "networks"); len(l) != 2 {
+		t.Fatalf("bool filters %v", l)
+	}
+	s := e.must(200, "GET", "/v2.0/networks/"+id+"?fields=name,mtu", "", "network")
+	if len(s) != 2 || s["name"] != "pub" {
+		t.Fatalf("show fields %v", s)
+	}
+	u := e.must(200, "PUT", "/v2.0/networks/"+id, `{"network": {"name": "pub2", "mtu": "1400"}}`, "network")
+	if u["name"] != "pub2" || u["mtu"] != 1400.0 || u["revision_number"] != 2.0 || u["provider:segmentation_id"] != 100.0 {
+		t.Fatalf("updated %v", u)
+	}
+	e.must(204, "DELETE", "/v2.0/networks/"+id, "", "")
+	code, out := e.call("GET", "/v2.0/networks/"+id, "")
+	if code != 404 || out["NeutronError"].(map[string]any)["type"] != "NetworkNotFound" {
+		t.Fatalf("after delete: %d %v", code, out)
+	}
+}
+
+func TestSubnetPortCRUD(t *testing.T) {
+	e := newEnv(t)
+	net := str(e.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n"}}`, "network"), "id")
+	sub := e.must(201, "POST", "/v2.0/subnets", `{"subnet": {"name": "s", "network_id": "`+net+`", "cidr": "10.0.0.0/24", "ip_version": "4"}}`, "subnet")
+	if sub["gateway_ip"] != "10.0.0.1" || sub["enable_dhcp"] != true {
+		t.Fatalf("subnet %v", sub)
+	}
+	pools := sub["allocation_pools"].([]any)
+	if len(pools) != 1 || pools[0].(map[string]any)["start"] != "10.0.0.2" || pools[0].(map[string]any)["end"] != "10.0.0.254" {
+		t.Fatalf("pools %v", pools)
+	}
+	sid := str(sub, "id")
+
+	before := e.b.count()
+	p := e.must(201, "POST", "/v2.0/ports", `{"port": {"name": "vm1", "network_id": "`+net+`", "binding:profile": {"netns": "vm1"}, "security_groups": []}}`, "port")
+	if e.b.count() != before+1 {
+		t.Fatal("local port create did not reconcile")
+	}
+	fips := p["fixed_ips"].([]any)
+	if len(fips) != 1 || fips[0].(map[string]any)["subnet_id"] != sid || !strings.HasPrefix(fips[0].(map[string]any)["ip_address"].(string), "10.0.0.") {
+		t.Fatalf("allocated fixed ips %v", fips)
+	}
+	if !strings.HasPrefix(str(p, "mac_address"), "fa:16:3e:") || p["binding:host_id"] != "node1" || p["status"] != "ACTIVE" {
+		t.Fatalf("port %v", p)
+	}
+	pid := str(p, "id")
+	nogw := e.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+net+`", "cidr": "10.0.1.0/24", "gateway_ip": null}}`, "subnet")
+	if nogw["gateway_ip"] != nil {
+		t.Fatalf("gateway_ip null not kept: %v", nogw)
+	}
+	n := e.must(200, "GET", "/v2.0/networks/"+net, "", "network")
+	if len(n["subnets"].([]any)) != 2 {
+		t.Fatalf("network subnets %v", n["subnets"])
+	}
+	remote := e.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+net+`", "binding:host_id": "node2", "mac_address": "FA:16:3E:00:00:02",
+		"fixed_ips": [{"ip_address": "10.0.1.9"}]}}`, "port")
+	if e.b.count() != before+1 {
+		t.Fatal("remote port create reconciled here")
+	}
+	if remote["mac_address"] != "fa:16:3e:00:00:02" || remote["fixed_ips"].([]any)[0].(map[string]any)["subnet_id"] != nogw["id"] {
+		t.Fatalf("remote port %v", remote)
+	}
+	if l := e.list("/v2.0/ports?network_id="+net, "ports"); len(l) != 2 {
+		t.Fatalf("ports of network %v", l)
+	}
+	if l := e.list("/v2.0/ports?fixed_ips=ip_address%3D10.0.1.9", "ports"); len(l) != 1 || l[0].(map[string]any)["id"] != remote["id"] {
+		t.Fatalf("fixed_ips filter %v", l)
+	}
+	if l := e.list("/v2.0/ports?binding:host_id=node1&fields=id", "ports"); len(l) != 1 || l[0].(map[string]any)["id"] != pid {
+		t.Fatalf("host filter %v", l)
+	}
+
+	// Datapath status overlay, and a profile update replaces (not merges).
+	e.b.status["port/"+pid] = [2]string{"DOWN", "device missing"}
+	u := e.must(200, "PUT", "/v2.0/ports/"+pid, `{"port": {"binding:profile": {"device": "tap0"}, "admin_state_up": "false"}}`, "port")
+	prof := u["binding:profile"].(map[string]any)
+	if len(prof) != 1 || prof["device"] != "tap0" || u["status"] != "DOWN" || u["status_reason"] != "device missing" || u["revision_number"] != 2.0 {
+		t.Fatalf("updated port %v", u)
+	}
+	su := e.must(200, "PUT", "/v2.0/subnets/"+sid, `{"subnet": {"name": "s2", "dns_nameservers": ["192.0.2.53"]}}`, "subnet")
+	if su["name"] != "s2" || su["revision_number"] != 2.0 || su["dns_nameservers"].([]any)[0] != "192.0.2.53" {
+		t.Fatalf("updated subnet %v", su)
+	}
+
+	e.must(204, "DELETE", "/v2.0/ports/"+pid, "", "")
+	e.must(204, "DELETE", "/v2.0/ports/"+str(remote, "id"), "", "")
+	e.must(204, "DELETE", "/v2.0/subnets/"+sid, "", "")
+	// The network takes its remaining subnet with it.
+	e.must(204, "DELETE", "/v2.0/networks/"+net, "", "")
+	if l := e.list("/v2.0/subnets", "subnets"); len(l) != 0 {
+		t.Fatalf("subnets left: %v", l)
+	}
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	e := newEnv(t)
+	net := str(e.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n", "provider:segmentation_id": 5000}}`, "network"), "id")
+	e.must(201, "POST", "/v2.0/networks", `{"network": {"provider:network_type": "vlan", "provider:physical_network": "public", "provider:segmentation_id": 100}}`, "network")
+	e.must(201, "POST", "/v2.0/networks", `{"network": {"provider:network_type": "flat", "provider:physical_network": "public"}}`, "network")
+	other := str(e.must(201, "POST", "/v2.0/networks", `{"network": {"provider:network_type": "flat", "provider:physical_network": "elsewhere"}}`, "network"), "id")
+	sub := str(e.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+net+`", "cidr": "10.0.0.0/24"}}`, "subnet"), "id")
+	e.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+other+`", "cidr": "10.0.0.0/24"}}`, "subnet")
+	port := str(e.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+net+`", "mac_address": "fa:16:3e:00:00:01", "fixed_ips": [{"ip_address": "10.0.0.5"}]}}`, "port"), "id")
+
+	cases := []struct {
+		name, method, path, body string
+		code                     int
+		typ                      string
+	}{
+		{"bad json", "POST", "/v2.0/networks", `{"network": `, 400, ""},
+		{"not an object", "POST", "/v2.0/networks", `{"network": 3}`, 400, ""},
+		{"wrong wrapper", "POST", "/v2.0/networks", `{"net": {}}`, 400, ""},
+		{"unknown field", "POST", "/v2.0/networks", `{"network": {"name": "x", "colour": "red"}}`, 400, ""},
+		{"read-only field", "POST", "/v2.0/networks", `{"network": {"status": "DOWN"}}`, 400, ""},
+		{"wrong type", "POST", "/v2.0/networks", `{"network": {"name": 5}}`, 400, ""},
+		{"string not int", "POST", "/v2.0/networks", `{"network": {"provider:segmentation_id": "abc"}}`, 400, "InvalidInput"},
+		{"bad network type", "POST", "/v2.0/networks", `{"network": {"provider:network_type": "geneve"}}`, 400, "InvalidInput"},
+		{"vlan out of range", "POST", "/v2.0/networks", `{"network": {"provider:network_type": "vlan", "provider:physical_network": "public", "provider:segmentation_id": "4095"}}`, 400, "InvalidInput"},
+		{"vlan in use", "POST", "/v2.0/networks", `{"network": {"provider:network_type": "vlan", "provider:physical_network": "public", "provider:segmentation_id": 100}}`, 409, "VlanIdInUse"},
+		{"segment in use", "POST", "/v2.0/networks", `{"network": {"provider:network_type": "vxlan", "provider:segmentation_id": 5000}}`, 409, "TunnelIdInUse"},
+		{"flat in use", "POST", "/v2.0/networks", `{"network": {"provider:network_type": "flat", "provider:physical_network": "public"}}`, 409, "FlatNetworkInUse"},
+		{"mtu too big", "POST", "/v2.0/networks", `{"network": {"mtu": 1451}}`, 400, "InvalidInput"},
+		{"update read-only", "PUT", "/v2.0/networks/" + net, `{"network": {"provider:segmentation_id": 7}}`, 400, ""},
+		{"update mtu too big", "PUT", "/v2.0/networks/" + net, `{"network": {"mtu": 1500}}`, 400, "InvalidInput"},
+		{"update unknown network", "PUT", "/v2.0/networks/nope", `{"network": {"name": "x"}}`, 404, "NetworkNotFound"},
+		{"delete network in use", "DELETE", "/v2.0/networks/" + net, ``, 409, "NetworkInUse"},
+		{"delete unknown network", "DELETE", "/v2.0/networks/nope", ``, 404, "NetworkNotFound"},
+
+		{"malformed cidr", "POST", "/v2.0/subnets", `{"subnet": {"network_id": "` + net + `", "cidr": "10.1.0/24"}}`, 400, "InvalidInput"},
+		{"host bits", "POST", "/v2.0/subnets", `{"subnet": {"network_id": "` + net + `", "cidr": "10.1.0.1/24"}}`, 400, "InvalidInput"},
+		{"overlap", "POST", "/v2.0/subnets", `{"subnet": {"network_id": "` + net + `", "cidr": "10.0.0.0/16"}}`, 400, "InvalidInput"},
+		{"gateway outside", "POST", "/v2.0/subnets", `{"subnet": {"network_id": "` + net + `", "cidr": "10.1.0.0/24", "gateway_ip": "10.2.0.1"}}`, 400, "InvalidInput"},
+		{"subnet unknown network", "POST", "/v2.0/subnets", `{"subnet": {"network_id": "nope", "cidr": "10.1.0.0/24"}}`, 404, "NetworkNotFound"},
+		{"subnet no network", "POST", "/v2.0/subnets", `{"subnet": {"cidr": "10.1.0.0/24"}}`, 400, ""},
+		{"ipv6", "POST", "/v2.0/subnets", `{"subnet": {"network_id": "` + net + `", "cidr": "fd00::/64", "ip_version": 6}}`, 400, "InvalidInput"},
+		{"update gateway onto port", "PUT", "/v2.0/subnets/" + sub, `{"subnet": {"gateway_ip": "10.0.0.5", "allocation_pools": [{"start": "10.0.0.10", "end": "10.0.0.20"}]}}`, 409, "GatewayIpInUse"},
+		{"update cidr", "PUT", "/v2.0/subnets/" + sub, `{"subnet": {"cidr": "10.9.0.0/24"}}`, 400, ""},
+		{"delete subnet in use", "DELETE", "/v2.0/subnets/" + sub, ``, 409, "SubnetInUse"},
+
+		{"dup mac", "POST", "/v2.0/ports", `{"port": {"network_id": "` + net + `", "mac_address": "FA:16:3E:00:00:01"}}`, 409, "MacAddressInUse"},
+		{"bad mac", "POST", "/v2.0/ports", `{"port": {"network_id": "` + net + `", "mac_address": "zz:16:3e:00:00:01"}}`, 400, "InvalidInput"},
+		{"dup ip", "POST", "/v2.0/ports", `{"port": {"network_id": "` + net + `", "fixed_ips": [{"ip_address": "10.0.0.5"}]}}`, 409, "IpAddressAlreadyAllocated"},
+		{"ip outside", "POST", "/v2.0/ports", `{"port": {"network_id": "` + net + `", "fixed_ips": [{"ip_address": "10.7.0.5"}]}}`, 400, "InvalidIpForNetwork"},
+		{"gateway ip", "POST", "/v2.0/ports", `{"port": {"network_id": "` + net + `", "fixed_ips": [{"ip_address": "10.0.0.1"}]}}`, 400, "InvalidInput"},
+		{"unknown network", "POST", "/v2.0/ports", `{"port": {"network_id": "nope"}}`, 404, "NetworkNotFound"},
+		{"physnet missing here", "POST", "/v2.0/ports", `{"port": {"network_id": "` + other + `"}}`, 400, "InvalidInput"},
+		{"port update network", "PUT", "/v2.0/ports/" + port, `{"port": {"network_id": "` + other + `"}}`, 400, ""},
+		{"port update dup ip", "PUT", "/v2.0/ports/" + port, `{"port": {"fixed_ips": [{"ip_address": "10.0.0.0"}]}}`, 400, "InvalidInput"},
+		{"delete unknown port", "DELETE", "/v2.0/ports/nope", ``, 404, "PortNotFound"},
+		{"unknown path", "GET", "/v2.0/routers", ``, 404, "HTTPNotFound"},
+		{"bad method", "PATCH", "/v2.0/networks", ``, 405, "HTTPMethodNotAllowed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := e.dump()
+			code, out := e.call(c.method, c.path, c.body)
+			if code != c.code {
+				t.Fatalf("status %d, want %d: %v", code, c.code, out)
+			}
+			ne, ok := out["NeutronError"].(map[string]any)
+			if !ok || str(ne, "message") == "" {
+				t.Fatalf("no NeutronError body: %v", out)
+			}
+			if c.typ != "" && ne["type"] != c.typ {
+				t.Errorf("type %v, want %s (%v)", ne["type"], c.typ, ne["message"])
+			}
+			if after := e.dump(); after != before {
+				t.Errorf("store changed by a refused request")
+			}
+		})
+	}
+	// A port on the flat network is fine when it is hosted on a node that
+	// has the physnet.
+	e.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+other+`", "binding:host_id": "node2"}}`, "port")
+}
+
+// Objects that arrived by replication and conflict are shown as ERROR on
+// the loser, with the reason.
+func TestConflictLoserShowsError(t *testing.T) {
+	e := newEnv(t)
+	net := str(e.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n"}}`, "network"), "id")
+	older := model.Port{ID: "aaaa", NetworkID: net, AdminStateUp: true, MACAddress: "fa:16:3e:00:00:09", HostID: "node2", CreatedAt: "2024-01-01T00:00:00Z", FixedIPs: []model.FixedIP{}}
+	younger := older
+	younger.ID, younger.CreatedAt = "0000", "2024-01-01T00:00:01Z"
+	for _, p := range []model.Port{older, younger} {
+		if _, err := e.st.Put(model.KindPort, p.ID, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	y := e.must(200, "GET", "/v2.0/ports/0000", "", "port")
+	if y["status"] != "ERROR" || y["status_reason"] != "mac fa:16:3e:00:00:09 already used by port aaaa" {
+		t.Fatalf("loser %v", y)
+	}
+	if o := e.must(200, "GET", "/v2.0/ports/aaaa", "", "port"); o["status"] != "ACTIVE" {
+		t.Fatalf("winner %v", o)
+	}
+	if l := e.list("/v2.0/ports?status=ERROR", "ports"); len(l) != 1 {
+		t.Fatalf("status filter %v", l)
+	}
+}
+
+func TestAgentsAndVersions(t *testing.T) {
+	e := newEnv(t)
+	l := e.list("/v2.0/agents", "agents")
+	if len(l) != 2 || l[0].(map[string]any)["host"] != "node1" {
+		t.Fatalf("agents %v", l)
+	}
+	a := l[0].(map[string]any)
+	if a["agent_type"] != "bnet agent" || a["binary"] != "bnet" || a["alive"] != true ||
+		a["configurations"].(map[string]any)["tunneling_ip"] != "192.0.2.1" {
+		t.Fatalf("agent %v", a)
+	}
+	if l := e.list("/v2.0/agents?alive=false&fields=host", "agents"); len(l) != 1 || l[0].(map[string]any)["host"] != "node2" {
+		t.Fatalf("alive filter %v", l)
+	}
+	one := e.must(200, "GET", "/v2.0/agents/"+model.AgentID("node2"), "", "agent")
+	if one["host"] != "node2" {
+		t.Fatalf("show agent %v", one)
+	}
+	e.must(404, "GET", "/v2.0/agents/nope", "", "")
+	v := e.must(200, "GET", "/", "", "")
+	if vs := v["versions"].([]any); len(vs) != 1 || vs[0].(map[string]any)["id"] != "v2.0" {
+		t.Fatalf("versions %v", v)
+	}
+	if x := e.list("/v2.0/extensions", "extensions"); len(x) == 0 {
+		t.Fatal("no extensions")
+	}
+}

@@ -1,0 +1,168 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/bnet-dev/bnet/model"
+)
+
+func portNotFound(id string) error {
+	return notFound("PortNotFound", "Port %s could not be found.", id)
+}
+
+func (s *Server) listPorts(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, map[string]any{"ports": render(s.viewPorts(""), r.URL.Query())})
+}
+
+func (s *Server) showPort(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	v := s.viewPorts(id)
+	if len(v) == 0 {
+		s.fail(w, r, portNotFound(id))
+		return
+	}
+	writeJSON(w, 200, map[string]any{"port": renderOne(v[0], r.URL.Query())})
+}
+
+func portsOf(all []model.Port, network string) []model.Port {
+	return slices.DeleteFunc(all, func(p model.Port) bool { return p.NetworkID != network })
+}
+
+// checkHost refuses to bind a port here on a flat/vlan network whose
+// physnet this node does not have: it could never forward.
+func (s *Server) checkHost(p model.Port, n model.Network) error {
+	if p.HostID != s.b.Node() || n.PhysicalNetwork == nil {
+		return nil
+	}
+	if n.NetworkType != model.TypeFlat && n.NetworkType != model.TypeVLAN {
+		return nil
+	}
+	if !slices.Contains(s.b.Physnets(), *n.PhysicalNetwork) {
+		return &model.Error{Code: 400, Type: "InvalidInput", Msg: "Invalid input for operation: physical network " +
+			*n.PhysicalNetwork + " of network " + n.ID + " is not available on host " + p.HostID + "."}
+	}
+	return nil
+}
+
+func (s *Server) createPort(w http.ResponseWriter, r *http.Request) {
+	in, err := readBody(r, "port", portAttrs, false)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var p model.Port
+	if err := decodeOnto(in, model.Port{AdminStateUp: true}, &p); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if p.NetworkID == "" {
+		s.fail(w, r, badRequest("Invalid input for network_id: a port needs a network_id."))
+		return
+	}
+	if p.HostID == "" {
+		p.HostID = s.b.Node()
+	}
+	err = func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		n, ok := decodeOne[model.Network](s, model.KindNetwork, p.NetworkID)
+		if !ok {
+			return networkNotFound(p.NetworkID)
+		}
+		if err := s.checkHost(p, n); err != nil {
+			return err
+		}
+		p.ID = model.NewID()
+		fillProject(&p.ProjectID, &p.TenantID)
+		p.CreatedAt = model.Now()
+		p.UpdatedAt = p.CreatedAt
+		p.RevisionNumber = 1
+		p.VIFType = "tap"
+		subs := subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), p.NetworkID)
+		others := portsOf(decodeAll[model.Port](s, model.KindPort), p.NetworkID)
+		if err := model.PreparePort(&p, subs, others); err != nil {
+			return err
+		}
+		return s.putPort(p)
+	}()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.reconcile(r, p.HostID)
+	writeJSON(w, http.StatusCreated, map[string]any{"port": s.viewPorts(p.ID)[0]})
+}
+
+func (s *Server) putPort(p model.Port) error {
+	p.Status, p.StatusReason = "", ""
+	_, err := s.st.Put(model.KindPort, p.ID, p)
+	return err
+}
+
+func (s *Server) updatePort(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	in, err := readBody(r, "port", portAttrs, true)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var old, p model.Port
+	err = func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var ok bool
+		old, ok = decodeOne[model.Port](s, model.KindPort, id)
+		if !ok {
+			return portNotFound(id)
+		}
+		if err := decodeOnto(in, old, &p); err != nil {
+			return err
+		}
+		if p.HostID == "" {
+			p.HostID = s.b.Node()
+		}
+		n, ok := decodeOne[model.Network](s, model.KindNetwork, p.NetworkID)
+		if !ok {
+			return networkNotFound(p.NetworkID)
+		}
+		if err := s.checkHost(p, n); err != nil {
+			return err
+		}
+		p.RevisionNumber = old.RevisionNumber + 1
+		p.UpdatedAt = model.Now()
+		subs := subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), p.NetworkID)
+		others := without(portsOf(decodeAll[model.Port](s, model.KindPort), p.NetworkID), portID, id)
+		if err := model.PreparePort(&p, subs, others); err != nil {
+			return err
+		}
+		return s.putPort(p)
+	}()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.reconcile(r, old.HostID, p.HostID)
+	writeJSON(w, 200, map[string]any{"port": s.viewPorts(id)[0]})
+}
+
+func (s *Server) deletePort(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var p model.Port
+	err := func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var ok bool
+		if p, ok = decodeOne[model.Port](s, model.KindPort, id); !ok {
+			return portNotFound(id)
+		}
+		_, err := s.st.Delete(model.KindPort, id)
+		return err
+	}()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.reconcile(r, p.HostID)
+	w.WriteHeader(http.StatusNoContent)
+}

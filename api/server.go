@@ -1,0 +1,191 @@
+// Package api serves bnet's OpenStack Networking API v2.0 subset (networks,
+// subnets, ports, agents) on the agent's unix socket, and is the client the
+// CLI uses to talk to it.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/bnet-dev/bnet/model"
+	"github.com/bnet-dev/bnet/store"
+)
+
+// Backend is what the API needs from the running agent beyond the store.
+type Backend interface {
+	Node() string       // this agent's node name
+	Physnets() []string // physnets this node has
+	UnderlayMTU() int
+	Agents() []model.Agent // from gossip membership
+	// Status is the datapath-derived status of an object (ACTIVE, DOWN,
+	// ERROR) and why; "" means the API's default.
+	Status(kind, id string) (status, reason string)
+	// Reconcile programs the local datapath now and waits for it.
+	Reconcile(ctx context.Context) error
+}
+
+// Server answers the API from the replicated store.
+type Server struct {
+	st  *store.Store
+	b   Backend
+	log *slog.Logger
+	// mu serialises local check-then-write sequences, so two requests on
+	// this node never both pass a uniqueness check. Concurrent writes from
+	// other nodes are settled by model.Resolve instead.
+	mu sync.Mutex
+}
+
+// NewServer returns a Server over st.
+func NewServer(st *store.Store, b Backend, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{st: st, b: b, log: log}
+}
+
+// Handler routes the API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.versions)
+	mux.HandleFunc("GET /v2.0/{$}", s.resources)
+	mux.HandleFunc("GET /v2.0", s.resources)
+	mux.HandleFunc("GET /v2.0/extensions", s.extensions)
+
+	mux.HandleFunc("GET /v2.0/networks", s.listNetworks)
+	mux.HandleFunc("POST /v2.0/networks", s.createNetwork)
+	mux.HandleFunc("GET /v2.0/networks/{id}", s.showNetwork)
+	mux.HandleFunc("PUT /v2.0/networks/{id}", s.updateNetwork)
+	mux.HandleFunc("DELETE /v2.0/networks/{id}", s.deleteNetwork)
+
+	mux.HandleFunc("GET /v2.0/subnets", s.listSubnets)
+	mux.HandleFunc("POST /v2.0/subnets", s.createSubnet)
+	mux.HandleFunc("GET /v2.0/subnets/{id}", s.showSubnet)
+	mux.HandleFunc("PUT /v2.0/subnets/{id}", s.updateSubnet)
+	mux.HandleFunc("DELETE /v2.0/subnets/{id}", s.deleteSubnet)
+
+	mux.HandleFunc("GET /v2.0/ports", s.listPorts)
+	mux.HandleFunc("POST /v2.0/ports", s.createPort)
+	mux.HandleFunc("GET /v2.0/ports/{id}", s.showPort)
+	mux.HandleFunc("PUT /v2.0/ports/{id}", s.updatePort)
+	mux.HandleFunc("DELETE /v2.0/ports/{id}", s.deletePort)
+
+	mux.HandleFunc("GET /v2.0/agents", s.listAgents)
+	mux.HandleFunc("GET /v2.0/agents/{id}", s.showAgent)
+
+	// Neutron answers unknown paths and methods with its own error body.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			// Distinguish a wrong method on a known path (405) from an
+			// unknown path (404) the way ServeMux does, but in Neutron's shape.
+			probe := r.Clone(r.Context())
+			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+				probe.Method = m
+				if _, p := mux.Handler(probe); p != "" {
+					writeError(w, http.StatusMethodNotAllowed, "HTTPMethodNotAllowed", fmt.Sprintf("Method %s is not allowed on %s.", r.Method, r.URL.Path))
+					return
+				}
+			}
+			writeError(w, http.StatusNotFound, "HTTPNotFound", "The resource could not be found.")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// ServeUnix serves the API on a unix socket at path until ctx is done. A
+// stale socket left by a dead agent is removed; a live one is an error (two
+// agents must not share a socket).
+func (s *Server) ServeUnix(ctx context.Context, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("api socket dir: %w", err)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return fmt.Errorf("api socket %s: exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return fmt.Errorf("api socket %s: another agent is serving it", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("remove stale api socket: %w", err)
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("listen on api socket: %w", err)
+	}
+	defer os.Remove(path)
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return fmt.Errorf("chmod api socket: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	s.log.Info("api listening", "socket", path)
+	err = srv.Serve(ln)
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("serve api: %w", err)
+}
+
+func (s *Server) versions(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, map[string]any{"versions": []any{map[string]any{
+		"id": "v2.0", "status": "CURRENT",
+		"links": []any{map[string]string{"href": "http://" + r.Host + "/v2.0/", "rel": "self"}},
+	}}})
+}
+
+func (s *Server) resources(w http.ResponseWriter, r *http.Request) {
+	var res []any
+	for _, c := range [][2]string{{"network", "networks"}, {"subnet", "subnets"}, {"port", "ports"}, {"agent", "agents"}} {
+		res = append(res, map[string]any{"name": c[0], "collection": c[1],
+			"links": []any{map[string]string{"href": "http://" + r.Host + "/v2.0/" + c[1], "rel": "self"}}})
+	}
+	writeJSON(w, 200, map[string]any{"resources": res})
+}
+
+// extensions lists the Neutron extensions whose attributes bnet serves, so
+// clients that probe for them show the attributes.
+var extensions = []struct{ alias, name, desc string }{
+	{"agent", "agent", "The agent management extension."},
+	{"binding", "Port Binding", "Expose port bindings of a virtual port to external application"},
+	{"external-net", "Neutron external network", "Adds external network attribute to network resource."},
+	{"net-mtu", "Network MTU", "Provides MTU attribute for a network resource."},
+	{"project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."},
+	{"provider", "Provider Network", "Expose mapping of virtual networks to physical networks"},
+	{"standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes"},
+	{"standard-attr-revisions", "Resource revision numbers", "This extension will display the revision number of neutron resources."},
+	{"standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."},
+}
+
+func (s *Server) extensions(w http.ResponseWriter, r *http.Request) {
+	out := make([]any, 0, len(extensions))
+	for _, e := range extensions {
+		out = append(out, map[string]any{"alias": e.alias, "name": e.name, "description": e.desc,
+			"updated": "2013-01-01T00:00:00-00:00", "links": []any{}})
+	}
+	writeJSON(w, 200, map[string]any{"extensions": out})
+}

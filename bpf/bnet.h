@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * bnet.h owns every BPF map and every struct the Go side mirrors.
+ * Go gets these layouts through bpf2go -type (maps/gen.go); never
+ * redeclare them by hand in Go.
+ *
+ * Byte order: IPv4 addresses in map keys and values are in network byte
+ * order (as they sit in packets), so the Go side writes them with
+ * binary.BigEndian-ordered bytes; MACs are 6 raw bytes.
+ */
+#ifndef BNET_H
+#define BNET_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+/* Head-end replication fan-out per network (local ports, remote VTEPs). */
+#define BNET_FLOOD_LOCAL 64
+#define BNET_FLOOD_REMOTE 128
+
+#define BNET_MAX_PORTS 8192
+#define BNET_MAX_NETWORKS 16384
+#define BNET_MAX_FDB 262144
+#define BNET_MAX_ARP 262144
+#define BNET_MAX_STATS 65536
+
+/* Network (segment) types; values are stable: they are stored in maps. */
+enum bnet_net_type {
+	BNET_NET_LOCAL = 1,
+	BNET_NET_FLAT = 2,
+	BNET_NET_VLAN = 3,
+	BNET_NET_VXLAN = 4,
+	BNET_NET_GRE = 5,
+};
+
+/*
+ * Every drop in the datapath has exactly one reason from this enum; it is
+ * counted per ingress ifindex in drop_stats. Values are stable (the CLI and
+ * metrics name them), append only. Keep maps/reasons.go in step.
+ */
+enum bnet_drop_reason {
+	BNET_DROP_NONE = 0,
+	BNET_DROP_MALFORMED = 1,       /* truncated or garbage frame */
+	BNET_DROP_NO_PORT = 2,         /* ingress device is not a known port */
+	BNET_DROP_NO_NETWORK = 3,      /* port's network is not programmed */
+	BNET_DROP_UNKNOWN_SEGMENT = 4, /* VNI/VLAN/key with no network on this node */
+	BNET_DROP_FDB_MISS = 5,        /* unicast to a MAC that is not here */
+	BNET_DROP_NO_TUNNEL = 6,       /* overlay network but no tunnel device */
+	BNET_DROP_TUNNEL_KEY = 7,      /* bpf_skb_{get,set}_tunnel_key failed */
+	BNET_DROP_REDIRECT = 8,        /* redirect or clone helper failed */
+	BNET_DROP_HAIRPIN = 9,         /* destination is the sending port */
+	BNET_DROP_PORT_DOWN = 10,      /* port administratively down */
+	BNET_DROP_VLAN_TAGGED = 11,    /* 802.1Q frame from a VM port */
+	BNET_DROP_VLAN_PUSH = 12,      /* bpf_skb_vlan_{push,pop} failed */
+	BNET_DROP_NO_PHYSNET = 13,     /* flat/vlan network without a physnet NIC */
+	BNET_DROP_MAX,
+};
+
+/* Port flags (port_info.flags). */
+#define BNET_PORT_UP (1U << 0)
+
+/* ports: host-side ifindex of a VM port -> what the port is. */
+struct port_info {
+	__u32 net_id;
+	__u32 flags;
+	__u8 mac[6];
+	__u16 pad;
+};
+
+/* networks: bnet's node-local network id -> how the network leaves the node. */
+struct net_info {
+	__u32 type;         /* enum bnet_net_type */
+	__u32 segment;      /* VNI, VLAN id or GRE key; 0 for local and flat */
+	__u32 phys_ifindex; /* physnet NIC for flat and vlan, else 0 */
+	__u32 mtu;
+};
+
+/*
+ * segments: what arrives from outside -> network id.
+ *   vxlan: {BNET_NET_VXLAN, 0, vni}
+ *   gre:   {BNET_NET_GRE, 0, key}
+ *   flat:  {BNET_NET_FLAT, physnet nic ifindex, 0}
+ *   vlan:  {BNET_NET_VLAN, physnet nic ifindex, vid}
+ */
+struct segment_key {
+	__u32 type;
+	__u32 ifindex;
+	__u32 segment;
+};
+
+/* fdb: (network, MAC) -> where that MAC lives. Filled from gossip, never learned. */
+struct fdb_key {
+	__u32 net_id;
+	__u8 mac[6];
+	__u16 pad;
+};
+
+struct fdb_entry {
+	__u32 ifindex; /* local port host-side ifindex, 0 when remote */
+	__u32 vtep;    /* remote VTEP IPv4 (network order), 0 when local */
+	__u32 flags;
+	__u32 pad;
+};
+
+/* arp: (network, IPv4) -> MAC; the ARP responder answers from it. */
+struct arp_key {
+	__u32 net_id;
+	__u32 ip; /* network order */
+};
+
+struct arp_entry {
+	__u8 mac[6];
+	__u16 pad;
+};
+
+/* flood: network id -> head-end replication list for broadcast/unknown. */
+struct flood_entry {
+	__u32 n_local;
+	__u32 n_remote;
+	__u32 local[BNET_FLOOD_LOCAL];   /* local port host-side ifindexes */
+	__u32 remote[BNET_FLOOD_REMOTE]; /* remote VTEP IPv4, network order */
+};
+
+/* node_cfg[0]: node-wide settings, written by the agent before any port. */
+struct node_cfg {
+	__u32 vxlan_ifindex; /* kernel VXLAN device in external mode */
+	__u32 local_ip;      /* this node's VTEP, network order */
+	__u32 flags;
+	__u32 pad;
+};
+
+/* drop_stats: per (ingress ifindex, reason) packet and byte counts. */
+struct stat_key {
+	__u32 ifindex;
+	__u32 reason; /* enum bnet_drop_reason */
+};
+
+struct stat_val {
+	__u64 packets;
+	__u64 bytes;
+};
+
+#ifdef BNET_DECLARE_MAPS
+/* Maps are pinned by name under the agent's pin directory. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, struct port_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_NETWORKS);
+	__type(key, __u32);
+	__type(value, struct net_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} networks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_NETWORKS);
+	__type(key, struct segment_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} segments SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_FDB);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fdb_key);
+	__type(value, struct fdb_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fdb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_ARP);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct arp_key);
+	__type(value, struct arp_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} arp SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_NETWORKS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct flood_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flood SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct node_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} node_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, BNET_MAX_STATS);
+	__type(key, struct stat_key);
+	__type(value, struct stat_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} drop_stats SEC(".maps");
+#endif /* BNET_DECLARE_MAPS */
+
+#endif /* BNET_H */

@@ -1,0 +1,340 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/bnet-dev/bnet/agent"
+	"github.com/bnet-dev/bnet/model"
+)
+
+// agentCommand is both the daemon (`bnet agent --config F`) and the group
+// holding `bnet agent list`: urfave runs Action only when no subcommand
+// matched.
+func agentCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "agent",
+		Usage: "run the bnet agent, or list the agents of the cluster",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "agent configuration file", Value: DefaultConfig, EnvVars: []string{"BNET_CONFIG"}},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("agent: unknown subcommand %q", c.Args().First())
+			}
+			return agent.Run(c.Context, c.String("config"))
+		},
+		Subcommands: []*cli.Command{{
+			Name:  "list",
+			Usage: "list the agents (nodes) of the cluster, like neutron agent-list",
+			Action: func(c *cli.Context) error {
+				return list(c, agents, nil,
+					[]string{"id", "agent_type", "host", "vtep", "roles", "physnets", "alive", "admin_state_up", "binary"},
+					agentRow)
+			},
+		}},
+	}
+}
+
+func agentRow(a model.Agent) []string {
+	conf := a.Configurations
+	alive := "xxx"
+	if a.Alive {
+		alive = ":-)"
+	}
+	return []string{
+		a.ID, a.AgentType, a.Host,
+		firstConf(conf, "tunneling_ip", "local_ip", "vtep"),
+		firstConf(conf, "roles"),
+		firstConf(conf, "physnets", "bridge_mappings"),
+		alive, cell(a.AdminStateUp), a.Binary,
+	}
+}
+
+// firstConf renders the first configurations key present; the agent may
+// report Neutron's key (tunneling_ip, bridge_mappings) or bnet's.
+func firstConf(conf map[string]any, keys ...string) string {
+	for _, k := range keys {
+		v, ok := conf[k]
+		if !ok {
+			continue
+		}
+		if m, ok := v.(map[string]any); ok {
+			parts := make([]string, 0, len(m))
+			for name, dev := range m {
+				parts = append(parts, name+":"+cell(dev))
+			}
+			sort.Strings(parts)
+			return strings.Join(parts, ",")
+		}
+		if l, ok := v.([]any); ok {
+			parts := make([]string, len(l))
+			for i, e := range l {
+				parts[i] = cell(e)
+			}
+			return strings.Join(parts, ",")
+		}
+		return cell(v)
+	}
+	return ""
+}
+
+func networkCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "network",
+		Usage: "manage networks",
+		Subcommands: append([]*cli.Command{{
+			Name:      "create",
+			Usage:     "create a network",
+			ArgsUsage: "NAME",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "type", Usage: "network type: local, flat, vlan, vxlan or gre"},
+				&cli.IntFlag{Name: "segment", Usage: "segmentation id (VLAN id or VNI)", DefaultText: "allocated for vxlan/gre"},
+				&cli.StringFlag{Name: "physnet", Usage: "physical network (flat, vlan)"},
+				&cli.IntFlag{Name: "mtu", Usage: "MTU", DefaultText: "derived from the underlay"},
+				&cli.BoolFlag{Name: "external", Usage: "mark as external (router:external)"},
+				&cli.StringFlag{Name: "project", Usage: "owning project ID"},
+			},
+			Action: networkCreate,
+		}}, crud(networks, &cli.Command{
+			Name:  "list",
+			Usage: "list networks",
+			Action: func(c *cli.Context) error {
+				return list(c, networks, nil,
+					[]string{"id", "name", "type", "segment", "physnet", "mtu", "subnets", "status"},
+					networkRow)
+			},
+		})...),
+	}
+}
+
+func networkCreate(c *cli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	typ := c.String("type")
+	switch typ {
+	case model.TypeLocal, model.TypeFlat, model.TypeVLAN, model.TypeVXLAN, model.TypeGRE:
+	case "":
+		return errors.New("network create: --type is required (local, flat, vlan, vxlan or gre)")
+	default:
+		return fmt.Errorf("network create: unknown --type %q (want local, flat, vlan, vxlan or gre)", typ)
+	}
+	attrs := map[string]any{
+		"name":                  name,
+		"provider:network_type": typ,
+	}
+	if c.IsSet("segment") {
+		attrs["provider:segmentation_id"] = c.Int("segment")
+	}
+	if c.IsSet("physnet") {
+		attrs["provider:physical_network"] = c.String("physnet")
+	}
+	if c.IsSet("mtu") {
+		attrs["mtu"] = c.Int("mtu")
+	}
+	if c.Bool("external") {
+		attrs["router:external"] = true
+	}
+	if c.IsSet("project") {
+		attrs["project_id"] = c.String("project")
+	}
+	return create(c, networks, attrs)
+}
+
+func networkRow(n model.Network) []string {
+	seg, phys := "", ""
+	if n.SegmentationID != nil {
+		seg = strconv.Itoa(*n.SegmentationID)
+	}
+	if n.PhysicalNetwork != nil {
+		phys = *n.PhysicalNetwork
+	}
+	return []string{n.ID, n.Name, n.NetworkType, orDash(seg), orDash(phys),
+		strconv.Itoa(n.MTU), strings.Join(n.Subnets, ","), n.Status}
+}
+
+func subnetCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "subnet",
+		Usage: "manage subnets",
+		Subcommands: append([]*cli.Command{{
+			Name:      "create",
+			Usage:     "create a subnet",
+			ArgsUsage: "NAME",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "network", Usage: "network name or ID"},
+				&cli.StringFlag{Name: "cidr", Usage: "IPv4 prefix, e.g. 10.0.0.0/24"},
+				&cli.StringFlag{Name: "gateway", Usage: "gateway IP", DefaultText: "first address"},
+				&cli.BoolFlag{Name: "no-gateway", Usage: "no gateway"},
+			},
+			Action: subnetCreate,
+		}}, crud(subnets, &cli.Command{
+			Name:  "list",
+			Usage: "list subnets",
+			Action: func(c *cli.Context) error {
+				return list(c, subnets, nil,
+					[]string{"id", "name", "network_id", "cidr", "gateway_ip", "allocation_pools"},
+					subnetRow)
+			},
+		})...),
+	}
+}
+
+func subnetCreate(c *cli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	if c.String("network") == "" {
+		return errors.New("subnet create: --network is required")
+	}
+	cidr := c.String("cidr")
+	if cidr == "" {
+		return errors.New("subnet create: --cidr is required")
+	}
+	if _, err := netip.ParsePrefix(cidr); err != nil {
+		return fmt.Errorf("subnet create: bad --cidr: %w", err)
+	}
+	if c.IsSet("gateway") && c.Bool("no-gateway") {
+		return errors.New("subnet create: --gateway and --no-gateway are mutually exclusive")
+	}
+	netID, err := resolve(c, networks, c.String("network"))
+	if err != nil {
+		return err
+	}
+	attrs := map[string]any{
+		"name":       name,
+		"network_id": netID,
+		"cidr":       cidr,
+		"ip_version": 4,
+	}
+	switch {
+	case c.Bool("no-gateway"):
+		attrs["gateway_ip"] = nil
+	case c.IsSet("gateway"):
+		gw, err := netip.ParseAddr(c.String("gateway"))
+		if err != nil {
+			return fmt.Errorf("subnet create: bad --gateway: %w", err)
+		}
+		attrs["gateway_ip"] = gw.String()
+	}
+	return create(c, subnets, attrs)
+}
+
+func subnetRow(s model.Subnet) []string {
+	gw := ""
+	if s.GatewayIP != nil {
+		gw = *s.GatewayIP
+	}
+	pools := make([]string, len(s.AllocationPools))
+	for i, p := range s.AllocationPools {
+		pools[i] = p.Start + "-" + p.End
+	}
+	return []string{s.ID, s.Name, s.NetworkID, s.CIDR, orDash(gw), strings.Join(pools, ",")}
+}
+
+func portCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "port",
+		Usage: "manage ports",
+		Subcommands: append([]*cli.Command{{
+			Name:      "create",
+			Usage:     "create a port plugged into a network namespace (--netns) or an existing device (--device)",
+			ArgsUsage: "NAME",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "network", Usage: "network name or ID"},
+				&cli.StringFlag{Name: "ip", Usage: "fixed IP", DefaultText: "allocated from the subnet"},
+				&cli.StringFlag{Name: "mac", Usage: "MAC address", DefaultText: "generated"},
+				&cli.StringFlag{Name: "netns", Usage: "network namespace standing in for a VM (created if missing)"},
+				&cli.StringFlag{Name: "device", Usage: "existing tap or veth to adopt"},
+			},
+			Action: portCreate,
+		}}, crud(ports, &cli.Command{
+			Name:  "list",
+			Usage: "list ports",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "network", Usage: "only ports of this network (name or ID)"},
+			},
+			Action: portList,
+		})...),
+	}
+}
+
+func portCreate(c *cli.Context) error {
+	name, err := oneArg(c, "NAME")
+	if err != nil {
+		return err
+	}
+	if c.String("network") == "" {
+		return errors.New("port create: --network is required")
+	}
+	netns, dev := c.String("netns"), c.String("device")
+	if (netns == "") == (dev == "") {
+		return errors.New("port create: exactly one of --netns or --device is required")
+	}
+	attrs := map[string]any{"name": name}
+	if ip := c.String("ip"); ip != "" {
+		addr, err := netip.ParseAddr(ip)
+		if err != nil {
+			return fmt.Errorf("port create: bad --ip: %w", err)
+		}
+		attrs["fixed_ips"] = []map[string]string{{"ip_address": addr.String()}}
+	}
+	if mac := c.String("mac"); mac != "" {
+		hw, err := net.ParseMAC(mac)
+		if err != nil || len(hw) != 6 {
+			return fmt.Errorf("port create: bad --mac %q", mac)
+		}
+		attrs["mac_address"] = hw.String()
+	}
+	if netns != "" {
+		attrs["binding:profile"] = map[string]string{"netns": netns}
+	} else {
+		attrs["binding:profile"] = map[string]string{"device": dev}
+	}
+	netID, err := resolve(c, networks, c.String("network"))
+	if err != nil {
+		return err
+	}
+	attrs["network_id"] = netID
+	return create(c, ports, attrs)
+}
+
+func portList(c *cli.Context) error {
+	var q url.Values
+	if n := c.String("network"); n != "" {
+		id, err := resolve(c, networks, n)
+		if err != nil {
+			return err
+		}
+		q = url.Values{"network_id": {id}}
+	}
+	return list(c, ports, q,
+		[]string{"id", "name", "network_id", "mac_address", "fixed_ips", "binding", "host", "status"},
+		portRow)
+}
+
+func portRow(p model.Port) []string {
+	ips := make([]string, len(p.FixedIPs))
+	for i, f := range p.FixedIPs {
+		ips[i] = f.IPAddress
+	}
+	binding := ""
+	if ns := p.Profile["netns"]; ns != "" {
+		binding = "netns=" + ns
+	} else if dev := p.Profile["device"]; dev != "" {
+		binding = "device=" + dev
+	}
+	return []string{p.ID, p.Name, p.NetworkID, p.MACAddress, strings.Join(ips, ","),
+		orDash(binding), orDash(p.HostID), p.Status}
+}

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"net"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/bnet-dev/bnet/maps"
+)
+
+// fakeMaps stands in for the pinned maps so the views' formatting is tested
+// without root; maps_privileged_test.go covers real pins.
+type fakeMaps struct {
+	fdb    []maps.FDBRow
+	arp    []maps.ARPRow
+	nets   []maps.NetRow
+	floods []maps.FloodRow
+	maps   []maps.MapRow
+	drops  []maps.DropRow
+}
+
+func (f *fakeMaps) FDBRows() ([]maps.FDBRow, error)     { return f.fdb, nil }
+func (f *fakeMaps) ARPRows() ([]maps.ARPRow, error)     { return f.arp, nil }
+func (f *fakeMaps) NetRows() ([]maps.NetRow, error)     { return f.nets, nil }
+func (f *fakeMaps) FloodRows() ([]maps.FloodRow, error) { return f.floods, nil }
+func (f *fakeMaps) MapRows() ([]maps.MapRow, error)     { return f.maps, nil }
+func (f *fakeMaps) DropRows() ([]maps.DropRow, error)   { return f.drops, nil }
+
+func withFakeMaps(t *testing.T, f *fakeMaps) string {
+	t.Helper()
+	dir := t.TempDir()
+	orig := openMaps
+	openMaps = func(got string) (mapReader, func(), error) {
+		if got != dir {
+			t.Errorf("opened %q, want %q", got, dir)
+		}
+		return f, func() {}, nil
+	}
+	t.Cleanup(func() { openMaps = orig })
+	return dir
+}
+
+func mac(s string) net.HardwareAddr {
+	hw, err := net.ParseMAC(s)
+	if err != nil {
+		panic(err)
+	}
+	return hw
+}
+
+func TestFDBView(t *testing.T) {
+	dir := withFakeMaps(t, &fakeMaps{fdb: []maps.FDBRow{
+		{NetID: 2, MAC: mac("FA:16:3E:00:00:02"), VTEP: netip.MustParseAddr("192.168.120.22")},
+		{NetID: 1, MAC: mac("fa:16:3e:00:00:01"), Ifindex: 7},
+	}})
+	out := mustRun(t, "--pin-dir", dir, "fdb", "list", "-o", "json")
+	want := `{
+  "fdb": [
+    {
+      "net_id": 1,
+      "mac": "fa:16:3e:00:00:01",
+      "ifindex": 7,
+      "vtep": ""
+    },
+    {
+      "net_id": 2,
+      "mac": "fa:16:3e:00:00:02",
+      "ifindex": 0,
+      "vtep": "192.168.120.22"
+    }
+  ]
+}
+`
+	if out != want {
+		t.Errorf("json:\n%s", out)
+	}
+	out = mustRun(t, "--pin-dir", dir, "fdb", "list")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 3 || !reflect.DeepEqual(strings.Fields(lines[0]), []string{"NET", "ID", "MAC", "IFINDEX", "VTEP"}) {
+		t.Fatalf("table:\n%s", out)
+	}
+	if got := strings.Fields(lines[2]); !reflect.DeepEqual(got, []string{"2", "fa:16:3e:00:00:02", "0", "192.168.120.22"}) {
+		t.Errorf("row = %v", got)
+	}
+}
+
+func TestEmptyViewsAreEmptyLists(t *testing.T) {
+	dir := withFakeMaps(t, &fakeMaps{})
+	for view, key := range map[string]string{"fdb": "fdb", "arp": "arp", "tunnel": "tunnels", "map": "maps", "drop": "drops"} {
+		out := mustRun(t, "--pin-dir", dir, view, "list", "-o", "json")
+		if strings.TrimSpace(out) != `{
+  "`+key+`": []
+}` {
+			t.Errorf("%s: %q", view, out)
+		}
+		if out := mustRun(t, "--pin-dir", dir, view, "list"); out != "No entries found.\n" {
+			t.Errorf("%s table: %q", view, out)
+		}
+	}
+}
+
+func TestARPView(t *testing.T) {
+	dir := withFakeMaps(t, &fakeMaps{arp: []maps.ARPRow{
+		{NetID: 1, IP: netip.MustParseAddr("10.0.0.9"), MAC: mac("fa:16:3e:00:00:09")},
+		{NetID: 1, IP: netip.MustParseAddr("10.0.0.5"), MAC: mac("FA:16:3E:00:00:05")},
+	}})
+	out := mustRun(t, "--pin-dir", dir, "arp", "list")
+	want := "NET ID  IP        MAC\n" +
+		"1       10.0.0.5  fa:16:3e:00:00:05\n" +
+		"1       10.0.0.9  fa:16:3e:00:00:09\n"
+	if out != want {
+		t.Errorf("table:\n%q\nwant\n%q", out, want)
+	}
+	got := jsonOf(t, mustRun(t, "--pin-dir", dir, "arp", "list", "-o", "json"))
+	first := got["arp"].([]any)[0].(map[string]any)
+	if !reflect.DeepEqual(first, map[string]any{"net_id": 1.0, "ip": "10.0.0.5", "mac": "fa:16:3e:00:00:05"}) {
+		t.Errorf("json entry = %v", first)
+	}
+}
+
+func TestTunnelViewJoinsFloodList(t *testing.T) {
+	dir := withFakeMaps(t, &fakeMaps{
+		nets: []maps.NetRow{
+			{NetID: 2, Type: "vlan", Segment: 42, PhysIfindex: 3, MTU: 1500},
+			{NetID: 1, Type: "vxlan", Segment: 100, MTU: 1450},
+		},
+		floods: []maps.FloodRow{
+			{NetID: 1, Local: []uint32{9, 7}, Remote: []netip.Addr{netip.MustParseAddr("192.168.120.23"), netip.MustParseAddr("192.168.120.22")}},
+			{NetID: 5, Local: []uint32{4}},
+		},
+	})
+	out := mustRun(t, "--pin-dir", dir, "tunnel", "list")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("table:\n%s", out)
+	}
+	for i, want := range [][]string{
+		{"1", "vxlan", "100", "7,9", "192.168.120.22,192.168.120.23"},
+		{"2", "vlan", "42", "-", "-"},
+		{"5", "-", "0", "4", "-"},
+	} {
+		if got := strings.Fields(lines[i+1]); !reflect.DeepEqual(got, want) {
+			t.Errorf("row %d = %v, want %v", i+1, got, want)
+		}
+	}
+	got := jsonOf(t, mustRun(t, "--pin-dir", dir, "tunnel", "list", "-o", "json"))["tunnels"].([]any)
+	want := map[string]any{"net_id": 2.0, "type": "vlan", "segment": 42.0, "phys_ifindex": 3.0, "mtu": 1500.0,
+		"local_ports": []any{}, "remote_vteps": []any{}}
+	if !reflect.DeepEqual(got[1], want) {
+		t.Errorf("json entry = %v", got[1])
+	}
+}
+
+func TestMapAndDropViews(t *testing.T) {
+	dir := withFakeMaps(t, &fakeMaps{
+		maps: []maps.MapRow{{Name: "fdb", Type: "Hash", Entries: 1, Capacity: 3}, {Name: "arp", Type: "Hash", Entries: 0, Capacity: 0}},
+		drops: []maps.DropRow{
+			{Ifindex: 7, Reason: "truncated", Packets: 3, Bytes: 120},
+			{Ifindex: 7, Reason: "no_network", Packets: 1, Bytes: 60},
+		},
+	})
+	out := mustRun(t, "--pin-dir", dir, "map", "list")
+	if !strings.Contains(out, "fdb   Hash  1        3         33.3%") || !strings.HasPrefix(out, "NAME  TYPE  ENTRIES  CAPACITY  FILL\narp") {
+		t.Errorf("map table:\n%s", out)
+	}
+	m := jsonOf(t, mustRun(t, "--pin-dir", dir, "map", "list", "-o", "json"))["maps"].([]any)[1].(map[string]any)
+	if m["fill_percent"] != 33.3 || m["capacity"] != 3.0 {
+		t.Errorf("map json = %v", m)
+	}
+	d := jsonOf(t, mustRun(t, "--pin-dir", dir, "drop", "list", "-o", "json"))["drops"].([]any)
+	if !reflect.DeepEqual(d[0], map[string]any{"ifindex": 7.0, "reason": "no_network", "packets": 1.0, "bytes": 60.0}) {
+		t.Errorf("drop json = %v", d)
+	}
+}

@@ -1,0 +1,162 @@
+// Package config reads the agent's YAML configuration. Unknown keys are an
+// error: a misspelt key silently ignored is how a node ends up on the wrong
+// VTEP address.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Gossip is where the memberlist cluster listens and whom it joins first.
+type Gossip struct {
+	Bind      string   `yaml:"bind"`
+	Advertise string   `yaml:"advertise"`
+	Join      []string `yaml:"join"`
+	// Fast shortens memberlist's probe and push/pull intervals: for labs and
+	// tests on one machine, not for production links.
+	Fast bool `yaml:"fast"`
+}
+
+// Config is /etc/bnet/bnet.yaml. Key names follow Neutron's where one exists.
+type Config struct {
+	Node        string            `yaml:"node"`
+	LocalIP     string            `yaml:"local_ip"`
+	Roles       []string          `yaml:"roles"`
+	Physnets    map[string]string `yaml:"physnets"`
+	Gossip      Gossip            `yaml:"gossip"`
+	APISocket   string            `yaml:"api_socket"`
+	PinDir      string            `yaml:"pin_dir"`
+	StateDir    string            `yaml:"state_dir"`
+	VXLANPort   int               `yaml:"vxlan_port"`
+	UnderlayMTU int               `yaml:"underlay_mtu"`
+	LogLevel    string            `yaml:"log_level"`
+}
+
+// Defaults an operator gets without saying anything.
+const (
+	DefaultSocket   = "/run/bnet/bnet.sock"
+	DefaultPinDir   = "/sys/fs/bpf/bnet"
+	DefaultStateDir = "/var/lib/bnet"
+	DefaultVXLAN    = 4789 // IANA and Neutron default
+	DefaultMTU      = 1500
+	DefaultGossip   = 7946
+)
+
+var nodeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// Load reads and validates FILE.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML strictly and fills defaults.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	// An empty document is empty config: Validate then names what is missing.
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	c.fillDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) fillDefaults() {
+	if c.APISocket == "" {
+		c.APISocket = DefaultSocket
+	}
+	if c.PinDir == "" {
+		c.PinDir = DefaultPinDir
+	}
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	}
+	if c.VXLANPort == 0 {
+		c.VXLANPort = DefaultVXLAN
+	}
+	if c.UnderlayMTU == 0 {
+		c.UnderlayMTU = DefaultMTU
+	}
+	if len(c.Roles) == 0 {
+		c.Roles = []string{"compute"}
+	}
+	if c.Gossip.Bind == "" && c.LocalIP != "" {
+		c.Gossip.Bind = net.JoinHostPort(c.LocalIP, strconv.Itoa(DefaultGossip))
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+}
+
+// Validate reports the first thing wrong, naming the key.
+func (c *Config) Validate() error {
+	if !nodeName.MatchString(c.Node) {
+		return fmt.Errorf("node: %q is not a valid node name (letters, digits, . _ -; at most 63)", c.Node)
+	}
+	ip, err := netip.ParseAddr(c.LocalIP)
+	if err != nil || !ip.Is4() || ip.IsUnspecified() || ip.IsMulticast() {
+		return fmt.Errorf("local_ip: %q is not a unicast IPv4 address", c.LocalIP)
+	}
+	for _, r := range c.Roles {
+		if r != "compute" && r != "network" {
+			return fmt.Errorf("roles: unknown role %q (compute | network)", r)
+		}
+	}
+	for name, nic := range c.Physnets {
+		if name == "" || nic == "" || len(nic) > 15 {
+			return fmt.Errorf("physnets: %q -> %q: need a name and an interface name (at most 15 characters)", name, nic)
+		}
+	}
+	if _, err := netip.ParseAddrPort(c.Gossip.Bind); err != nil {
+		return fmt.Errorf("gossip.bind: %q: want IP:PORT: %w", c.Gossip.Bind, err)
+	}
+	if c.Gossip.Advertise != "" {
+		if _, err := netip.ParseAddrPort(c.Gossip.Advertise); err != nil {
+			return fmt.Errorf("gossip.advertise: %q: want IP:PORT: %w", c.Gossip.Advertise, err)
+		}
+	}
+	for _, j := range c.Gossip.Join {
+		if _, _, err := net.SplitHostPort(j); err != nil {
+			return fmt.Errorf("gossip.join: %q: want HOST:PORT: %w", j, err)
+		}
+	}
+	if c.VXLANPort < 1 || c.VXLANPort > 65535 {
+		return fmt.Errorf("vxlan_port: %d out of range", c.VXLANPort)
+	}
+	if c.UnderlayMTU < 1280 || c.UnderlayMTU > 65535 {
+		return fmt.Errorf("underlay_mtu: %d out of range (1280-65535)", c.UnderlayMTU)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		return fmt.Errorf("log_level: %q (debug | info | warn | error)", c.LogLevel)
+	}
+	if c.PinDir == c.StateDir {
+		return errors.New("pin_dir and state_dir must differ")
+	}
+	return nil
+}
+
+// HasRole reports whether the node has role r.
+func (c *Config) HasRole(r string) bool { return slices.Contains(c.Roles, r) }

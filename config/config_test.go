@@ -1,0 +1,62 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+const good = `
+node: cmpt1
+local_ip: 192.168.120.21
+roles: [compute]
+physnets: {public: eth-ext}
+gossip: {bind: 192.168.120.21:7946, join: [192.168.120.11:7946]}
+api_socket: /run/bnet/bnet.sock
+pin_dir: /sys/fs/bpf/bnet
+vxlan_port: 4789
+underlay_mtu: 1500
+`
+
+func TestParseGood(t *testing.T) {
+	c, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Node != "cmpt1" || c.Physnets["public"] != "eth-ext" || c.Gossip.Join[0] != "192.168.120.11:7946" {
+		t.Fatalf("parsed wrong: %+v", c)
+	}
+	if c.StateDir != DefaultStateDir || c.LogLevel != "info" {
+		t.Fatalf("defaults not filled: %+v", c)
+	}
+}
+
+func TestDefaultsFromMinimal(t *testing.T) {
+	c, err := Parse([]byte("node: n1\nlocal_ip: 10.0.0.1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Gossip.Bind != "10.0.0.1:7946" || c.VXLANPort != 4789 || c.UnderlayMTU != 1500 || !c.HasRole("compute") {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestParseBad(t *testing.T) {
+	cases := map[string]string{
+		"unknown key":   good + "bogus: 1\n",
+		"bad node":      strings.Replace(good, "node: cmpt1", "node: 'a b'", 1),
+		"bad ip":        strings.Replace(good, "local_ip: 192.168.120.21", "local_ip: 300.1.1.1", 1),
+		"ipv6 vtep":     strings.Replace(good, "local_ip: 192.168.120.21", "local_ip: '::1'", 1),
+		"bad role":      strings.Replace(good, "roles: [compute]", "roles: [router]", 1),
+		"bad port":      strings.Replace(good, "vxlan_port: 4789", "vxlan_port: 70000", 1),
+		"small mtu":     strings.Replace(good, "underlay_mtu: 1500", "underlay_mtu: 500", 1),
+		"bad join":      strings.Replace(good, "join: [192.168.120.11:7946]", "join: [nohostport]", 1),
+		"empty":         "",
+		"long nic":      strings.Replace(good, "eth-ext", "a-very-long-interface-name", 1),
+		"type mismatch": strings.Replace(good, "vxlan_port: 4789", "vxlan_port: abc", 1),
+	}
+	for name, in := range cases {
+		if _, err := Parse([]byte(in)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -1,0 +1,226 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# lib.sh: stand up an N-node bnet cloud in network namespaces, the way every
+# kselftest here and `make lab` do it. Source it, then `cloud_up N`.
+#
+#            underlay switch (netns $P-ul, bridge br0, 10.254.0.0/24)
+#        +-----------+-----------+----------- ...
+#      eth0        eth0        eth0            VTEPs 10.254.0.11, .12, .13 ...
+#   +--------+  +--------+  +--------+
+#   | $P-n1  |  | $P-n2  |  | $P-n3  |  one `bnet agent` each (nsenter --net),
+#   |  VMs.. |  |  VMs.. |  |  VMs.. |  its own socket, pin dir, state, log
+#   +--------+  +--------+  +--------+
+#    eth-ext     eth-ext     eth-ext      physnet "public" (no address)
+#        +-----------+-----------+----- bridge brx in netns $P-ext
+#                                |
+#                          eth0 of $P-out: the host outside the cloud
+#
+# Everything lives in namespaces named $P-*; cleanup removes all of them,
+# the agents, their pins and their files, on every exit path.
+
+set -u
+
+KSFT_PASS=0
+KSFT_FAIL=1
+KSFT_SKIP=4
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$LIB_DIR/.." && pwd)
+BNET=${BNET:-$TOP/bin/bnet}
+# Short prefix: interface and namespace names stay well under 15 characters.
+P=${BNET_PREFIX:-bt$$}
+WORK=${BNET_WORK:-/tmp/bnet-$P}
+UNDERLAY=10.254.0
+NODES=0
+RET=0
+
+log() { printf '# %s\n' "$*"; }
+
+# check_err RC MSG: record a failure of the current test step.
+check_err() {
+	if [ "$1" -ne 0 ] && [ "$RET" -eq 0 ]; then
+		RET=$1
+		MSG=$2
+	fi
+}
+
+# log_test NAME: print the step's verdict and reset.
+log_test() {
+	if [ "$RET" -ne 0 ]; then
+		printf 'TEST: %-60s [FAIL]\n' "$1"
+		printf '#     %s\n' "${MSG:-}"
+		FAILED=1
+	else
+		printf 'TEST: %-60s [ OK ]\n' "$1"
+	fi
+	RET=0
+	MSG=
+}
+
+# busywait TIMEOUT_MS CMD...: poll CMD until it succeeds or time runs out.
+busywait() {
+	local timeout=$1
+	shift
+	local start now
+	start=$(date +%s%N)
+	while true; do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		now=$(date +%s%N)
+		if [ $(((now - start) / 1000000)) -ge "$timeout" ]; then
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+require() {
+	local t
+	for t in "$@"; do
+		if ! command -v "$t" >/dev/null 2>&1; then
+			echo "SKIP: $t not installed"
+			exit $KSFT_SKIP
+		fi
+	done
+}
+
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# bn I ARGS...: run the bnet CLI against node I's agent and pins.
+bn() {
+	local i=$1
+	shift
+	BNET_SOCKET=$WORK/n$i/bnet.sock BNET_PIN_DIR=/sys/fs/bpf/$P-n$i "$BNET" "$@"
+}
+
+vtep() { echo "$UNDERLAY.$((10 + $1))"; }
+
+cleanup() {
+	local pid ns
+	for pid in $(cat "$WORK"/n*/agent.pid 2>/dev/null); do
+		kill -9 "$pid" 2>/dev/null
+	done
+	wait 2>/dev/null
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf /sys/fs/bpf/"$P"-* 2>/dev/null
+	if [ "${BNET_KEEP_LOGS:-}" = "" ] && [ "${FAILED:-0}" = 0 ]; then
+		rm -rf "$WORK"
+	else
+		echo "# logs kept in $WORK"
+	fi
+}
+
+# start_agent I: (re)start node I's agent in its namespace. nsenter keeps the
+# mount namespace, so the agent sees bpffs and /run/netns (ip netns exec
+# would remount /sys and hide bpffs; see shared/KERNEL-NOTES.md).
+start_agent() {
+	local i=$1
+	nsenter --net=/run/netns/$P-n$i "$BNET" agent --config "$WORK/n$i/bnet.yaml" \
+		>>"$WORK/n$i/agent.log" 2>&1 &
+	echo $! >"$WORK/n$i/agent.pid"
+	busywait 10000 test -S "$WORK/n$i/bnet.sock" || {
+		echo "agent n$i did not come up:"
+		tail -20 "$WORK/n$i/agent.log"
+		return 1
+	}
+}
+
+stop_agent() {
+	local i=$1 sig=${2:-TERM}
+	local pid
+	pid=$(cat "$WORK/n$i/agent.pid")
+	kill -"$sig" "$pid" 2>/dev/null
+	busywait 10000 bash -c "! kill -0 $pid 2>/dev/null"
+	rm -f "$WORK/n$i/bnet.sock"
+}
+
+# alive_count I: how many agents node I sees alive.
+alive_count() {
+	bn "$1" -o json agent list | jq '[.agents[] | select(.alive)] | length'
+}
+
+# cloud_up N: N nodes, underlay, physnet and an outside host; agents running
+# and gossiping with each other.
+cloud_up() {
+	local n=$1 i
+	NODES=$n
+	require jq nsenter ip
+	[ -x "$BNET" ] || { echo "build bnet first ($BNET missing)"; exit $KSFT_FAIL; }
+	trap cleanup EXIT
+	mkdir -p "$WORK"
+	ip netns add "$P-ul"
+	ip netns add "$P-ext"
+	ip netns add "$P-out"
+	for ns in "$P-ul" "$P-ext" "$P-out"; do
+		in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+		in_ns "$ns" ip link set lo up
+	done
+	in_ns "$P-ul" ip link add br0 type bridge
+	in_ns "$P-ul" ip link set br0 up
+	in_ns "$P-ext" ip link add brx type bridge
+	in_ns "$P-ext" ip link set brx up
+	ip link add xo netns "$P-ext" type veth peer name eth0 netns "$P-out"
+	in_ns "$P-ext" ip link set xo master brx up
+	in_ns "$P-out" ip link set eth0 up
+	for i in $(seq 1 "$n"); do
+		ip netns add "$P-n$i"
+		in_ns "$P-n$i" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+		in_ns "$P-n$i" ip link set lo up
+		ip link add "u$i" netns "$P-ul" type veth peer name eth0 netns "$P-n$i"
+		in_ns "$P-ul" ip link set "u$i" master br0 up
+		in_ns "$P-n$i" ip addr add "$(vtep "$i")/24" dev eth0
+		in_ns "$P-n$i" ip link set eth0 up
+		ip link add "x$i" netns "$P-ext" type veth peer name eth-ext netns "$P-n$i"
+		in_ns "$P-ext" ip link set "x$i" master brx up
+		in_ns "$P-n$i" ip link set eth-ext up
+		mkdir -p "$WORK/n$i"
+		cat >"$WORK/n$i/bnet.yaml" <<-EOF
+			node: n$i
+			local_ip: $(vtep "$i")
+			roles: [$([ "$i" = 1 ] && echo "network, compute" || echo compute)]
+			physnets: {public: eth-ext}
+			gossip: {bind: "$(vtep "$i"):7946", join: ["$(vtep 1):7946"], fast: true}
+			api_socket: $WORK/n$i/bnet.sock
+			pin_dir: /sys/fs/bpf/$P-n$i
+			state_dir: $WORK/n$i/state
+			vxlan_port: 4789
+			underlay_mtu: 1500
+			log_level: ${BNET_LOG_LEVEL:-info}
+		EOF
+		start_agent "$i" || exit $KSFT_FAIL
+	done
+	if ! busywait 20000 test "$(alive_count 1)" = "$n"; then
+		echo "cluster did not form: n1 sees $(alive_count 1) of $n alive"
+		exit $KSFT_FAIL
+	fi
+}
+
+# vm_ping NS IP: one quick ping from a VM namespace.
+vm_ping() {
+	in_ns "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1
+}
+
+# capture_start NS IFACE FILTER: start tcpdump; sets CAP_PID and CAP_FILE.
+capture_start() {
+	CAP_FILE=$(mktemp "$WORK/cap.XXXXXX")
+	in_ns "$1" tcpdump -i "$2" -nn -U -w "$CAP_FILE" "$3" >/dev/null 2>&1 &
+	CAP_PID=$!
+	# tcpdump needs a moment to open the socket; wait for the file header.
+	busywait 5000 test -s "$CAP_FILE"
+}
+
+# capture_stop: stop the capture and print the number of packets it saw.
+capture_stop() {
+	sleep 0.2
+	kill "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	tcpdump -nn -r "$CAP_FILE" 2>/dev/null | wc -l
+}

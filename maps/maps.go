@@ -1,0 +1,138 @@
+// Package maps is the one place that knows the layout of bnet's BPF maps:
+// it loads the datapath programs with their maps pinned by name, opens the
+// pins for the CLI, and reads and writes map entries as plain Go rows.
+//
+// Layouts come from bpf/bnet.h through bpf2go (bnet_bpfel.go); nothing
+// here redeclares them.
+package maps
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+)
+
+// Map names as pinned in a pin directory; they are the C variable names.
+const (
+	MapPorts     = "ports"
+	MapNetworks  = "networks"
+	MapSegments  = "segments"
+	MapFDB       = "fdb"
+	MapARP       = "arp"
+	MapFlood     = "flood"
+	MapNodeCfg   = "node_cfg"
+	MapDropStats = "drop_stats"
+)
+
+// Fan-out limits of a flood entry (BNET_FLOOD_LOCAL, BNET_FLOOD_REMOTE).
+const (
+	FloodLocalMax  = 64
+	FloodRemoteMax = 128
+)
+
+// portUp is BNET_PORT_UP.
+const portUp = 1 << 0
+
+// Maps holds every datapath map. All fields are set after Load or Open.
+type Maps struct {
+	Ports, Networks, Segments, FDB, ARP, Flood, NodeCfg, DropStats *ebpf.Map
+}
+
+// Programs holds the three TC ingress programs.
+type Programs struct {
+	PortIn, TunIn, PhysIn *ebpf.Program
+}
+
+// Load loads the programs with every map pinned by name in pinDir. The
+// directory is created if missing and existing pins are reused, so an
+// agent restart keeps the datapath state. Close releases FDs only.
+func Load(pinDir string) (*Maps, *Programs, error) {
+	if err := os.MkdirAll(pinDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create pin dir %s: %w", pinDir, err)
+	}
+	spec, err := loadBnet()
+	if err != nil {
+		return nil, nil, fmt.Errorf("load bnet BPF spec: %w", err)
+	}
+	var objs bnetObjects
+	opts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: pinDir}}
+	if err := spec.LoadAndAssign(&objs, opts); err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			return nil, nil, fmt.Errorf("load bnet programs (pin dir %s): %+v", pinDir, verr)
+		}
+		return nil, nil, fmt.Errorf("load bnet programs (pin dir %s): %w", pinDir, err)
+	}
+	m := &Maps{
+		Ports:     objs.Ports,
+		Networks:  objs.Networks,
+		Segments:  objs.Segments,
+		FDB:       objs.Fdb,
+		ARP:       objs.Arp,
+		Flood:     objs.Flood,
+		NodeCfg:   objs.NodeCfg,
+		DropStats: objs.DropStats,
+	}
+	p := &Programs{PortIn: objs.BnetPortIn, TunIn: objs.BnetTunIn, PhysIn: objs.BnetPhysIn}
+	return m, p, nil
+}
+
+// Open opens the maps pinned in pinDir, as the CLI does while an agent
+// (or none) runs. readOnly opens them with BPF_F_RDONLY.
+func Open(pinDir string, readOnly bool) (*Maps, error) {
+	notPinned := fmt.Errorf("no pinned maps in %s (is an agent running with pin_dir %s?)", pinDir, pinDir)
+	if st, err := os.Stat(pinDir); err != nil || !st.IsDir() {
+		return nil, notPinned
+	}
+	m := &Maps{}
+	fields := []struct {
+		name string
+		dst  **ebpf.Map
+	}{
+		{MapPorts, &m.Ports}, {MapNetworks, &m.Networks}, {MapSegments, &m.Segments},
+		{MapFDB, &m.FDB}, {MapARP, &m.ARP}, {MapFlood, &m.Flood},
+		{MapNodeCfg, &m.NodeCfg}, {MapDropStats, &m.DropStats},
+	}
+	opts := &ebpf.LoadPinOptions{ReadOnly: readOnly}
+	for _, f := range fields {
+		mp, err := ebpf.LoadPinnedMap(filepath.Join(pinDir, f.name), opts)
+		if err != nil {
+			_ = m.Close()
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, notPinned
+			}
+			return nil, fmt.Errorf("open pinned map %s in %s: %w", f.name, pinDir, err)
+		}
+		*f.dst = mp
+	}
+	return m, nil
+}
+
+func (m *Maps) all() []*ebpf.Map {
+	return []*ebpf.Map{m.Ports, m.Networks, m.Segments, m.FDB, m.ARP, m.Flood, m.NodeCfg, m.DropStats}
+}
+
+// Close closes the map FDs; the pins stay.
+func (m *Maps) Close() error {
+	var errs []error
+	for _, mp := range m.all() {
+		if mp != nil {
+			errs = append(errs, mp.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes the program FDs; attachments hold their own references.
+func (p *Programs) Close() error {
+	var errs []error
+	for _, prog := range []*ebpf.Program{p.PortIn, p.TunIn, p.PhysIn} {
+		if prog != nil {
+			errs = append(errs, prog.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,543 @@
+package maps
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/cilium/ebpf"
+)
+
+// PortRow is one ports entry: a VM port's host-side device.
+type PortRow struct {
+	Ifindex uint32
+	NetID   uint32
+	MAC     net.HardwareAddr
+	Up      bool
+}
+
+// NetRow is one networks entry.
+type NetRow struct {
+	NetID       uint32
+	Type        string // local|flat|vlan|vxlan|gre
+	Segment     uint32
+	PhysIfindex uint32
+	MTU         uint32
+}
+
+// SegmentRow is one segments entry: what arrives from outside -> network.
+type SegmentRow struct {
+	Type    string
+	Ifindex uint32
+	Segment uint32
+	NetID   uint32
+}
+
+// FDBRow is one fdb entry: a local port (Ifindex != 0, VTEP zero) or a
+// remote VTEP (Ifindex 0).
+type FDBRow struct {
+	NetID   uint32
+	MAC     net.HardwareAddr
+	Ifindex uint32
+	VTEP    netip.Addr
+}
+
+// ARPRow is one arp entry: the MAC the responder answers for IP.
+type ARPRow struct {
+	NetID uint32
+	IP    netip.Addr
+	MAC   net.HardwareAddr
+}
+
+// FloodRow is one network's head-end replication list.
+type FloodRow struct {
+	NetID  uint32
+	Local  []uint32
+	Remote []netip.Addr
+}
+
+// DropRow is one drop counter, summed over CPUs.
+type DropRow struct {
+	Ifindex uint32
+	Reason  string
+	Packets uint64
+	Bytes   uint64
+}
+
+// MapRow describes a map's fill for `bnet map list` and metrics.
+type MapRow struct {
+	Name     string
+	Type     string
+	Entries  int
+	Capacity int
+}
+
+// ---- conversions ----------------------------------------------------------
+
+// The maps hold IPv4 addresses in network order; cilium/ebpf marshals
+// uint32 in native order, so the address bytes are read natively.
+func ipToU32(a netip.Addr) (uint32, error) {
+	a = a.Unmap()
+	if !a.Is4() {
+		return 0, fmt.Errorf("%v is not an IPv4 address", a)
+	}
+	b := a.As4()
+	return binary.NativeEndian.Uint32(b[:]), nil
+}
+
+func u32ToIP(v uint32) netip.Addr {
+	var b [4]byte
+	binary.NativeEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
+}
+
+func macBytes(mac net.HardwareAddr) ([6]uint8, error) {
+	var b [6]uint8
+	if len(mac) != 6 {
+		return b, fmt.Errorf("MAC %q is not a 6-byte Ethernet address", mac.String())
+	}
+	copy(b[:], mac)
+	return b, nil
+}
+
+func macAddr(b [6]uint8) net.HardwareAddr {
+	return net.HardwareAddr(bytes.Clone(b[:]))
+}
+
+func ignoreMissing(err error) error {
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return nil
+	}
+	return err
+}
+
+// ---- readers --------------------------------------------------------------
+
+// PortRows lists ports by ifindex.
+func (m *Maps) PortRows() ([]PortRow, error) {
+	var (
+		k    uint32
+		v    bnetPortInfo
+		rows []PortRow
+	)
+	it := m.Ports.Iterate()
+	for it.Next(&k, &v) {
+		rows = append(rows, PortRow{Ifindex: k, NetID: v.NetId, MAC: macAddr(v.Mac), Up: v.Flags&portUp != 0})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapPorts, err)
+	}
+	slices.SortFunc(rows, func(a, b PortRow) int { return cmp.Compare(a.Ifindex, b.Ifindex) })
+	return rows, nil
+}
+
+// NetRows lists networks by id.
+func (m *Maps) NetRows() ([]NetRow, error) {
+	var (
+		k    uint32
+		v    bnetNetInfo
+		rows []NetRow
+	)
+	it := m.Networks.Iterate()
+	for it.Next(&k, &v) {
+		rows = append(rows, NetRow{NetID: k, Type: NetTypeName(v.Type), Segment: v.Segment, PhysIfindex: v.PhysIfindex, MTU: v.Mtu})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapNetworks, err)
+	}
+	slices.SortFunc(rows, func(a, b NetRow) int { return cmp.Compare(a.NetID, b.NetID) })
+	return rows, nil
+}
+
+// SegmentRows lists segments by (type, ifindex, segment).
+func (m *Maps) SegmentRows() ([]SegmentRow, error) {
+	type row struct {
+		typ uint32
+		r   SegmentRow
+	}
+	var (
+		k    bnetSegmentKey
+		v    uint32
+		rows []row
+	)
+	it := m.Segments.Iterate()
+	for it.Next(&k, &v) {
+		rows = append(rows, row{k.Type, SegmentRow{Type: NetTypeName(k.Type), Ifindex: k.Ifindex, Segment: k.Segment, NetID: v}})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapSegments, err)
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		return cmp.Or(cmp.Compare(a.typ, b.typ), cmp.Compare(a.r.Ifindex, b.r.Ifindex), cmp.Compare(a.r.Segment, b.r.Segment))
+	})
+	out := make([]SegmentRow, len(rows))
+	for i, r := range rows {
+		out[i] = r.r
+	}
+	return out, nil
+}
+
+// FDBRows lists the FDB by (network, MAC).
+func (m *Maps) FDBRows() ([]FDBRow, error) {
+	var (
+		k    bnetFdbKey
+		v    bnetFdbEntry
+		rows []FDBRow
+	)
+	it := m.FDB.Iterate()
+	for it.Next(&k, &v) {
+		r := FDBRow{NetID: k.NetId, MAC: macAddr(k.Mac), Ifindex: v.Ifindex}
+		if v.Vtep != 0 {
+			r.VTEP = u32ToIP(v.Vtep)
+		}
+		rows = append(rows, r)
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapFDB, err)
+	}
+	slices.SortFunc(rows, func(a, b FDBRow) int {
+		return cmp.Or(cmp.Compare(a.NetID, b.NetID), bytes.Compare(a.MAC, b.MAC))
+	})
+	return rows, nil
+}
+
+// ARPRows lists ARP answers by (network, IP).
+func (m *Maps) ARPRows() ([]ARPRow, error) {
+	var (
+		k    bnetArpKey
+		v    bnetArpEntry
+		rows []ARPRow
+	)
+	it := m.ARP.Iterate()
+	for it.Next(&k, &v) {
+		rows = append(rows, ARPRow{NetID: k.NetId, IP: u32ToIP(k.Ip), MAC: macAddr(v.Mac)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapARP, err)
+	}
+	slices.SortFunc(rows, func(a, b ARPRow) int {
+		return cmp.Or(cmp.Compare(a.NetID, b.NetID), a.IP.Compare(b.IP))
+	})
+	return rows, nil
+}
+
+// FloodRows lists flood lists by network; Local and Remote are never nil.
+func (m *Maps) FloodRows() ([]FloodRow, error) {
+	var (
+		k    uint32
+		v    bnetFloodEntry
+		rows []FloodRow
+	)
+	it := m.Flood.Iterate()
+	for it.Next(&k, &v) {
+		r := FloodRow{NetID: k, Local: []uint32{}, Remote: []netip.Addr{}}
+		for i := 0; i < int(v.N_local) && i < len(v.Local); i++ {
+			r.Local = append(r.Local, v.Local[i])
+		}
+		for i := 0; i < int(v.N_remote) && i < len(v.Remote); i++ {
+			r.Remote = append(r.Remote, u32ToIP(v.Remote[i]))
+		}
+		rows = append(rows, r)
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapFlood, err)
+	}
+	slices.SortFunc(rows, func(a, b FloodRow) int { return cmp.Compare(a.NetID, b.NetID) })
+	return rows, nil
+}
+
+// DropRows lists drop counters by (ifindex, reason value), summed over CPUs.
+func (m *Maps) DropRows() ([]DropRow, error) {
+	type row struct {
+		reason uint32
+		r      DropRow
+	}
+	var (
+		k    bnetStatKey
+		v    []bnetStatVal
+		rows []row
+	)
+	it := m.DropStats.Iterate()
+	for it.Next(&k, &v) {
+		r := DropRow{Ifindex: k.Ifindex, Reason: ReasonName(k.Reason)}
+		for _, cpu := range v {
+			r.Packets += cpu.Packets
+			r.Bytes += cpu.Bytes
+		}
+		rows = append(rows, row{k.Reason, r})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapDropStats, err)
+	}
+	slices.SortFunc(rows, func(a, b row) int {
+		return cmp.Or(cmp.Compare(a.r.Ifindex, b.r.Ifindex), cmp.Compare(a.reason, b.reason))
+	})
+	out := make([]DropRow, len(rows))
+	for i, r := range rows {
+		out[i] = r.r
+	}
+	return out, nil
+}
+
+var mapTypeNames = map[ebpf.MapType]string{
+	ebpf.Hash:       "hash",
+	ebpf.PerCPUHash: "percpu_hash",
+	ebpf.Array:      "array",
+}
+
+// MapRows lists every map with its fill and capacity, by name.
+func (m *Maps) MapRows() ([]MapRow, error) {
+	named := []struct {
+		name string
+		m    *ebpf.Map
+	}{
+		{MapARP, m.ARP}, {MapDropStats, m.DropStats}, {MapFDB, m.FDB}, {MapFlood, m.Flood},
+		{MapNetworks, m.Networks}, {MapNodeCfg, m.NodeCfg}, {MapPorts, m.Ports}, {MapSegments, m.Segments},
+	}
+	rows := make([]MapRow, 0, len(named))
+	for _, n := range named {
+		typ, ok := mapTypeNames[n.m.Type()]
+		if !ok {
+			typ = n.m.Type().String()
+		}
+		entries, err := countEntries(n.m)
+		if err != nil {
+			return nil, fmt.Errorf("count %s: %w", n.name, err)
+		}
+		rows = append(rows, MapRow{Name: n.name, Type: typ, Entries: entries, Capacity: int(n.m.MaxEntries())})
+	}
+	return rows, nil
+}
+
+func countEntries(m *ebpf.Map) (int, error) {
+	if m.Type() == ebpf.Array {
+		// Every slot of an array exists.
+		return int(m.MaxEntries()), nil
+	}
+	key := make([]byte, m.KeySize())
+	next := make([]byte, m.KeySize())
+	var prev any // nil asks for the first key
+	n := 0
+	for {
+		if err := m.NextKey(prev, next); err != nil {
+			if errors.Is(err, ebpf.ErrKeyNotExist) {
+				return n, nil
+			}
+			return n, err
+		}
+		n++
+		copy(key, next)
+		prev = key
+	}
+}
+
+// ---- writers --------------------------------------------------------------
+
+// PutPort creates or replaces a port.
+func (m *Maps) PutPort(r PortRow) error {
+	mac, err := macBytes(r.MAC)
+	if err != nil {
+		return fmt.Errorf("put port %d: %w", r.Ifindex, err)
+	}
+	v := bnetPortInfo{NetId: r.NetID, Mac: mac}
+	if r.Up {
+		v.Flags |= portUp
+	}
+	if err := m.Ports.Put(r.Ifindex, &v); err != nil {
+		return fmt.Errorf("put port %d: %w", r.Ifindex, err)
+	}
+	return nil
+}
+
+// DeletePort removes a port; a missing one is not an error.
+func (m *Maps) DeletePort(ifindex uint32) error {
+	if err := ignoreMissing(m.Ports.Delete(ifindex)); err != nil {
+		return fmt.Errorf("delete port %d: %w", ifindex, err)
+	}
+	return nil
+}
+
+// PutNetwork creates or replaces a network.
+func (m *Maps) PutNetwork(r NetRow) error {
+	typ, err := NetTypeValue(r.Type)
+	if err != nil {
+		return fmt.Errorf("put network %d: %w", r.NetID, err)
+	}
+	v := bnetNetInfo{Type: typ, Segment: r.Segment, PhysIfindex: r.PhysIfindex, Mtu: r.MTU}
+	if err := m.Networks.Put(r.NetID, &v); err != nil {
+		return fmt.Errorf("put network %d: %w", r.NetID, err)
+	}
+	return nil
+}
+
+// DeleteNetwork removes a network; a missing one is not an error.
+func (m *Maps) DeleteNetwork(netID uint32) error {
+	if err := ignoreMissing(m.Networks.Delete(netID)); err != nil {
+		return fmt.Errorf("delete network %d: %w", netID, err)
+	}
+	return nil
+}
+
+func segmentKey(typ string, ifindex, segment uint32) (bnetSegmentKey, error) {
+	t, err := NetTypeValue(typ)
+	if err != nil {
+		return bnetSegmentKey{}, err
+	}
+	return bnetSegmentKey{Type: t, Ifindex: ifindex, Segment: segment}, nil
+}
+
+// PutSegment maps an outside segment to a network.
+func (m *Maps) PutSegment(r SegmentRow) error {
+	k, err := segmentKey(r.Type, r.Ifindex, r.Segment)
+	if err != nil {
+		return fmt.Errorf("put segment %s/%d/%d: %w", r.Type, r.Ifindex, r.Segment, err)
+	}
+	if err := m.Segments.Put(&k, r.NetID); err != nil {
+		return fmt.Errorf("put segment %s/%d/%d: %w", r.Type, r.Ifindex, r.Segment, err)
+	}
+	return nil
+}
+
+// DeleteSegment removes a segment mapping; a missing one is not an error.
+func (m *Maps) DeleteSegment(typ string, ifindex, segment uint32) error {
+	k, err := segmentKey(typ, ifindex, segment)
+	if err == nil {
+		err = ignoreMissing(m.Segments.Delete(&k))
+	}
+	if err != nil {
+		return fmt.Errorf("delete segment %s/%d/%d: %w", typ, ifindex, segment, err)
+	}
+	return nil
+}
+
+func fdbKey(netID uint32, mac net.HardwareAddr) (bnetFdbKey, error) {
+	b, err := macBytes(mac)
+	return bnetFdbKey{NetId: netID, Mac: b}, err
+}
+
+// PutFDB places a MAC of a network on a local port or behind a remote VTEP.
+func (m *Maps) PutFDB(r FDBRow) error {
+	k, err := fdbKey(r.NetID, r.MAC)
+	if err != nil {
+		return fmt.Errorf("put fdb %d/%s: %w", r.NetID, r.MAC, err)
+	}
+	v := bnetFdbEntry{Ifindex: r.Ifindex}
+	switch {
+	case r.Ifindex != 0 && r.VTEP.IsValid():
+		return fmt.Errorf("put fdb %d/%s: both a local port and a VTEP", r.NetID, r.MAC)
+	case r.VTEP.IsValid():
+		if v.Vtep, err = ipToU32(r.VTEP); err != nil || v.Vtep == 0 {
+			return fmt.Errorf("put fdb %d/%s: bad VTEP %v", r.NetID, r.MAC, r.VTEP)
+		}
+	case r.Ifindex == 0:
+		return fmt.Errorf("put fdb %d/%s: neither a local port nor a VTEP", r.NetID, r.MAC)
+	}
+	if err := m.FDB.Put(&k, &v); err != nil {
+		return fmt.Errorf("put fdb %d/%s: %w", r.NetID, r.MAC, err)
+	}
+	return nil
+}
+
+// DeleteFDB removes a MAC from a network; a missing one is not an error.
+func (m *Maps) DeleteFDB(netID uint32, mac net.HardwareAddr) error {
+	k, err := fdbKey(netID, mac)
+	if err == nil {
+		err = ignoreMissing(m.FDB.Delete(&k))
+	}
+	if err != nil {
+		return fmt.Errorf("delete fdb %d/%s: %w", netID, mac, err)
+	}
+	return nil
+}
+
+// PutARP sets the MAC the ARP responder answers for an IPv4 address.
+func (m *Maps) PutARP(r ARPRow) error {
+	ip, err := ipToU32(r.IP)
+	if err != nil {
+		return fmt.Errorf("put arp %d/%v: %w", r.NetID, r.IP, err)
+	}
+	mac, err := macBytes(r.MAC)
+	if err != nil {
+		return fmt.Errorf("put arp %d/%v: %w", r.NetID, r.IP, err)
+	}
+	if err := m.ARP.Put(&bnetArpKey{NetId: r.NetID, Ip: ip}, &bnetArpEntry{Mac: mac}); err != nil {
+		return fmt.Errorf("put arp %d/%v: %w", r.NetID, r.IP, err)
+	}
+	return nil
+}
+
+// DeleteARP removes an ARP answer; a missing one is not an error.
+func (m *Maps) DeleteARP(netID uint32, ip netip.Addr) error {
+	v, err := ipToU32(ip)
+	if err == nil {
+		err = ignoreMissing(m.ARP.Delete(&bnetArpKey{NetId: netID, Ip: v}))
+	}
+	if err != nil {
+		return fmt.Errorf("delete arp %d/%v: %w", netID, ip, err)
+	}
+	return nil
+}
+
+// PutFlood replaces a network's flood list; lists longer than the
+// datapath's fan-out (FloodLocalMax, FloodRemoteMax) are refused whole.
+func (m *Maps) PutFlood(r FloodRow) error {
+	var v bnetFloodEntry
+	if len(r.Local) > len(v.Local) || len(r.Remote) > len(v.Remote) {
+		return fmt.Errorf("put flood %d: %d local ports and %d VTEPs exceed the limits %d and %d",
+			r.NetID, len(r.Local), len(r.Remote), len(v.Local), len(v.Remote))
+	}
+	v.N_local = uint32(copy(v.Local[:], r.Local))
+	for i, ip := range r.Remote {
+		u, err := ipToU32(ip)
+		if err != nil {
+			return fmt.Errorf("put flood %d: VTEP: %w", r.NetID, err)
+		}
+		v.Remote[i] = u
+	}
+	v.N_remote = uint32(len(r.Remote))
+	if err := m.Flood.Put(r.NetID, &v); err != nil {
+		return fmt.Errorf("put flood %d: %w", r.NetID, err)
+	}
+	return nil
+}
+
+// DeleteFlood removes a network's flood list; a missing one is not an error.
+func (m *Maps) DeleteFlood(netID uint32) error {
+	if err := ignoreMissing(m.Flood.Delete(netID)); err != nil {
+		return fmt.Errorf("delete flood %d: %w", netID, err)
+	}
+	return nil
+}
+
+// SetNodeCfg writes the node-wide settings; localIP may be the zero Addr.
+func (m *Maps) SetNodeCfg(vxlanIfindex uint32, localIP netip.Addr) error {
+	v := bnetNodeCfg{VxlanIfindex: vxlanIfindex}
+	if localIP.IsValid() {
+		ip, err := ipToU32(localIP)
+		if err != nil {
+			return fmt.Errorf("set node config: local IP: %w", err)
+		}
+		v.LocalIp = ip
+	}
+	if err := m.NodeCfg.Put(uint32(0), &v); err != nil {
+		return fmt.Errorf("set node config: %w", err)
+	}
+	return nil
+}
+
+// NodeCfgRow reads back what SetNodeCfg wrote (zero Addr when unset).
+func (m *Maps) NodeCfgRow() (vxlanIfindex uint32, localIP netip.Addr, err error) {
+	var v bnetNodeCfg
+	if err := m.NodeCfg.Lookup(uint32(0), &v); err != nil {
+		return 0, netip.Addr{}, fmt.Errorf("read %s: %w", MapNodeCfg, err)
+	}
+	if v.LocalIp != 0 {
+		localIP = u32ToIP(v.LocalIp)
+	}
+	return v.VxlanIfindex, localIP, nil
+}

@@ -1,0 +1,26 @@
+#!/bin/bash
+# Installs what building and testing bnet needs on a fresh Debian 12 (root).
+# Idempotent: does nothing when everything is already there.
+set -eu
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have clang || need+=(clang)
+have llvm-strip || need+=(llvm)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+have bpftool || need+=(bpftool)
+have tcpdump || need+=(tcpdump)
+have jq || need+=(jq)
+have arping || need+=(arping)
+have ping || need+=(iputils-ping)
+have ip || need+=(iproute2)
+have nsenter || need+=(util-linux)
+have make || need+=(make)
+if [ ${#need[@]} -gt 0 ]; then
+	echo "installing: ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if ! mountpoint -q /sys/fs/bpf; then
+	mount -t bpf bpf /sys/fs/bpf
+fi

@@ -1,0 +1,576 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrNotFound is returned by Delete when there is no live record to delete.
+var ErrNotFound = errors.New("not found")
+
+// errClosed is returned by writes after Close: accepting them would lose them.
+var errClosed = errors.New("store closed")
+
+// DefaultTombstoneTTL is how long a tombstone should be kept (the GC age the
+// agent uses): longer than any partition or node downtime the cluster is
+// expected to heal from, since a node away for longer could resurrect
+// objects deleted meanwhile.
+const DefaultTombstoneTTL = 14 * 24 * time.Hour
+
+const (
+	stateFile = "state.json"
+	lockFile  = "lock"
+	// applyFlushDelay batches the persistence of remote records: a pull
+	// answer arrives as thousands of records and must not cost an fsync each.
+	applyFlushDelay = 200 * time.Millisecond
+)
+
+// diskState is the layout of dir/state.json.
+type diskState struct {
+	V       int      `json:"v"`
+	Node    string   `json:"node"`
+	Clock   uint64   `json:"clock"`
+	Records []Record `json:"records"`
+}
+
+// Store holds every record this node knows. All methods are safe for
+// concurrent use.
+type Store struct {
+	dir  string
+	node string
+	lock *os.File // flock on dir/lock: one process per state dir
+
+	mu     sync.Mutex
+	recs   map[string]Record
+	clock  uint64
+	digest map[string]OriginDigest
+	subs   []ChangeFunc
+	gcTTL  time.Duration // last GC age; expired tombstones from peers are not taken back
+	dirty  bool
+	gen    uint64 // bumped on every change
+	flushT *time.Timer
+	closed bool
+
+	persist  sync.Mutex // serialises snapshot+write so an older snapshot never lands last
+	savedGen uint64     // gen of the last snapshot on disk (under persist)
+}
+
+// Open loads (or creates) the store of node in dir. A state file that does not
+// parse is an error: silently starting empty would let this node reuse clock
+// values and lose objects the API already accepted.
+func Open(dir, node string) (*Store, error) {
+	if node == "" {
+		return nil, errors.New("open store: empty node name")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open store: create %s: %w", dir, err)
+	}
+	lf, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("open store: %s is in use by another store: %w", dir, err)
+	}
+	s := &Store{
+		dir:    dir,
+		node:   node,
+		lock:   lf,
+		recs:   make(map[string]Record),
+		digest: make(map[string]OriginDigest),
+	}
+	if err := s.load(); err != nil {
+		lf.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) load() error {
+	path := filepath.Join(s.dir, stateFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load %s: %w", path, err)
+	}
+	var st diskState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("load %s: corrupt state file: %w", path, err)
+	}
+	if st.V < 1 || st.V > FormatVersion {
+		return fmt.Errorf("load %s: unsupported state version %d", path, st.V)
+	}
+	if st.Node != s.node {
+		return fmt.Errorf("load %s: state belongs to node %q, not %q", path, st.Node, s.node)
+	}
+	s.clock = st.Clock
+	for i, r := range st.Records {
+		if err := validateStored(r); err != nil {
+			return fmt.Errorf("load %s: record %d: %w", path, i, err)
+		}
+		if _, dup := s.recs[r.Key()]; dup {
+			return fmt.Errorf("load %s: duplicate record %s", path, r.Key())
+		}
+		s.setLocked(r)
+		s.clock = max(s.clock, r.Ver.Clock)
+	}
+	return nil
+}
+
+// Node is the name this store writes as (Version.Origin of local writes).
+func (s *Store) Node() string { return s.node }
+
+// Put stores obj as the live record kind/id, persists it and notifies
+// subscribers.
+func (s *Store) Put(kind, id string, obj any) (Record, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return Record{}, fmt.Errorf("put %s/%s: encode: %w", kind, id, err)
+	}
+	rec := Record{V: FormatVersion, Kind: kind, ID: id, Data: data}
+	if err := validate(rec); err != nil {
+		return Record{}, fmt.Errorf("put %s/%s: %w", kind, id, err)
+	}
+	return s.writeLocal(rec, false)
+}
+
+// Delete replaces the live record kind/id with a tombstone.
+func (s *Store) Delete(kind, id string) (Record, error) {
+	rec := Record{V: FormatVersion, Kind: kind, ID: id, Deleted: true, DeletedAt: time.Now().Unix()}
+	return s.writeLocal(rec, true)
+}
+
+func (s *Store) writeLocal(rec Record, mustExist bool) (Record, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return Record{}, fmt.Errorf("write %s: %w", rec.Key(), errClosed)
+	}
+	old, had := s.recs[rec.Key()]
+	if mustExist && (!had || old.Deleted) {
+		s.mu.Unlock()
+		return Record{}, fmt.Errorf("delete %s: %w", rec.Key(), ErrNotFound)
+	}
+	s.clock++
+	rec.Ver = Version{Clock: s.clock, Origin: s.node}
+	s.setLocked(rec)
+	gen := s.gen
+	s.mu.Unlock()
+
+	if err := s.flushUpTo(gen); err != nil {
+		// Undo unless a newer write already replaced ours: memory must not
+		// hold what the disk does not. The clock stays advanced (harmless).
+		s.mu.Lock()
+		if cur, ok := s.recs[rec.Key()]; ok && cur.Ver == rec.Ver {
+			if had {
+				s.setLocked(old)
+			} else {
+				s.removeLocked(rec.Key())
+			}
+		}
+		s.mu.Unlock()
+		return Record{}, fmt.Errorf("write %s: %w", rec.Key(), err)
+	}
+	s.notify([]Record{rec}, true)
+	return rec, nil
+}
+
+// Get returns the live record kind/id.
+func (s *Store) Get(kind, id string) (Record, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.recs[kind+"/"+id]
+	if !ok || r.Deleted {
+		return Record{}, false
+	}
+	return r, true
+}
+
+// List returns the live records of kind, sorted by ID.
+func (s *Store) List(kind string) []Record {
+	s.mu.Lock()
+	out := make([]Record, 0)
+	for _, r := range s.recs {
+		if r.Kind == kind && !r.Deleted {
+			out = append(out, r)
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Apply merges records received from peers and returns the ones that were
+// newer than what this store held (in input order). Invalid records and
+// records of a future format are dropped with a log line.
+func (s *Store) Apply(recs ...Record) []Record {
+	var kept []Record
+	now := time.Now()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	for _, r := range recs {
+		if r.V > FormatVersion {
+			slog.Warn("store: ignoring record of a newer format", "key", r.Key(), "v", r.V, "origin", r.Ver.Origin)
+			continue
+		}
+		if err := validateStored(r); err != nil {
+			slog.Warn("store: ignoring malformed record", "key", r.Key(), "origin", r.Ver.Origin, "err", err)
+			continue
+		}
+		if r.Deleted {
+			r.Data = nil
+			if r.DeletedAt == 0 {
+				// Without a time GC would drop it at once; count from now.
+				r.DeletedAt = now.Unix()
+			}
+		}
+		s.clock = max(s.clock, r.Ver.Clock)
+		cur, had := s.recs[r.Key()]
+		if had && !cur.Ver.Less(r.Ver) {
+			continue
+		}
+		if !had && r.Deleted && s.gcTTL > 0 && now.Sub(time.Unix(r.DeletedAt, 0)) > s.gcTTL {
+			// A tombstone we already collected (or never needed): taking it
+			// back would only make digests flap between GC runs.
+			continue
+		}
+		r.Sig = append([]byte(nil), r.Sig...)
+		r.Data = append(json.RawMessage(nil), r.Data...)
+		if len(r.Data) == 0 {
+			r.Data = nil
+		}
+		if len(r.Sig) == 0 {
+			r.Sig = nil
+		}
+		s.setLocked(r)
+		kept = append(kept, r)
+	}
+	if len(kept) > 0 {
+		s.scheduleFlushLocked()
+	}
+	s.mu.Unlock()
+	s.notify(kept, false)
+	return kept
+}
+
+// OnChange registers fn to be called after every stored change.
+func (s *Store) OnChange(fn ChangeFunc) {
+	s.mu.Lock()
+	s.subs = append(s.subs, fn)
+	s.mu.Unlock()
+}
+
+// Digest summarises the store per origin for anti-entropy.
+func (s *Store) Digest() map[string]OriginDigest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]OriginDigest, len(s.digest))
+	for k, v := range s.digest {
+		out[k] = v
+	}
+	return out
+}
+
+// ByOrigin returns every record, tombstones included, whose current version
+// was written by origin, sorted by key.
+func (s *Store) ByOrigin(origin string) []Record {
+	s.mu.Lock()
+	var out []Record
+	for _, r := range s.recs {
+		if r.Ver.Origin == origin {
+			out = append(out, r)
+		}
+	}
+	s.mu.Unlock()
+	sortByKey(out)
+	return out
+}
+
+// All returns every record, tombstones included, sorted by key.
+func (s *Store) All() []Record {
+	s.mu.Lock()
+	out := make([]Record, 0, len(s.recs))
+	for _, r := range s.recs {
+		out = append(out, r)
+	}
+	s.mu.Unlock()
+	sortByKey(out)
+	return out
+}
+
+// GC drops tombstones deleted more than olderThan ago and returns how many.
+// olderThan must exceed the longest partition the cluster should survive: a
+// node that comes back after that could resurrect what was deleted.
+func (s *Store) GC(olderThan time.Duration) int {
+	cutoff := time.Now().Add(-olderThan).Unix()
+	s.mu.Lock()
+	s.gcTTL = olderThan
+	n := 0
+	for k, r := range s.recs {
+		if r.Deleted && r.DeletedAt < cutoff {
+			s.removeLocked(k)
+			n++
+		}
+	}
+	if n > 0 {
+		s.scheduleFlushLocked()
+	}
+	s.mu.Unlock()
+	return n
+}
+
+// Close writes any pending state and releases the state dir.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	if s.flushT != nil {
+		s.flushT.Stop()
+		s.flushT = nil
+	}
+	dirty := s.dirty
+	s.mu.Unlock()
+	var err error
+	if dirty {
+		err = s.flush()
+	}
+	if cerr := s.lock.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close store: %w", cerr)
+	}
+	return err
+}
+
+// Decode unmarshals a live record's object.
+func Decode[T any](r Record) (T, error) {
+	var v T
+	if r.Deleted {
+		return v, fmt.Errorf("decode %s: record is deleted", r.Key())
+	}
+	if err := json.Unmarshal(r.Data, &v); err != nil {
+		return v, fmt.Errorf("decode %s: %w", r.Key(), err)
+	}
+	return v, nil
+}
+
+// validate rejects records that could not have come from a correct peer.
+func validate(r Record) error {
+	switch {
+	case r.V < 0:
+		return fmt.Errorf("bad format version %d", r.V)
+	case r.Kind == "" || r.ID == "":
+		return errors.New("empty kind or id")
+	case strings.Contains(r.Kind, "/"):
+		// Kind/ID is the key; a '/' in the kind would alias another record.
+		return errors.New("kind contains '/'")
+	}
+	if r.Deleted {
+		return nil
+	}
+	if len(r.Data) == 0 || !json.Valid(r.Data) {
+		return errors.New("live record without valid JSON data")
+	}
+	return nil
+}
+
+// validateStored additionally needs a version: local writes get theirs in
+// writeLocal, records from peers and from disk must carry one.
+func validateStored(r Record) error {
+	if r.Ver.Origin == "" || r.Ver.Clock == 0 {
+		return errors.New("missing version")
+	}
+	return validate(r)
+}
+
+// setLocked stores r, keeping the per-origin digest in step.
+func (s *Store) setLocked(r Record) {
+	s.removeLocked(r.Key())
+	s.gen++
+	s.recs[r.Key()] = r
+	d := s.digest[r.Ver.Origin]
+	d.Count++
+	d.MaxClock = max(d.MaxClock, r.Ver.Clock)
+	d.Hash ^= recHash(r)
+	s.digest[r.Ver.Origin] = d
+}
+
+func (s *Store) removeLocked(key string) {
+	old, ok := s.recs[key]
+	if !ok {
+		return
+	}
+	delete(s.recs, key)
+	s.gen++
+	d := s.digest[old.Ver.Origin]
+	d.Count--
+	d.Hash ^= recHash(old)
+	if d.Count == 0 {
+		delete(s.digest, old.Ver.Origin)
+		return
+	}
+	if old.Ver.Clock == d.MaxClock {
+		// The maximum may have left with this record; rescan that origin.
+		// Rare: only when a newer write from elsewhere replaces an origin's
+		// latest record.
+		d.MaxClock = 0
+		for _, r := range s.recs {
+			if r.Ver.Origin == old.Ver.Origin {
+				d.MaxClock = max(d.MaxClock, r.Ver.Clock)
+			}
+		}
+	}
+	s.digest[old.Ver.Origin] = d
+}
+
+func recHash(r Record) uint64 {
+	h := fnv.New64a()
+	del := "0"
+	if r.Deleted {
+		del = "1"
+	}
+	fmt.Fprintf(h, "%s|%s|%d|%s|%s", r.Kind, r.ID, r.Ver.Clock, r.Ver.Origin, del)
+	return h.Sum64()
+}
+
+func sortByKey(rs []Record) {
+	sort.Slice(rs, func(i, j int) bool {
+		if rs[i].Kind != rs[j].Kind {
+			return rs[i].Kind < rs[j].Kind
+		}
+		return rs[i].ID < rs[j].ID
+	})
+}
+
+func (s *Store) notify(recs []Record, local bool) {
+	if len(recs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	subs := append([]ChangeFunc(nil), s.subs...)
+	s.mu.Unlock()
+	for _, r := range recs {
+		for _, fn := range subs {
+			fn(r, local)
+		}
+	}
+}
+
+func (s *Store) scheduleFlushLocked() {
+	s.dirty = true
+	if s.flushT != nil || s.closed {
+		return
+	}
+	s.flushT = time.AfterFunc(applyFlushDelay, func() {
+		s.mu.Lock()
+		s.flushT = nil
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return // Close flushes
+		}
+		if err := s.flush(); err != nil {
+			slog.Error("store: persisting replicated records", "dir", s.dir, "err", err)
+			s.mu.Lock()
+			s.scheduleFlushLocked() // retry
+			s.mu.Unlock()
+		}
+	})
+}
+
+// flush writes a snapshot of the whole store: temp file, fsync, rename, fsync
+// dir, so a crash leaves either the old or the new file, never a mix.
+func (s *Store) flush() error { return s.flushUpTo(0) }
+
+// flushUpTo persists the store unless a snapshot holding change gen is
+// already on disk: concurrent writers waiting on one another share the write
+// (group commit) instead of each rewriting the whole file.
+func (s *Store) flushUpTo(gen uint64) error {
+	s.persist.Lock()
+	defer s.persist.Unlock()
+
+	s.mu.Lock()
+	if gen != 0 && s.savedGen >= gen {
+		s.mu.Unlock()
+		return nil
+	}
+	snapGen := s.gen
+	st := diskState{V: FormatVersion, Node: s.node, Clock: s.clock, Records: make([]Record, 0, len(s.recs))}
+	for _, r := range s.recs {
+		st.Records = append(st.Records, r)
+	}
+	s.dirty = false
+	s.mu.Unlock()
+	sortByKey(st.Records)
+
+	b, err := json.Marshal(st)
+	if err != nil {
+		s.markDirty()
+		return fmt.Errorf("encode state: %w", err)
+	}
+	if err := writeAtomic(s.dir, stateFile, b); err != nil {
+		s.markDirty()
+		return err
+	}
+	s.savedGen = snapGen
+	return nil
+}
+
+func (s *Store) markDirty() {
+	s.mu.Lock()
+	s.dirty = true
+	s.mu.Unlock()
+}
+
+func writeAtomic(dir, name string, b []byte) error {
+	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("persist %s: %w", name, err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("persist %s: %w", name, err)
+	}
+	if _, err := f.Write(b); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("persist %s: %w", name, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("persist %s: %w", name, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("persist %s: open dir: %w", name, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("persist %s: sync dir: %w", name, err)
+	}
+	return nil
+}
