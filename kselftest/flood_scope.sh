@@ -12,8 +12,10 @@ cloud_up 3
 
 bn 1 network create netA --type vxlan --segment 3001 >/dev/null
 bn 1 subnet create subA --network netA --cidr 10.30.0.0/24 >/dev/null
+seen_everywhere subnet subA || exit 1
 bn 1 network create netB --type vxlan --segment 3002 >/dev/null
 bn 1 subnet create subB --network netB --cidr 10.31.0.0/24 >/dev/null
+seen_everywhere subnet subB || exit 1
 bn 1 port create vmA1 --network netA --ip 10.30.0.11 --netns "$P-a1" >/dev/null
 bn 2 port create vmA2 --network netA --ip 10.30.0.12 --netns "$P-a2" >/dev/null
 bn 3 port create vmB3 --network netB --ip 10.31.0.13 --netns "$P-b3" >/dev/null

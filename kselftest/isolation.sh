@@ -14,6 +14,7 @@ for t in A B; do
 	seg=$([ $t = A ] && echo 4001 || echo 4002)
 	bn 1 network create net$t --type vxlan --segment $seg >/dev/null
 	bn 1 subnet create sub$t --network net$t --cidr 10.40.0.0/24 >/dev/null
+	seen_everywhere subnet sub$t || exit 1
 	bn 1 port create ${t}1 --network net$t --ip 10.40.0.11 --mac fa:16:3e:00:40:11 --netns "$P-${t}1" >/dev/null
 	bn 2 port create ${t}2 --network net$t --ip 10.40.0.12 --mac fa:16:3e:00:40:12 --netns "$P-${t}2" >/dev/null
 done

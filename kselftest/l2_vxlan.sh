@@ -15,6 +15,7 @@ cloud_up 2
 
 bn 1 network create net1 --type vxlan --segment 1001 >/dev/null
 bn 1 subnet create sub1 --network net1 --cidr 10.10.0.0/24 >/dev/null
+seen_everywhere subnet sub1 || exit 1
 bn 1 port create vm1 --network net1 --ip 10.10.0.11 --netns "$P-vm1" >/dev/null
 bn 1 port create vm2 --network net1 --ip 10.10.0.12 --netns "$P-vm2" >/dev/null
 bn 2 port create vm3 --network net1 --ip 10.10.0.13 --netns "$P-vm3" >/dev/null

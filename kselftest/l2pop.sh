@@ -12,6 +12,7 @@ cloud_up 3
 
 bn 1 network create net1 --type vxlan --segment 5001 >/dev/null
 bn 1 subnet create sub1 --network net1 --cidr 10.50.0.0/24 >/dev/null
+seen_everywhere subnet sub1 || exit 1
 bn 3 port create p3 --network net1 --ip 10.50.0.13 --netns "$P-p3" >/dev/null
 bn 2 port create p2 --network net1 --ip 10.50.0.12 --netns "$P-p2" >/dev/null
 busywait 5000 vm_ping "$P-p3" 10.50.0.12
@@ -41,7 +42,7 @@ in_ns "$P-p1" ping -c 3 -i 0.2 -W 1 10.50.0.12 >/dev/null
 check_err $? "traffic stopped while n1's agent was down"
 log_test "datapath keeps forwarding while the agent is down"
 start_agent 1
-busywait 5000 test "$(alive_count 1)" = 3
+busywait 20000 test "$(alive_count 1)" = 3
 check_err $? "restarted n1 did not rejoin"
 in_ns "$P-p1" ping -c 2 -i 0.2 -W 1 10.50.0.13 >/dev/null
 check_err $? "p1 -> p3 broken after agent restart"

@@ -211,10 +211,12 @@ vm_ping() {
 # capture_start NS IFACE FILTER: start tcpdump; sets CAP_PID and CAP_FILE.
 capture_start() {
 	CAP_FILE=$(mktemp "$WORK/cap.XXXXXX")
-	in_ns "$1" tcpdump -i "$2" -nn -U -w "$CAP_FILE" "$3" >/dev/null 2>&1 &
+	# ip netns exec execs tcpdump, so $! is tcpdump itself and kill stops it.
+	ip netns exec "$1" tcpdump -i "$2" -nn -U -w "$CAP_FILE" "$3" >/dev/null 2>&1 &
 	CAP_PID=$!
 	# tcpdump needs a moment to open the socket; wait for the file header.
 	busywait 5000 test -s "$CAP_FILE"
+	sleep 0.3
 }
 
 # capture_stop: stop the capture and print the number of packets it saw.
@@ -223,4 +225,20 @@ capture_stop() {
 	kill "$CAP_PID" 2>/dev/null
 	wait "$CAP_PID" 2>/dev/null
 	tcpdump -nn -r "$CAP_FILE" 2>/dev/null | wc -l
+}
+
+# seen_on I KIND NAME: wait until node I's agent knows object NAME (gossip).
+seen_on() {
+	busywait 5000 bn "$1" "$2" show "$3" || {
+		echo "node n$1 never saw $2 $3"
+		return 1
+	}
+}
+
+# seen_everywhere KIND NAME: wait until every node knows NAME.
+seen_everywhere() {
+	local i
+	for i in $(seq 1 "$NODES"); do
+		seen_on "$i" "$1" "$2" || return 1
+	done
 }

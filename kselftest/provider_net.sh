@@ -16,6 +16,7 @@ cloud_up 2
 
 bn 1 network create pub --type flat --physnet public >/dev/null
 bn 1 subnet create pubsub --network pub --cidr 203.0.113.0/24 --gateway 203.0.113.1 >/dev/null
+seen_everywhere subnet pubsub || exit 1
 bn 1 port create vf1 --network pub --ip 203.0.113.11 --netns "$P-vf1" >/dev/null
 bn 2 port create vf2 --network pub --ip 203.0.113.12 --netns "$P-vf2" >/dev/null
 in_ns "$P-out" ip addr add 203.0.113.1/24 dev eth0
@@ -39,6 +40,7 @@ log_test "flat provider network across nodes uses the physical network"
 
 bn 1 network create vl100 --type vlan --physnet public --segment 100 >/dev/null
 bn 1 subnet create vlsub --network vl100 --cidr 198.51.100.0/24 --gateway 198.51.100.1 >/dev/null
+seen_everywhere subnet vlsub || exit 1
 bn 2 port create vv2 --network vl100 --ip 198.51.100.12 --netns "$P-vv2" >/dev/null
 obj=$WORK/tagger
 clang -O2 -g -target bpf -DVID=100 -DEGRESS -c "$LIB_DIR/tagger.c" -o "$obj-eg.o" -I/usr/include/x86_64-linux-gnu
