@@ -212,7 +212,7 @@ vm_ping() {
 capture_start() {
 	CAP_FILE=$(mktemp "$WORK/cap.XXXXXX")
 	# ip netns exec execs tcpdump, so $! is tcpdump itself and kill stops it.
-	ip netns exec "$1" tcpdump -i "$2" -nn -U -w "$CAP_FILE" "$3" >/dev/null 2>&1 &
+	ip netns exec "$1" tcpdump -Z root --immediate-mode -i "$2" -nn -U -w "$CAP_FILE" "$3" >/dev/null 2>&1 &
 	CAP_PID=$!
 	# tcpdump needs a moment to open the socket; wait for the file header.
 	busywait 5000 test -s "$CAP_FILE"
@@ -221,7 +221,7 @@ capture_start() {
 
 # capture_stop: stop the capture and print the number of packets it saw.
 capture_stop() {
-	sleep 0.2
+	sleep 0.3
 	kill "$CAP_PID" 2>/dev/null
 	wait "$CAP_PID" 2>/dev/null
 	tcpdump -nn -r "$CAP_FILE" 2>/dev/null | wc -l
