@@ -42,7 +42,7 @@ in_ns "$P-p1" ping -c 3 -i 0.2 -W 1 10.50.0.12 >/dev/null
 check_err $? "traffic stopped while n1's agent was down"
 log_test "datapath keeps forwarding while the agent is down"
 start_agent 1
-busywait 20000 test "$(alive_count 1)" = 3
+busywait 20000 sees_alive 1 3
 check_err $? "restarted n1 did not rejoin"
 in_ns "$P-p1" ping -c 2 -i 0.2 -W 1 10.50.0.13 >/dev/null
 check_err $? "p1 -> p3 broken after agent restart"

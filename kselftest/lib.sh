@@ -147,6 +147,11 @@ alive_count() {
 	bn "$1" -o json agent list | jq '[.agents[] | select(.alive)] | length'
 }
 
+# sees_alive I N: node I sees exactly N agents alive.
+sees_alive() {
+	[ "$(alive_count "$1")" = "$2" ]
+}
+
 # cloud_up N: N nodes, underlay, physnet and an outside host; agents running
 # and gossiping with each other.
 cloud_up() {
@@ -197,7 +202,7 @@ cloud_up() {
 		EOF
 		start_agent "$i" || exit $KSFT_FAIL
 	done
-	if ! busywait 20000 test "$(alive_count 1)" = "$n"; then
+	if ! busywait 20000 sees_alive 1 "$n"; then
 		echo "cluster did not form: n1 sees $(alive_count 1) of $n alive"
 		exit $KSFT_FAIL
 	fi
