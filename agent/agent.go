@@ -4,16 +4,13 @@ package agent
 
 import (
 	"context"
-	"crypto/sha1"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -73,12 +70,6 @@ func Run(ctx context.Context, configPath string) error {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
-	unlock, err := lockState(cfg.StateDir)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-
 	a, err := newAgent(cfg, log)
 	if err != nil {
 		return err
@@ -152,19 +143,6 @@ func physnetNames(cfg *config.Config) []string {
 		names = append(names, n)
 	}
 	return names
-}
-
-// lockState refuses a second agent on the same state (and so the same node).
-func lockState(dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, "agent.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("another bnet agent is running on state dir %s", dir)
-	}
-	return func() { f.Close() }, nil
 }
 
 func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
@@ -427,34 +405,17 @@ func (a *Agent) Status(kind, id string) (string, string) {
 
 // Agents lists every node gossip knows, like `neutron agent-list`.
 func (a *Agent) Agents() []model.Agent {
-	var out []model.Agent
+	out := []model.Agent{}
 	if a.gossip == nil {
 		return out
 	}
 	for _, m := range a.gossip.Members() {
-		tunnel := []string{"vxlan"}
-		out = append(out, model.Agent{
-			ID:           agentID(m.Name),
-			AgentType:    "bnet agent",
-			Binary:       "bnet",
-			Host:         m.Name,
-			Topic:        "N/A",
-			Alive:        m.State == "alive" || m.State == "suspect",
-			AdminStateUp: true,
-			Configurations: map[string]any{
-				"tunneling_ip": m.Meta.VTEP, "local_ip": m.Meta.VTEP, "roles": m.Meta.Roles,
-				"physnets": m.Meta.Physnets, "tunnel_types": tunnel, "state": m.State,
-			},
-			HeartbeatAt: m.Since.UTC().Format("2006-01-02 15:04:05"),
-			CreatedAt:   m.Since.UTC().Format("2006-01-02 15:04:05"),
-			StartedAt:   m.Since.UTC().Format("2006-01-02 15:04:05"),
-		})
+		out = append(out, model.NewAgent(model.AgentInfo{
+			Node: m.Name, LocalIP: m.Meta.VTEP, Roles: m.Meta.Roles, Physnets: m.Meta.Physnets,
+			TunnelTypes: []string{model.TypeVXLAN},
+			Alive:       m.State == gossip.StateAlive || m.State == gossip.StateSuspect,
+			StartedAt:   m.Since, HeartbeatAt: m.Since,
+		}))
 	}
 	return out
-}
-
-// agentID is a stable UUID-shaped id per node name.
-func agentID(node string) string {
-	h := sha1.Sum([]byte("bnet-agent/" + node))
-	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }

@@ -93,7 +93,7 @@ type desired struct {
 }
 
 func fdbKey(net uint32, mac net.HardwareAddr) string { return fmt.Sprintf("%d/%s", net, mac) }
-func arpKey(net uint32, ip netip.Addr) string      { return fmt.Sprintf("%d/%s", net, ip) }
+func arpKey(net uint32, ip netip.Addr) string        { return fmt.Sprintf("%d/%s", net, ip) }
 
 // localPort is a port hosted here, with the device it was plugged on.
 type localPort struct {
