@@ -203,7 +203,8 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 				continue
 			}
 			st[p.ID] = status{model.StatusActive, ""}
-			if !ok {
+			// A local network is a separate island on every node.
+			if !ok || d.nets[id].Type == model.TypeLocal {
 				continue
 			}
 			row.VTEP = nv.vtep
