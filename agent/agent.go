@@ -67,9 +67,6 @@ func Run(ctx context.Context, configPath string) error {
 		return err
 	}
 	log := newLogger(cfg.LogLevel)
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state dir: %w", err)
-	}
 	a, err := newAgent(cfg, log)
 	if err != nil {
 		return err

@@ -6,20 +6,26 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/bnet-dev/bnet/store"
 )
+
+const netIDsFile = "netids.json"
 
 // netIDs maps network UUIDs to the small node-local ids the BPF maps use
 // (Neutron's local VLAN ids play the same role in br-int). They are
 // persisted so that a restarted agent finds its pinned map entries under the
 // same ids and changes nothing that is correct.
 type netIDs struct {
-	path string
-	ids  map[string]uint32
+	dir   string
+	ids   map[string]uint32
+	dirty bool // changed since the last save: reconciles that change nothing write nothing
 }
 
 func loadNetIDs(stateDir string) (*netIDs, error) {
-	n := &netIDs{path: filepath.Join(stateDir, "netids.json"), ids: map[string]uint32{}}
-	b, err := os.ReadFile(n.path)
+	n := &netIDs{dir: stateDir, ids: map[string]uint32{}}
+	path := filepath.Join(stateDir, netIDsFile)
+	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return n, nil
 	}
@@ -27,7 +33,7 @@ func loadNetIDs(stateDir string) (*netIDs, error) {
 		return nil, err
 	}
 	if err := json.Unmarshal(b, &n.ids); err != nil {
-		return nil, fmt.Errorf("%s: %w", n.path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return n, nil
 }
@@ -46,55 +52,31 @@ func (n *netIDs) get(uuid string) (uint32, bool) {
 		id++
 	}
 	n.ids[uuid] = id
+	n.dirty = true
 	return id, true
 }
 
 // keep forgets networks no longer in live.
-func (n *netIDs) keep(live map[string]bool) bool {
-	changed := false
+func (n *netIDs) keep(live map[string]bool) {
 	for u := range n.ids {
 		if !live[u] {
 			delete(n.ids, u)
-			changed = true
+			n.dirty = true
 		}
 	}
-	return changed
-}
-
-func (n *netIDs) byID() map[uint32]string {
-	m := make(map[uint32]string, len(n.ids))
-	for u, id := range n.ids {
-		m[id] = u
-	}
-	return m
 }
 
 func (n *netIDs) save() error {
+	if !n.dirty {
+		return nil
+	}
 	b, err := json.MarshalIndent(n.ids, "", " ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(n.path, b)
-}
-
-// writeFileAtomic writes via a temp file, fsync and rename, so a crash leaves
-// either the old or the new file, never half of one.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
+	if err := store.WriteFileAtomic(n.dir, netIDsFile, b); err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	n.dirty = false
+	return nil
 }

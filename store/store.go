@@ -525,7 +525,7 @@ func (s *Store) flushUpTo(gen uint64) error {
 		s.markDirty()
 		return fmt.Errorf("encode state: %w", err)
 	}
-	if err := writeAtomic(s.dir, stateFile, b); err != nil {
+	if err := WriteFileAtomic(s.dir, stateFile, b); err != nil {
 		s.markDirty()
 		return err
 	}
@@ -539,7 +539,10 @@ func (s *Store) markDirty() {
 	s.mu.Unlock()
 }
 
-func writeAtomic(dir, name string, b []byte) error {
+// WriteFileAtomic replaces dir/name with b so that a crash leaves the old
+// file or the new one, never part of either (temp file, fsync, rename,
+// fsync of the directory). The agent's node-local files use it too.
+func WriteFileAtomic(dir, name string, b []byte) error {
 	f, err := os.CreateTemp(dir, "."+name+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("persist %s: %w", name, err)
