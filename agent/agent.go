@@ -91,8 +91,11 @@ func Run(ctx context.Context, configPath string) error {
 		log.Warn("first reconcile", "err", err)
 	}
 	srv := api.NewServer(a.st, a, log.With("part", "api"))
-	apiErr := make(chan error, 1)
+	apiErr := make(chan error, 2)
 	go func() { apiErr <- srv.ServeUnix(ctx, cfg.APISocket) }()
+	if cfg.APIListen != "" {
+		go func() { apiErr <- srv.ServeTCP(ctx, cfg.APIListen) }()
+	}
 	log.Info("agent up", "node", cfg.Node, "vtep", cfg.LocalIP, "socket", cfg.APISocket, "pin_dir", cfg.PinDir)
 
 	tick := time.NewTicker(resyncInterval)

@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -338,7 +340,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 func TestConflictLoserShowsError(t *testing.T) {
 	e := newEnv(t)
 	net := str(e.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n"}}`, "network"), "id")
-	older := model.Port{ID: "aaaa", NetworkID: net, AdminStateUp: true, MACAddress: "fa:16:3e:00:00:09", HostID: "node2", CreatedAt: "2024-01-01T00:00:00Z", FixedIPs: []model.FixedIP{}}
+	older := model.Port{ID: "aaaa", NetworkID: net, AdminStateUp: true, MACAddress: "fa:16:3e:00:00:09", HostID: "node2", CreatedAt: "2024-01-01T00:00:00Z", FixedIPs: []model.FixedIP{},
+		Profile: map[string]string{"netns": "vm"}}
 	younger := older
 	younger.ID, younger.CreatedAt = "0000", "2024-01-01T00:00:01Z"
 	for _, p := range []model.Port{older, younger} {
@@ -383,5 +386,94 @@ func TestAgentsAndVersions(t *testing.T) {
 	}
 	if x := e.list("/v2.0/extensions", "extensions"); len(x) == 0 {
 		t.Fatal("no extensions")
+	}
+}
+
+// A port created through the API without a binding profile waits for
+// `bnet port plug`, as a Neutron port waits for Nova: unbound and DOWN on
+// every node until a netns or device is named.
+func TestUnpluggedPortIsDown(t *testing.T) {
+	e := newEnv(t)
+	net := str(e.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n"}}`, "network"), "id")
+	p := e.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+net+`", "binding:host_id": "node2"}}`, "port")
+	if p["status"] != "DOWN" || p["binding:vif_type"] != "unbound" || !strings.Contains(str(p, "status_reason"), "bnet port plug") {
+		t.Fatalf("unplugged port %v", p)
+	}
+	id := str(p, "id")
+	p = e.must(200, "PUT", "/v2.0/ports/"+id, `{"port": {"binding:profile": {"netns": "vm"}}}`, "port")
+	if p["status"] != "ACTIVE" || p["binding:vif_type"] != "tap" {
+		t.Fatalf("plugged port %v", p)
+	}
+}
+
+func TestUnsupportedCollectionSaysSo(t *testing.T) {
+	e := newEnv(t)
+	req := httptest.NewRequest("POST", "/v2.0/qos/policies", strings.NewReader(`{"policy": {}}`))
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	if rec.Code != 404 || !strings.Contains(rec.Body.String(), "bnet does not support 'qos'") || !strings.Contains(rec.Body.String(), "NeutronError") {
+		t.Fatalf("%d %s", rec.Code, rec.Body.String())
+	}
+	if got := rec.Header().Get(NodeHeader); got != "node1" {
+		t.Errorf("%s = %q", NodeHeader, got)
+	}
+}
+
+// The tag sub-resource and filters, as `openstack network set --tag` and
+// `network list --tags` use them.
+func TestTags(t *testing.T) {
+	e := newEnv(t)
+	a := str(e.must(201, "POST", "/v2.0/networks", `{"network": {"name": "a"}}`, "network"), "id")
+	b := str(e.must(201, "POST", "/v2.0/networks", `{"network": {"name": "b", "tags": ["blue"]}}`, "network"), "id")
+	e.must(200, "PUT", "/v2.0/networks/"+a+"/tags", `{"tags": ["red", "blue", "red"]}`, "")
+	if code, _ := e.call("PUT", "/v2.0/networks/"+a+"/tags/green", ""); code != 201 {
+		t.Fatalf("add tag: %d", code)
+	}
+	n := e.must(200, "GET", "/v2.0/networks/"+a, "", "network")
+	if fmt.Sprint(n["tags"]) != "[blue green red]" || n["revision_number"] != 3.0 {
+		t.Fatalf("tags %v revision %v", n["tags"], n["revision_number"])
+	}
+	for q, want := range map[string][]string{
+		"tags=blue":            {a, b},
+		"tags=blue,red":        {a},
+		"tags=blue&tags=green": {a},
+		"tags-any=red,nope":    {a},
+		"not-tags=red":         {b},
+		"not-tags-any=green":   {b},
+		"tags=nope":            {},
+	} {
+		got := []string{}
+		for _, x := range e.list("/v2.0/networks?"+q, "networks") {
+			got = append(got, str(x.(map[string]any), "id"))
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: got %v want %v", q, got, want)
+		}
+	}
+	if code, _ := e.call("GET", "/v2.0/networks/"+a+"/tags/red", ""); code != 204 {
+		t.Errorf("has tag: %d", code)
+	}
+	if code, _ := e.call("DELETE", "/v2.0/networks/"+a+"/tags/nope", ""); code != 404 {
+		t.Errorf("remove missing tag: %d", code)
+	}
+	before := e.dump()
+	for _, bad := range []string{`{"tags": ["a,b"]}`, `{"tags": [""]}`, `{"tags": "x"}`, `{}`} {
+		if code, _ := e.call("PUT", "/v2.0/networks/"+a+"/tags", bad); code != 400 {
+			t.Errorf("%s: %d, want 400", bad, code)
+		}
+	}
+	if code, _ := e.call("PUT", "/v2.0/networks/nope/tags/x", ""); code != 404 {
+		t.Errorf("tag on missing network: %d", code)
+	}
+	if e.dump() != before {
+		t.Error("refused tag requests changed the store")
+	}
+	if code, _ := e.call("DELETE", "/v2.0/networks/"+a+"/tags", ""); code != 204 {
+		t.Errorf("clear: %d", code)
+	}
+	if n := e.must(200, "GET", "/v2.0/networks/"+a+"/tags", "", ""); fmt.Sprint(n["tags"]) != "[]" {
+		t.Errorf("after clear: %v", n)
 	}
 }

@@ -90,6 +90,24 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	return nil
 }
 
+// Node asks the agent which node it runs on.
+func (c *Client) Node(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://bnet/", nil)
+	if err != nil {
+		return "", fmt.Errorf("build request: %w", err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("cannot reach bnet agent at %s: %w", c.socket, err)
+	}
+	resp.Body.Close()
+	node := resp.Header.Get(NodeHeader)
+	if node == "" {
+		return "", fmt.Errorf("agent at %s did not say which node it runs on", c.socket)
+	}
+	return node, nil
+}
+
 func parseError(status int, b []byte) *Error {
 	e := &Error{Status: status, Type: http.StatusText(status)}
 	var ne neutronError

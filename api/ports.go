@@ -78,7 +78,7 @@ func (s *Server) createPort(w http.ResponseWriter, r *http.Request) {
 		p.CreatedAt = model.Now()
 		p.UpdatedAt = p.CreatedAt
 		p.RevisionNumber = 1
-		p.VIFType = "tap"
+		p.VIFType = model.VIFTap
 		subs := subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), p.NetworkID)
 		others := portsOf(decodeAll[model.Port](s, model.KindPort), p.NetworkID)
 		if err := model.PreparePort(&p, subs, others); err != nil {

@@ -50,6 +50,12 @@ func matches(m map[string]any, q url.Values) bool {
 		if slices.Contains(notFilters, k) {
 			continue
 		}
+		if slices.Contains(tagFilters, k) {
+			if !matchTags(m["tags"], k, vals) {
+				return false
+			}
+			continue
+		}
 		fv, ok := m[k]
 		if !ok {
 			continue
@@ -83,6 +89,40 @@ func valueMatches(fv any, v string) bool {
 		return slices.ContainsFunc(x, func(e any) bool { return valueMatches(e, v) })
 	}
 	return false
+}
+
+// tagFilters are Neutron's tag query parameters; each takes a comma
+// separated list (or repeats).
+var tagFilters = []string{"tags", "tags-any", "not-tags", "not-tags-any"}
+
+func matchTags(fv any, filter string, vals []string) bool {
+	have := map[string]bool{}
+	if l, ok := fv.([]any); ok {
+		for _, t := range l {
+			if s, ok := t.(string); ok {
+				have[s] = true
+			}
+		}
+	}
+	var want []string
+	for _, v := range vals {
+		want = append(want, strings.Split(v, ",")...)
+	}
+	all, some := true, false
+	for _, t := range want {
+		all = all && have[t]
+		some = some || have[t]
+	}
+	switch filter {
+	case "tags":
+		return all
+	case "tags-any":
+		return some
+	case "not-tags":
+		return !all
+	default: // not-tags-any
+		return !some
+	}
 }
 
 // matchFixedIPs handles fixed_ips=ip_address=X / fixed_ips=subnet_id=Y:

@@ -10,14 +10,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/bnet-dev/bnet/model"
 	"github.com/bnet-dev/bnet/store"
 )
+
+// NodeHeader names the node whose agent answered a request.
+const NodeHeader = "X-Bnet-Node"
 
 // Backend is what the API needs from the running agent beyond the store.
 type Backend interface {
@@ -77,11 +83,15 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /v2.0/ports/{id}", s.updatePort)
 	mux.HandleFunc("DELETE /v2.0/ports/{id}", s.deletePort)
 
+	s.routeTags(mux)
+
 	mux.HandleFunc("GET /v2.0/agents", s.listAgents)
 	mux.HandleFunc("GET /v2.0/agents/{id}", s.showAgent)
 
 	// Neutron answers unknown paths and methods with its own error body.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Which node answered: `bnet port plug` binds the port to it.
+		w.Header().Set(NodeHeader, s.b.Node())
 		if _, pattern := mux.Handler(r); pattern == "" {
 			// Distinguish a wrong method on a known path (405) from an
 			// unknown path (404) the way ServeMux does, but in Neutron's shape.
@@ -93,7 +103,16 @@ func (s *Server) Handler() http.Handler {
 					return
 				}
 			}
-			writeError(w, http.StatusNotFound, "HTTPNotFound", "The resource could not be found.")
+			msg := "The resource could not be found."
+			// A Neutron collection bnet does not serve (routers before they
+			// land, QoS, trunks...) says so, instead of a bare 404.
+			if rest, ok := strings.CutPrefix(r.URL.Path, "/v2.0/"); ok && rest != "" {
+				coll, _, _ := strings.Cut(rest, "/")
+				if !slices.Contains(served, coll) {
+					msg = fmt.Sprintf("The resource could not be found: bnet does not support '%s' (see /v2.0/extensions for what it serves).", coll)
+				}
+			}
+			writeError(w, http.StatusNotFound, "HTTPNotFound", msg)
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -128,6 +147,25 @@ func (s *Server) ServeUnix(ctx context.Context, path string) error {
 		ln.Close()
 		return fmt.Errorf("chmod api socket: %w", err)
 	}
+	s.log.Info("api listening", "socket", path)
+	return s.serve(ctx, ln)
+}
+
+// ServeTCP serves the API on addr (IP:PORT) until ctx is done. The API has
+// no authentication: the agent warns when addr is not loopback.
+func (s *Server) ServeTCP(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if ap, err := netip.ParseAddrPort(addr); err == nil && !ap.Addr().IsLoopback() {
+		s.log.Warn("api listening beyond loopback without authentication", "addr", addr)
+	}
+	s.log.Info("api listening", "addr", ln.Addr().String())
+	return s.serve(ctx, ln)
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -142,8 +180,7 @@ func (s *Server) ServeUnix(ctx context.Context, path string) error {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	s.log.Info("api listening", "socket", path)
-	err = srv.Serve(ln)
+	err := srv.Serve(ln)
 	<-done
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -157,6 +194,9 @@ func (s *Server) versions(w http.ResponseWriter, r *http.Request) {
 		"links": []any{map[string]string{"href": "http://" + r.Host + "/v2.0/", "rel": "self"}},
 	}}})
 }
+
+// served are the collections under /v2.0/.
+var served = []string{"networks", "subnets", "ports", "agents", "extensions"}
 
 func (s *Server) resources(w http.ResponseWriter, r *http.Request) {
 	var res []any
@@ -178,6 +218,7 @@ var extensions = []struct{ alias, name, desc string }{
 	{"provider", "Provider Network", "Expose mapping of virtual networks to physical networks"},
 	{"standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes"},
 	{"standard-attr-revisions", "Resource revision numbers", "This extension will display the revision number of neutron resources."},
+	{"standard-attr-tag", "Tag support for resources with standard attribute: subnet, port, network", "Enables to set tag on resources with standard attribute."},
 	{"standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."},
 }
 

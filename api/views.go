@@ -128,6 +128,17 @@ func (s *Server) viewPorts(only string) []model.Port {
 		if !p.AdminStateUp {
 			def = model.StatusDown
 		}
+		// A port nothing has plugged (created through the API, waiting for
+		// `bnet port plug`, as a Neutron port waits for Nova) is unbound
+		// and DOWN on every node: the record itself says so.
+		if !p.Plugged() {
+			p.VIFType = model.VIFUnbound
+			if _, lost := losers[p.ID]; !lost {
+				p.Status, p.StatusReason = model.StatusDown, "not plugged: bnet port plug "+p.ID+" --netns NS | --device IFNAME"
+				out = append(out, p)
+				continue
+			}
+		}
 		p.Status, p.StatusReason = s.status(model.KindPort, p.ID, losers, def)
 		out = append(out, p)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/bnet-dev/bnet/api"
 )
 
 // request is what the fake agent saw.
@@ -72,6 +75,7 @@ func (f *fakeNeutron) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rep = reply{404, `{"NeutronError": {"type": "HTTPNotFound", "message": "no route ` + req.URI + `", "detail": ""}}`}
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set(api.NodeHeader, "cmpt1")
 	w.WriteHeader(rep.status)
 	io.WriteString(w, rep.body)
 }
@@ -372,17 +376,93 @@ func TestPortCreate(t *testing.T) {
 	}
 }
 
-func TestPortCreateNeedsOnePlug(t *testing.T) {
+func TestPortCreatePlugFlagsExclude(t *testing.T) {
 	f := newFake(t, nil)
-	for _, extra := range [][]string{nil, {"--netns", "a", "--device", "b"}} {
-		args := append([]string{"--socket", f.socket, "port", "create", "p", "--network", "web"}, extra...)
-		_, errOut, code := run(t, args...)
-		if code != 1 || !strings.Contains(errOut, "exactly one of --netns or --device") {
-			t.Errorf("%v: code %d err %q", extra, code, errOut)
-		}
+	_, errOut, code := run(t, "--socket", f.socket, "port", "create", "p", "--network", "web", "--netns", "a", "--device", "b")
+	if code != 1 || !strings.Contains(errOut, "--netns and --device exclude each other") {
+		t.Errorf("code %d err %q", code, errOut)
 	}
 	if len(f.requests()) != 0 {
 		t.Error("invalid port reached the agent")
+	}
+}
+
+func TestPortCreateUnpluggedForHost(t *testing.T) {
+	f := newFake(t, map[string]reply{
+		"GET /v2.0/networks?name=web": {200, `{"networks": [` + netWeb + `]}`},
+		"POST /v2.0/ports":            {201, `{"port": ` + portBody + `}`},
+	})
+	mustRun(t, "--socket", f.socket, "port", "create", "vm9", "--network", "web", "--host", "cmpt2")
+	body := f.requests()[1].Body["port"].(map[string]any)
+	if body["binding:host_id"] != "cmpt2" || body["binding:profile"] != nil {
+		t.Errorf("body = %v", body)
+	}
+}
+
+const unplugged = `{"port": {"id": "p-2", "name": "vm2", "binding:host_id": "%s", "binding:profile": %s}}`
+
+func TestPortPlugBindsHere(t *testing.T) {
+	for _, host := range []string{"", "cmpt1"} {
+		f := newFake(t, map[string]reply{
+			"GET /v2.0/ports?name=vm2": {200, `{"ports": [{"id": "p-2"}]}`},
+			"GET /v2.0/ports/p-2":      {200, fmt.Sprintf(unplugged, host, `{"no_ip_config": "true"}`)},
+			"GET /":                    {200, `{"versions": []}`},
+			"PUT /v2.0/ports/p-2":      {200, fmt.Sprintf(unplugged, "cmpt1", `{"netns": "vm2"}`)},
+		})
+		mustRun(t, "--socket", f.socket, "port", "plug", "vm2", "--netns", "vm2")
+		r := f.requests()
+		last := r[len(r)-1]
+		want := map[string]any{"port": map[string]any{"binding:host_id": "cmpt1",
+			"binding:profile": map[string]any{"netns": "vm2", "no_ip_config": "true"}}}
+		if last.Method != "PUT" || !reflect.DeepEqual(last.Body, want) {
+			t.Errorf("host %q: last request %+v", host, last)
+		}
+	}
+}
+
+func TestPortPlugRefuses(t *testing.T) {
+	for _, tc := range []struct{ host, prof, args, want string }{
+		{"cmpt2", `{}`, "--netns x", "bound to host cmpt2, not cmpt1"},
+		{"cmpt1", `{"device": "tap1"}`, "--netns x", "already plugged (device=tap1)"},
+		{"cmpt1", `{}`, "", "exactly one of --netns or --device"},
+		{"cmpt1", `{}`, "--netns x --device y", "exactly one of --netns or --device"},
+	} {
+		f := newFake(t, map[string]reply{
+			"GET /v2.0/ports?name=vm2": {200, `{"ports": [{"id": "p-2"}]}`},
+			"GET /v2.0/ports/p-2":      {200, fmt.Sprintf(unplugged, tc.host, tc.prof)},
+			"GET /":                    {200, `{"versions": []}`},
+		})
+		args := append([]string{"--socket", f.socket, "port", "plug", "vm2"}, strings.Fields(tc.args)...)
+		_, errOut, code := run(t, args...)
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%+v: code %d err %q", tc, code, errOut)
+		}
+		for _, r := range f.requests() {
+			if r.Method != "GET" {
+				t.Errorf("%+v: refused plug still sent %s %s", tc, r.Method, r.URI)
+			}
+		}
+	}
+}
+
+func TestPortUnplugKeepsOtherProfileKeys(t *testing.T) {
+	f := newFake(t, map[string]reply{
+		"GET /v2.0/ports?name=vm2": {200, `{"ports": [{"id": "p-2"}]}`},
+		"GET /v2.0/ports/p-2":      {200, fmt.Sprintf(unplugged, "cmpt1", `{"netns": "vm2", "no_ip_config": "true"}`)},
+		"PUT /v2.0/ports/p-2":      {200, fmt.Sprintf(unplugged, "cmpt1", `{"no_ip_config": "true"}`)},
+	})
+	mustRun(t, "--socket", f.socket, "port", "unplug", "vm2")
+	r := f.requests()
+	want := map[string]any{"port": map[string]any{"binding:profile": map[string]any{"no_ip_config": "true"}}}
+	if !reflect.DeepEqual(r[len(r)-1].Body, want) {
+		t.Errorf("requests %+v", r)
+	}
+	f2 := newFake(t, map[string]reply{
+		"GET /v2.0/ports?name=vm2": {200, `{"ports": [{"id": "p-2"}]}`},
+		"GET /v2.0/ports/p-2":      {200, fmt.Sprintf(unplugged, "cmpt1", `{}`)},
+	})
+	if _, errOut, code := run(t, "--socket", f2.socket, "port", "unplug", "vm2"); code != 1 || !strings.Contains(errOut, "not plugged") {
+		t.Errorf("unplug of unplugged port: code %d err %q", code, errOut)
 	}
 }
 

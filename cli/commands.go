@@ -249,7 +249,7 @@ func portCommand() *cli.Command {
 		Usage: "manage ports",
 		Subcommands: append([]*cli.Command{{
 			Name:      "create",
-			Usage:     "create a port plugged into a network namespace (--netns) or an existing device (--device)",
+			Usage:     "create a port, plugged into a network namespace (--netns) or an existing device (--device), or unplugged for `port plug` later",
 			ArgsUsage: "NAME",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "network", Usage: "network name or ID"},
@@ -257,16 +257,17 @@ func portCommand() *cli.Command {
 				&cli.StringFlag{Name: "mac", Usage: "MAC address", DefaultText: "generated"},
 				&cli.StringFlag{Name: "netns", Usage: "network namespace standing in for a VM (created if missing)"},
 				&cli.StringFlag{Name: "device", Usage: "existing tap or veth to adopt"},
+				&cli.StringFlag{Name: "host", Usage: "node to bind the port to (binding:host_id)", DefaultText: "the node of the agent asked"},
 			},
 			Action: portCreate,
-		}}, crud(ports, &cli.Command{
+		}}, append(plugCommands(), crud(ports, &cli.Command{
 			Name:  "list",
 			Usage: "list ports",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "network", Usage: "only ports of this network (name or ID)"},
 			},
 			Action: portList,
-		})...),
+		})...)...),
 	}
 }
 
@@ -279,10 +280,13 @@ func portCreate(c *cli.Context) error {
 		return errors.New("port create: --network is required")
 	}
 	netns, dev := c.String("netns"), c.String("device")
-	if (netns == "") == (dev == "") {
-		return errors.New("port create: exactly one of --netns or --device is required")
+	if netns != "" && dev != "" {
+		return errors.New("port create: --netns and --device exclude each other")
 	}
 	attrs := map[string]any{"name": name}
+	if h := c.String("host"); h != "" {
+		attrs["binding:host_id"] = h
+	}
 	if ip := c.String("ip"); ip != "" {
 		addr, err := netip.ParseAddr(ip)
 		if err != nil {
@@ -298,9 +302,9 @@ func portCreate(c *cli.Context) error {
 		attrs["mac_address"] = hw.String()
 	}
 	if netns != "" {
-		attrs["binding:profile"] = map[string]string{"netns": netns}
-	} else {
-		attrs["binding:profile"] = map[string]string{"device": dev}
+		attrs["binding:profile"] = map[string]string{model.ProfileNetns: netns}
+	} else if dev != "" {
+		attrs["binding:profile"] = map[string]string{model.ProfileDevice: dev}
 	}
 	netID, err := resolve(c, networks, c.String("network"))
 	if err != nil {
@@ -329,12 +333,7 @@ func portRow(p model.Port) []string {
 	for i, f := range p.FixedIPs {
 		ips[i] = f.IPAddress
 	}
-	binding := ""
-	if ns := p.Profile["netns"]; ns != "" {
-		binding = "netns=" + ns
-	} else if dev := p.Profile["device"]; dev != "" {
-		binding = "device=" + dev
-	}
+	binding := describeBinding(p.Profile)
 	return []string{p.ID, p.Name, p.NetworkID, p.MACAddress, strings.Join(ips, ","),
 		orDash(binding), orDash(p.HostID), p.Status}
 }

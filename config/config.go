@@ -30,17 +30,22 @@ type Gossip struct {
 
 // Config is /etc/bnet/bnet.yaml. Key names follow Neutron's where one exists.
 type Config struct {
-	Node        string            `yaml:"node"`
-	LocalIP     string            `yaml:"local_ip"`
-	Roles       []string          `yaml:"roles"`
-	Physnets    map[string]string `yaml:"physnets"`
-	Gossip      Gossip            `yaml:"gossip"`
-	APISocket   string            `yaml:"api_socket"`
-	PinDir      string            `yaml:"pin_dir"`
-	StateDir    string            `yaml:"state_dir"`
-	VXLANPort   int               `yaml:"vxlan_port"`
-	UnderlayMTU int               `yaml:"underlay_mtu"`
-	LogLevel    string            `yaml:"log_level"`
+	Node      string            `yaml:"node"`
+	LocalIP   string            `yaml:"local_ip"`
+	Roles     []string          `yaml:"roles"`
+	Physnets  map[string]string `yaml:"physnets"`
+	Gossip    Gossip            `yaml:"gossip"`
+	APISocket string            `yaml:"api_socket"`
+	// APIListen is an optional TCP address (127.0.0.1:9696) serving the
+	// same API as the socket, for the OpenStack client. Off by default; the
+	// API has no authentication, so anything but loopback is the
+	// operator's explicit choice.
+	APIListen   string `yaml:"api_listen"`
+	PinDir      string `yaml:"pin_dir"`
+	StateDir    string `yaml:"state_dir"`
+	VXLANPort   int    `yaml:"vxlan_port"`
+	UnderlayMTU int    `yaml:"underlay_mtu"`
+	LogLevel    string `yaml:"log_level"`
 }
 
 // Defaults an operator gets without saying anything.
@@ -141,6 +146,11 @@ func (c *Config) Validate() error {
 	for _, j := range c.Gossip.Join {
 		if _, _, err := net.SplitHostPort(j); err != nil {
 			return fmt.Errorf("gossip.join: %q: want HOST:PORT: %w", j, err)
+		}
+	}
+	if c.APIListen != "" {
+		if _, err := netip.ParseAddrPort(c.APIListen); err != nil {
+			return fmt.Errorf("api_listen: %q: want IP:PORT (e.g. 127.0.0.1:9696): %w", c.APIListen, err)
 		}
 	}
 	if c.VXLANPort < 1 || c.VXLANPort > 65535 {

@@ -40,19 +40,32 @@ func TestDefaultsFromMinimal(t *testing.T) {
 	}
 }
 
+func TestAPIListenOptional(t *testing.T) {
+	c, err := Parse([]byte(good))
+	if err != nil || c.APIListen != "" {
+		t.Fatalf("api_listen must be off by default: %q %v", c.APIListen, err)
+	}
+	c, err = Parse([]byte(good + "api_listen: 127.0.0.1:9696\n"))
+	if err != nil || c.APIListen != "127.0.0.1:9696" {
+		t.Fatalf("api_listen: %q %v", c.APIListen, err)
+	}
+}
+
 func TestParseBad(t *testing.T) {
 	cases := map[string]string{
-		"unknown key":   good + "bogus: 1\n",
-		"bad node":      strings.Replace(good, "node: cmpt1", "node: 'a b'", 1),
-		"bad ip":        strings.Replace(good, "local_ip: 192.168.120.21", "local_ip: 300.1.1.1", 1),
-		"ipv6 vtep":     strings.Replace(good, "local_ip: 192.168.120.21", "local_ip: '::1'", 1),
-		"bad role":      strings.Replace(good, "roles: [compute]", "roles: [router]", 1),
-		"bad port":      strings.Replace(good, "vxlan_port: 4789", "vxlan_port: 70000", 1),
-		"small mtu":     strings.Replace(good, "underlay_mtu: 1500", "underlay_mtu: 500", 1),
-		"bad join":      strings.Replace(good, "join: [192.168.120.11:7946]", "join: [nohostport]", 1),
-		"empty":         "",
-		"long nic":      strings.Replace(good, "eth-ext", "a-very-long-interface-name", 1),
-		"type mismatch": strings.Replace(good, "vxlan_port: 4789", "vxlan_port: abc", 1),
+		"unknown key":        good + "bogus: 1\n",
+		"bad node":           strings.Replace(good, "node: cmpt1", "node: 'a b'", 1),
+		"bad ip":             strings.Replace(good, "local_ip: 192.168.120.21", "local_ip: 300.1.1.1", 1),
+		"ipv6 vtep":          strings.Replace(good, "local_ip: 192.168.120.21", "local_ip: '::1'", 1),
+		"bad role":           strings.Replace(good, "roles: [compute]", "roles: [router]", 1),
+		"bad port":           strings.Replace(good, "vxlan_port: 4789", "vxlan_port: 70000", 1),
+		"small mtu":          strings.Replace(good, "underlay_mtu: 1500", "underlay_mtu: 500", 1),
+		"bad join":           strings.Replace(good, "join: [192.168.120.11:7946]", "join: [nohostport]", 1),
+		"empty":              "",
+		"long nic":           strings.Replace(good, "eth-ext", "a-very-long-interface-name", 1),
+		"type mismatch":      strings.Replace(good, "vxlan_port: 4789", "vxlan_port: abc", 1),
+		"api_listen no port": good + "api_listen: 127.0.0.1\n",
+		"api_listen name":    good + "api_listen: localhost:9696\n",
 	}
 	for name, in := range cases {
 		if _, err := Parse([]byte(in)); err == nil {

@@ -194,6 +194,7 @@ cloud_up() {
 			physnets: {public: eth-ext}
 			gossip: {bind: "$(vtep "$i"):7946", join: ["$(vtep 1):7946"], fast: true}
 			api_socket: $WORK/n$i/bnet.sock
+			api_listen: 127.0.0.1:9696
 			pin_dir: /sys/fs/bpf/$P-n$i
 			state_dir: $WORK/n$i/state
 			vxlan_port: 4789

@@ -127,9 +127,11 @@ func PrepareNetwork(n *Network, others []Network, underlayMTU int) error {
 	if n.MTU < minMTU {
 		return badRequest("mtu %d is below the IPv4 minimum %d", n.MTU, minMTU)
 	}
-	if n.Tags == nil {
-		n.Tags = []string{}
+	tags, err := NormalizeTags(n.Tags)
+	if err != nil {
+		return err
 	}
+	n.Tags = tags
 	return nil
 }
 

@@ -16,6 +16,13 @@ const (
 	ProfileDevice = "device"
 )
 
+// binding:vif_type values: a plugged port is a tap (a veth end, to the
+// kernel the same thing), an unplugged one unbound, as in Neutron.
+const (
+	VIFTap     = "tap"
+	VIFUnbound = "unbound"
+)
+
 // NeutronMACPrefix is Neutron's default base_mac (fa:16:3e:00:00:00).
 const NeutronMACPrefix = "fa:16:3e"
 
@@ -163,10 +170,17 @@ func PreparePort(p *Port, subs []Subnet, others []Port) error {
 		}
 		mine[a] = true
 	}
-	if p.Tags == nil {
-		p.Tags = []string{}
+	tags, err := NormalizeTags(p.Tags)
+	if err != nil {
+		return err
 	}
+	p.Tags = tags
 	return nil
+}
+
+// Plugged reports whether the port names a device or namespace to plug.
+func (p Port) Plugged() bool {
+	return p.Profile[ProfileNetns] != "" || p.Profile[ProfileDevice] != ""
 }
 
 func checkProfile(prof map[string]string) error {

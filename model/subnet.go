@@ -142,9 +142,11 @@ func PrepareSubnet(s *Subnet, others []Subnet, defaultGateway bool) error {
 			return badRequest("host route nexthop '%s' is not an IP address", r.NextHop)
 		}
 	}
-	if s.Tags == nil {
-		s.Tags = []string{}
+	tags, err := NormalizeTags(s.Tags)
+	if err != nil {
+		return err
 	}
+	s.Tags = tags
 	return nil
 }
 

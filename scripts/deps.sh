@@ -15,6 +15,10 @@ have ping || need+=(iputils-ping)
 have ip || need+=(iproute2)
 have nsenter || need+=(util-linux)
 have make || need+=(make)
+have tshark || need+=(tshark)
+have iperf3 || need+=(iperf3)
+# The OpenStack client drives bnet in kselftest/openstack_client.sh.
+have openstack || need+=(python3-openstackclient)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing: ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
