@@ -573,7 +573,13 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 func (g *Gossip) answerPull(req pullRequest) {
 	node := g.member(req.From)
 	if node == nil {
-		g.log.Debug("gossip: pull from unknown or dead member", "from", req.From)
+		// A node that restarts pulls while the others still hold it dead
+		// (until it refutes that with a new incarnation): answer it at the
+		// address it last had, else it waits a whole push/pull interval.
+		node = g.lastKnown(req.From)
+	}
+	if node == nil {
+		g.log.Debug("gossip: pull from unknown member", "from", req.From)
 		return
 	}
 	var recs []store.Record
@@ -617,6 +623,30 @@ func (g *Gossip) sendTo(name string, typ byte, v any) {
 	if err := g.ml.Load().SendReliable(node, b); err != nil && !g.isClosed() {
 		g.log.Warn("gossip: send", "to", name, "type", typ, "err", err)
 	}
+}
+
+// lastKnown is the address a member had when we last saw it, whatever its
+// state now; nil for names never seen.
+func (g *Gossip) lastKnown(name string) *memberlist.Node {
+	g.mu.Lock()
+	m := g.members[name]
+	var addr string
+	if m != nil {
+		addr = m.Addr
+	}
+	g.mu.Unlock()
+	if addr == "" {
+		return nil
+	}
+	host, port, err := splitHostPort(addr)
+	if err != nil {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return nil
+	}
+	return &memberlist.Node{Name: name, Addr: ip, Port: uint16(port)}
 }
 
 // member finds a live memberlist node by name.
