@@ -51,6 +51,9 @@ type Agent struct {
 	mu           sync.Mutex // serialises reconciles
 	vxlanIfindex int
 	physIfindex  map[string]int // physnet NIC name -> ifindex
+	// underlayIfindex is the NIC holding local_ip (0: none found yet).
+	underlayIfindex int
+	underlayName    string
 
 	stMu     sync.RWMutex
 	statuses map[string]status
@@ -190,13 +193,14 @@ func (a *Agent) setupNode() error {
 		return err
 	}
 	a.vxlanIfindex = idx
-	if err := a.maps.SetNodeCfg(uint32(idx), a.localIP); err != nil {
+	if err := a.writeNodeCfg(); err != nil {
 		return fmt.Errorf("node config: %w", err)
 	}
 	if err := a.links.attach(VXLANDevice, idx, a.progs.TunIn); err != nil {
 		return err
 	}
 	a.attachPhysnets()
+	a.attachUnderlay()
 	return nil
 }
 
@@ -239,6 +243,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	start := time.Now()
 	snap := a.snapshot()
 	a.attachPhysnets()
+	a.attachUnderlay()
 	if err := a.links.attach(VXLANDevice, a.vxlanIfindex, a.progs.TunIn); err != nil {
 		// The device vanished behind our back: recreate it.
 		if err := a.setupNode(); err != nil {
@@ -259,6 +264,9 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	// Attach and raise local ports only once their map entries exist: a
 	// port forwards nothing before it is fully programmed.
 	wanted := map[string]bool{VXLANDevice: true}
+	if a.underlayName != "" {
+		wanted[underlayPin(a.underlayName)] = true
+	}
 	for _, nic := range a.cfg.Physnets {
 		wanted[nic] = true
 	}
@@ -412,7 +420,7 @@ func (a *Agent) Agents() []model.Agent {
 	for _, m := range a.gossip.Members() {
 		out = append(out, model.NewAgent(model.AgentInfo{
 			Node: m.Name, LocalIP: m.Meta.VTEP, Roles: m.Meta.Roles, Physnets: m.Meta.Physnets,
-			TunnelTypes: []string{model.TypeVXLAN},
+			TunnelTypes: []string{model.TypeVXLAN, model.TypeGRE},
 			Alive:       m.State == gossip.StateAlive || m.State == gossip.StateSuspect,
 			StartedAt:   m.Since, HeartbeatAt: m.Since,
 		}))

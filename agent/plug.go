@@ -71,6 +71,13 @@ func openOrCreateNetns(name string) (netns.NsHandle, error) {
 	return h, nil
 }
 
+// hostSideMTU is the MTU of a port's host end. A veth drops frames larger
+// than the receiving end's MTU without a trace, so the host end takes
+// anything: a VM with a wrong MTU reaches bnet_port_in, which answers
+// with ICMP fragmentation-needed instead of a black hole. What a VM is
+// told is the VM end's MTU, the network's.
+const hostSideMTU = 65535
+
 // plugNetns creates the veth pair of a --netns port: host end hostIf in the
 // node's namespace (left DOWN: it must not forward before its program is
 // attached), VM end eth0 inside the VM namespace, configured and up.
@@ -94,7 +101,7 @@ func plugNetns(hostIf string, vm vmSide) (int, error) {
 	}
 	peer := "vm" + hostIf[3:]
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: hostIf, MTU: vm.MTU},
+		LinkAttrs:     netlink.LinkAttrs{Name: hostIf, MTU: hostSideMTU},
 		PeerName:      peer,
 		PeerMTU:       uint32(vm.MTU),
 		PeerNamespace: netlink.NsFd(int(ns)),

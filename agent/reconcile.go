@@ -90,6 +90,8 @@ type desired struct {
 	fdb   map[string]maps.FDBRow
 	arp   map[string]maps.ARPRow
 	flood map[uint32]maps.FloodRow
+	peers map[maps.PeerRow]bool
+	nh    map[netip.Addr]maps.NHRow
 }
 
 func fdbKey(net uint32, mac net.HardwareAddr) string { return fmt.Sprintf("%d/%s", net, mac) }
@@ -127,6 +129,10 @@ func (a *Agent) netRow(id uint32, n model.Network) (maps.NetRow, string) {
 		if a.vxlanIfindex == 0 {
 			return r, "no VXLAN device"
 		}
+	case model.TypeGRE:
+		if a.underlayIfindex == 0 {
+			return r, fmt.Sprintf("no interface holds local_ip %s: GRE has no underlay", a.localIP)
+		}
 	case model.TypeLocal:
 	default:
 		return r, fmt.Sprintf("network type %s is not supported by this node", n.NetworkType)
@@ -136,7 +142,7 @@ func (a *Agent) netRow(id uint32, n model.Network) (maps.NetRow, string) {
 
 func segmentOf(r maps.NetRow) (maps.SegmentRow, bool) {
 	switch r.Type {
-	case model.TypeVXLAN:
+	case model.TypeVXLAN, model.TypeGRE:
 		return maps.SegmentRow{Type: r.Type, Segment: r.Segment, NetID: r.NetID}, true
 	case model.TypeFlat:
 		return maps.SegmentRow{Type: r.Type, Ifindex: r.PhysIfindex, NetID: r.NetID}, true
@@ -152,6 +158,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 	d := desired{
 		nets: map[uint32]maps.NetRow{}, segs: map[maps.SegmentRow]bool{}, ports: map[uint32]maps.PortRow{},
 		fdb: map[string]maps.FDBRow{}, arp: map[string]maps.ARPRow{}, flood: map[uint32]maps.FloodRow{},
+		peers: map[maps.PeerRow]bool{}, nh: map[netip.Addr]maps.NHRow{},
 	}
 	st := map[string]status{}
 	// Only networks with a port on this node are programmed here, as
@@ -220,17 +227,26 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 			}
 		}
 	}
+	greVTEPs := map[netip.Addr]bool{}
 	for id, fl := range d.flood {
 		// Only overlays flood to VTEPs: flat and VLAN networks reach other
-		// nodes through the physical network.
-		if d.nets[id].Type == model.TypeVXLAN || d.nets[id].Type == model.TypeGRE {
+		// nodes through the physical network. The same VTEPs, and only
+		// they, may send us the network's tunnel traffic.
+		if typ := d.nets[id].Type; typ == model.TypeVXLAN || typ == model.TypeGRE {
 			for v := range remotes[id] {
 				fl.Remote = append(fl.Remote, v)
+				d.peers[maps.PeerRow{NetID: id, VTEP: v}] = true
+				if typ == model.TypeGRE {
+					greVTEPs[v] = true
+				}
 			}
 		}
 		slices.Sort(fl.Local)
 		sort.Slice(fl.Remote, func(i, j int) bool { return fl.Remote[i].Less(fl.Remote[j]) })
 		d.flood[id] = fl
+	}
+	if len(greVTEPs) > 0 {
+		d.nh = a.nextHops(greVTEPs)
 	}
 	return d, st
 }
@@ -314,7 +330,39 @@ func (a *Agent) program(d desired) error {
 			keep(m.PutFlood(r))
 		}
 	}
+	curPeers, err := m.PeerRows()
+	keep(err)
+	havePeer := map[maps.PeerRow]bool{}
+	for _, r := range curPeers {
+		havePeer[r] = true
+	}
+	for r := range d.peers {
+		if !havePeer[r] {
+			keep(m.PutPeer(r))
+		}
+	}
+	curNH, err := m.NHRows()
+	keep(err)
+	haveNH := map[netip.Addr]maps.NHRow{}
+	for _, r := range curNH {
+		haveNH[r.VTEP] = r
+	}
+	for v, r := range d.nh {
+		if h, ok := haveNH[v]; !ok || h.Ifindex != r.Ifindex || !bytes.Equal(h.SrcMAC, r.SrcMAC) || !bytes.Equal(h.DstMAC, r.DstMAC) {
+			keep(m.PutNH(r))
+		}
+	}
 	// Removals.
+	for v := range haveNH {
+		if _, ok := d.nh[v]; !ok {
+			keep(m.DeleteNH(v))
+		}
+	}
+	for r := range havePeer {
+		if !d.peers[r] {
+			keep(m.DeletePeer(r))
+		}
+	}
 	for id := range haveFlood {
 		if _, ok := d.flood[id]; !ok {
 			keep(m.DeleteFlood(id))

@@ -1,16 +1,17 @@
 //go:build ignore
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * bnet L2 datapath: three TC ingress programs.
+ * bnet L2 datapath: four TC ingress programs.
  *
  *   bnet_port_in  host side of a VM port (frames from the VM)
  *   bnet_tun_in   the node's VXLAN external device (decapsulated frames)
  *   bnet_phys_in  a physnet NIC (flat and VLAN provider networks)
+ *   bnet_ul_in    the underlay NIC (GRE, decapsulated here in BPF)
  *
  * Nothing is learned here: every map is filled by the agent. Every frame
  * ends in exactly one of: a redirect, a flood (clones, original freed),
- * a counted drop, or TCX_NEXT on a physnet NIC for frames that are not
- * ours. See docs/datapath.md.
+ * a counted drop, an ICMP answer (counted), or TCX_NEXT on a physnet or
+ * underlay NIC for frames that are not ours. See docs/datapath.md.
  */
 
 #define BNET_DECLARE_MAPS
@@ -23,6 +24,12 @@
 /* uapi headers are 6.1: TCX values are missing there. */
 #ifndef TCX_NEXT
 #define TCX_NEXT -1
+#endif
+
+/* uapi headers are 6.1: the decap flags are missing there. */
+#ifndef BPF_F_ADJ_ROOM_DECAP_L3_IPV4
+#define BPF_F_ADJ_ROOM_DECAP_L3_IPV4 (1ULL << 7)
+#define BPF_F_ADJ_ROOM_DECAP_L3_IPV6 (1ULL << 8)
 #endif
 
 #define BNET_EEXIST 17
@@ -66,6 +73,63 @@ struct bnet_arp {
 } __attribute__((packed));
 
 #define BNET_ARP_FRAME_LEN (sizeof(struct bnet_eth) + sizeof(struct bnet_arp))
+
+struct bnet_iph {
+	__u8 ver_ihl;
+	__u8 tos;
+	__be16 tot_len;
+	__be16 id;
+	__be16 frag_off;
+	__u8 ttl;
+	__u8 protocol;
+	__u16 check;
+	__be32 saddr;
+	__be32 daddr;
+};
+
+#define BNET_IPPROTO_ICMP 1
+#define BNET_IPPROTO_TCP 6
+#define BNET_IPPROTO_UDP 17
+#define BNET_IPPROTO_GRE 47
+#define BNET_IP_DF 0x4000
+#define BNET_IP_MF 0x2000
+#define BNET_IP_OFFMASK 0x1fff
+
+/* GRE (RFC 2784/2890) as gretap sends it: key present, TEB payload. */
+#define BNET_GRE_CSUM 0x8000
+#define BNET_GRE_ROUTING 0x4000
+#define BNET_GRE_KEY 0x2000
+#define BNET_GRE_SEQ 0x1000
+#define BNET_GRE_VERSION 0x0007
+#define BNET_ETH_P_TEB 0x6558
+
+/* What GRE encap writes after the outer Ethernet header. */
+struct bnet_gre_hdrs {
+	struct bnet_iph ip;
+	__be16 flags;
+	__be16 proto;
+	__be32 key;
+};
+
+/* Outer IPv4 + keyed GRE + the inner Ethernet header: 42 bytes. */
+#define BNET_GRE_OVERHEAD (sizeof(struct bnet_gre_hdrs) + sizeof(struct bnet_eth))
+#define BNET_GRE_ENCAP_FLAGS                                                                    \
+	(BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_GRE | \
+	 BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct bnet_eth)))
+
+/* ICMP destination unreachable / fragmentation needed, quoting the IPv4
+ * header and the first 8 bytes of the packet that did not fit (RFC 792). */
+struct bnet_icmp_frag {
+	__u8 type;
+	__u8 code;
+	__u16 csum;
+	__be16 unused;
+	__be16 mtu;
+	struct bnet_iph quoted;
+	__u8 l4[8];
+};
+
+#define BNET_ICMP_FRAG_LEN (sizeof(struct bnet_eth) + sizeof(struct bnet_iph) + sizeof(struct bnet_icmp_frag))
 
 /* ---- drops ------------------------------------------------------------ */
 
@@ -197,6 +261,223 @@ static __always_inline int to_phys(struct __sk_buff *skb, const struct net_info 
 	return bpf_redirect(net->phys_ifindex, 0);
 }
 
+
+/* ---- IPv4, GRE and MTU --------------------------------------------------- */
+
+static __always_inline __u16 csum_fold(__s64 sum)
+{
+	__u32 c = (__u32)sum;
+
+	c = (c & 0xffff) + (c >> 16);
+	c = (c & 0xffff) + (c >> 16);
+	return (__u16)~c;
+}
+
+static __always_inline void ip_set_csum(struct bnet_iph *ip)
+{
+	ip->check = 0;
+	ip->check = csum_fold(bpf_csum_diff(0, 0, (__be32 *)ip, sizeof(*ip), 0));
+}
+
+static __always_inline int is_ip(__be16 proto)
+{
+	return proto == bpf_htons(ETH_P_IP) || proto == bpf_htons(ETH_P_IPV6);
+}
+
+/*
+ * too_big says whether a frame of an overlay network would not fit its
+ * MTU once encapsulated. A GSO packet is judged by the segments it will
+ * become (headers + gso_size), not by its length.
+ */
+static __always_inline int too_big(struct __sk_buff *skb, const struct bnet_eth *eth, __u32 mtu)
+{
+	__u32 len, gso, hdr = 0, l4off = 0;
+	__u8 b[2] = {}, proto = 0;
+
+	ctx_barrier(skb);
+	len = skb->len;
+	gso = skb->gso_size;
+	if (mtu == 0)
+		return 0;
+	if (!gso)
+		return len - sizeof(struct bnet_eth) > mtu;
+
+	if (eth->proto == bpf_htons(ETH_P_IP)) {
+		if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), b, 1) < 0 ||
+		    bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + 9, &proto, 1) < 0)
+			return 0;
+		hdr = (b[0] & 0xf) * 4;
+	} else if (eth->proto == bpf_htons(ETH_P_IPV6)) {
+		if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + 6, &proto, 1) < 0)
+			return 0;
+		hdr = 40;
+	}
+	l4off = sizeof(struct bnet_eth) + hdr;
+	if (proto == BNET_IPPROTO_TCP) {
+		if (bpf_skb_load_bytes(skb, l4off + 12, b, 1) < 0)
+			return 0;
+		hdr += (b[0] >> 4) * 4;
+	} else if (proto == BNET_IPPROTO_UDP) {
+		hdr += 8;
+	}
+	return hdr + gso > mtu;
+}
+
+/*
+ * frag_needed answers an IPv4 packet that does not fit the network's MTU
+ * with ICMP fragmentation-needed carrying the MTU, sent back to the VM
+ * from the packet's destination address, the way the kernel's own bridged
+ * tunnels do (iptunnel_pmtud_build_icmp). Nothing else on this path would
+ * tell the VM, so path-MTU discovery works instead of a black hole. The
+ * packet itself is counted as frag_needed; IPv6 and ICMP errors get no
+ * answer (counted all the same).
+ */
+static __always_inline int frag_needed(struct __sk_buff *skb, const struct bnet_eth *eth, __u32 mtu)
+{
+	struct bnet_icmp_frag icmp = {};
+	struct bnet_iph ip = {};
+	struct bnet_eth out;
+	__u8 type;
+
+	count_drop(skb, BNET_DROP_FRAG_NEEDED);
+	if (eth->proto != bpf_htons(ETH_P_IP))
+		return TC_ACT_SHOT;
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &icmp.quoted, sizeof(icmp.quoted)) < 0)
+		return TC_ACT_SHOT;
+	/* Options would shift the quote; such senders are rare enough. */
+	if (icmp.quoted.ver_ihl != 0x45)
+		return TC_ACT_SHOT;
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + sizeof(struct bnet_iph), icmp.l4,
+			       sizeof(icmp.l4)) < 0)
+		return TC_ACT_SHOT;
+	if (icmp.quoted.protocol == BNET_IPPROTO_ICMP) {
+		type = icmp.l4[0];
+		/* Never answer an ICMP error with another (RFC 1122). */
+		if (type == 3 || type == 4 || type == 5 || type == 11 || type == 12)
+			return TC_ACT_SHOT;
+	}
+	icmp.type = 3;
+	icmp.code = 4;
+	icmp.mtu = bpf_htons(mtu);
+	icmp.csum = csum_fold(bpf_csum_diff(0, 0, (__be32 *)&icmp, sizeof(icmp), 0));
+
+	ip.ver_ihl = 0x45;
+	ip.tot_len = bpf_htons(sizeof(ip) + sizeof(icmp));
+	ip.frag_off = bpf_htons(BNET_IP_DF);
+	ip.ttl = 64;
+	ip.protocol = BNET_IPPROTO_ICMP;
+	ip.saddr = icmp.quoted.daddr;
+	ip.daddr = icmp.quoted.saddr;
+	ip_set_csum(&ip);
+
+	mac_copy(out.dst, eth->src);
+	mac_copy(out.src, eth->dst);
+	out.proto = bpf_htons(ETH_P_IP);
+
+	if (bpf_skb_change_tail(skb, BNET_ICMP_FRAG_LEN, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, 0, &out, sizeof(out), 0) < 0 ||
+	    bpf_skb_store_bytes(skb, sizeof(out), &ip, sizeof(ip), 0) < 0 ||
+	    bpf_skb_store_bytes(skb, sizeof(out) + sizeof(ip), &icmp, sizeof(icmp), 0) < 0)
+		return TC_ACT_SHOT;
+	ctx_barrier(skb);
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/* gre_ip fills the outer IPv4 header gretap would send: DF, TTL 64. */
+static __always_inline void gre_ip(struct bnet_iph *ip, __u32 len, __u32 saddr, __u32 daddr)
+{
+	ip->ver_ihl = 0x45;
+	ip->tos = 0;
+	ip->tot_len = bpf_htons(len > 0xffff ? 0xffff : len);
+	ip->id = 0;
+	ip->frag_off = bpf_htons(BNET_IP_DF);
+	ip->ttl = BNET_TUNNEL_TTL;
+	ip->protocol = BNET_IPPROTO_GRE;
+	ip->saddr = saddr;
+	ip->daddr = daddr;
+	ip_set_csum(ip);
+}
+
+/*
+ * gre_push wraps the frame in outer IPv4 + GRE (key = segment, protocol
+ * TEB) and leaves room for the outer Ethernet header at offset 0, which
+ * the caller writes. IP frames (GSO or not) grow with bpf_skb_adjust_room,
+ * which marks the skb as GRE-encapsulated so GSO segments each get the
+ * outer headers; adjust_room refuses anything but IP, so ARP, LLDP and
+ * other non-IP frames (never GSO) grow with bpf_skb_change_head instead.
+ * hdrs receives the headers written. Returns 0 or a drop reason.
+ */
+static __always_inline __u32 gre_push(struct __sk_buff *skb, const struct bnet_eth *eth, __u32 key,
+				      __u32 saddr, __u32 daddr, struct bnet_gre_hdrs *hdrs)
+{
+	__u32 len;
+
+	ctx_barrier(skb);
+	if (is_ip(eth->proto) && skb->protocol == eth->proto) {
+		if (bpf_skb_adjust_room(skb, BNET_GRE_OVERHEAD, BPF_ADJ_ROOM_MAC, BNET_GRE_ENCAP_FLAGS) < 0)
+			return BNET_DROP_ENCAP;
+		if (bpf_skb_store_bytes(skb, sizeof(struct bnet_eth) + sizeof(*hdrs), eth, sizeof(*eth), 0) < 0)
+			return BNET_DROP_ENCAP;
+	} else if (bpf_skb_change_head(skb, BNET_GRE_OVERHEAD, 0) < 0) {
+		return BNET_DROP_ENCAP;
+	}
+	ctx_barrier(skb);
+	len = skb->len - sizeof(struct bnet_eth);
+	gre_ip(&hdrs->ip, len, saddr, daddr);
+	hdrs->flags = bpf_htons(BNET_GRE_KEY);
+	hdrs->proto = bpf_htons(BNET_ETH_P_TEB);
+	hdrs->key = bpf_htonl(key);
+	if (bpf_skb_store_bytes(skb, sizeof(struct bnet_eth), hdrs, sizeof(*hdrs), 0) < 0)
+		return BNET_DROP_ENCAP;
+	return BNET_DROP_NONE;
+}
+
+/* set_outer_eth writes the outer Ethernet header towards next hop nh. */
+static __always_inline int set_outer_eth(struct __sk_buff *skb, const struct nh_entry *nh)
+{
+	struct bnet_eth o;
+
+	mac_copy(o.dst, nh->dmac);
+	mac_copy(o.src, nh->smac);
+	o.proto = bpf_htons(ETH_P_IP);
+	return bpf_skb_store_bytes(skb, 0, &o, sizeof(o), 0);
+}
+
+/*
+ * to_gre sends a frame of a GRE network to one remote VTEP. IP packets
+ * leave through bpf_redirect_neigh, so the kernel's FIB and neighbour
+ * table pick the next hop (and resolve it if needed); non-IP frames, which
+ * redirect_neigh refuses, use the next hop the agent resolved.
+ */
+static __always_inline int to_gre(struct __sk_buff *skb, const struct net_info *net, __u32 vtep,
+				  const struct bnet_eth *eth)
+{
+	__u32 zero = 0, reason;
+	struct node_cfg *cfg = bpf_map_lookup_elem(&node_cfg, &zero);
+	struct bnet_gre_hdrs hdrs = {};
+	struct nh_entry *nh;
+	struct bnet_eth o = {};
+
+	if (!cfg || cfg->underlay_ifindex == 0 || cfg->local_ip == 0)
+		return drop(skb, BNET_DROP_NO_TUNNEL);
+	reason = gre_push(skb, eth, net->segment, cfg->local_ip, vtep, &hdrs);
+	if (reason != BNET_DROP_NONE)
+		return drop(skb, reason);
+	ctx_barrier(skb);
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		o.proto = bpf_htons(ETH_P_IP);
+		if (bpf_skb_store_bytes(skb, 0, &o, sizeof(o), 0) < 0)
+			return drop(skb, BNET_DROP_ENCAP);
+		return bpf_redirect_neigh(cfg->underlay_ifindex, NULL, 0, 0);
+	}
+	nh = bpf_map_lookup_elem(&underlay_nh, &vtep);
+	if (!nh)
+		return drop(skb, BNET_DROP_NO_NEIGH);
+	if (set_outer_eth(skb, nh) < 0)
+		return drop(skb, BNET_DROP_ENCAP);
+	return bpf_redirect(nh->ifindex, 0);
+}
+
 enum bnet_origin {
 	BNET_FROM_PORT,
 	BNET_FROM_TUNNEL,
@@ -211,6 +492,7 @@ struct flood_state {
 	__u32 vni;
 	__u32 vxlan;
 	__u32 self;
+	struct bnet_gre_hdrs gre; /* GRE: the headers, daddr rewritten per copy */
 };
 
 static long flood_local_one(__u32 i, void *data)
@@ -248,6 +530,39 @@ static long flood_remote_one(__u32 i, void *data)
 }
 
 /*
+ * flood_gre_one sends one GRE copy: the frame was encapsulated once, each
+ * copy only changes the outer destination (and so the IP checksum) and
+ * the outer Ethernet header.
+ */
+static long flood_gre_one(__u32 i, void *data)
+{
+	struct flood_state *st = data;
+	struct nh_entry *nh;
+	__u32 vtep;
+
+	if (i >= BNET_FLOOD_REMOTE)
+		return 1;
+	vtep = st->fl->remote[i];
+	if (vtep == 0 || vtep == st->self)
+		return 0;
+	nh = bpf_map_lookup_elem(&underlay_nh, &vtep);
+	if (!nh) {
+		count_drop(st->skb, BNET_DROP_NO_NEIGH);
+		return 0;
+	}
+	st->gre.ip.daddr = vtep;
+	ip_set_csum(&st->gre.ip);
+	if (bpf_skb_store_bytes(st->skb, sizeof(struct bnet_eth), &st->gre.ip, sizeof(st->gre.ip), 0) < 0 ||
+	    set_outer_eth(st->skb, nh) < 0) {
+		count_drop(st->skb, BNET_DROP_ENCAP);
+		return 0;
+	}
+	if (bpf_clone_redirect(st->skb, nh->ifindex, 0) < 0)
+		count_drop(st->skb, BNET_DROP_REDIRECT);
+	return 0;
+}
+
+/*
  * flood_out replicates a broadcast, multicast or unknown-unicast frame to
  * the network's flood list. Frames from a port go to every other local
  * port and out of the node (remote VTEPs or the physnet NIC); frames from
@@ -257,7 +572,7 @@ static long flood_remote_one(__u32 i, void *data)
  * use bpf_loop: unrolled or bounded loops blow the verifier's budget.
  */
 static __always_inline int flood_out(struct __sk_buff *skb, __u32 net_id, const struct net_info *net,
-				     enum bnet_origin origin)
+				     const struct bnet_eth *eth, enum bnet_origin origin)
 {
 	struct flood_entry *fl = bpf_map_lookup_elem(&flood, &net_id);
 	struct flood_state st = {};
@@ -280,7 +595,33 @@ static __always_inline int flood_out(struct __sk_buff *skb, __u32 net_id, const 
 	if (origin != BNET_FROM_PORT)
 		return TC_ACT_SHOT;
 
-	if (net->type == BNET_NET_VXLAN) {
+	if (net->type != BNET_NET_LOCAL && too_big(skb, eth, net->mtu)) {
+		count_drop(skb, BNET_DROP_FRAG_NEEDED);
+		return TC_ACT_SHOT;
+	}
+
+	if (net->type == BNET_NET_GRE) {
+		__u32 zero = 0, reason;
+		struct node_cfg *cfg = bpf_map_lookup_elem(&node_cfg, &zero);
+
+		n = fl->n_remote;
+		if (n > BNET_FLOOD_REMOTE)
+			n = BNET_FLOOD_REMOTE;
+		if (n == 0)
+			return TC_ACT_SHOT;
+		if (!cfg || cfg->underlay_ifindex == 0 || cfg->local_ip == 0) {
+			count_drop(skb, BNET_DROP_NO_TUNNEL);
+			return TC_ACT_SHOT;
+		}
+		st.self = cfg->local_ip;
+		/* Last use of the plain frame: local copies are out already. */
+		reason = gre_push(skb, eth, net->segment, cfg->local_ip, 0, &st.gre);
+		if (reason != BNET_DROP_NONE) {
+			count_drop(skb, reason);
+			return TC_ACT_SHOT;
+		}
+		bpf_loop(n, flood_gre_one, &st, 0);
+	} else if (net->type == BNET_NET_VXLAN) {
 		__u32 zero = 0;
 		struct node_cfg *cfg = bpf_map_lookup_elem(&node_cfg, &zero);
 
@@ -408,7 +749,7 @@ int bnet_port_in(struct __sk_buff *skb)
 	}
 
 	if (eth.dst[0] & 1)
-		return flood_out(skb, net_id, &net, BNET_FROM_PORT);
+		return flood_out(skb, net_id, &net, &eth, BNET_FROM_PORT);
 
 	key.net_id = net_id;
 	mac_copy(key.mac, eth.dst);
@@ -421,12 +762,18 @@ int bnet_port_in(struct __sk_buff *skb)
 		}
 		switch (net.type) {
 		case BNET_NET_VXLAN:
+			if (too_big(skb, &eth, net.mtu))
+				return frag_needed(skb, &eth, net.mtu);
 			return to_tunnel(skb, &net, dst->vtep);
+		case BNET_NET_GRE:
+			if (too_big(skb, &eth, net.mtu))
+				return frag_needed(skb, &eth, net.mtu);
+			return to_gre(skb, &net, dst->vtep, &eth);
 		case BNET_NET_FLAT:
 		case BNET_NET_VLAN:
+			if (too_big(skb, &eth, net.mtu))
+				return frag_needed(skb, &eth, net.mtu);
 			return to_phys(skb, &net);
-		case BNET_NET_GRE:
-			return drop(skb, BNET_DROP_NO_TUNNEL);
 		default:
 			/* A local network has no remote MACs. */
 			return drop(skb, BNET_DROP_FDB_MISS);
@@ -434,9 +781,32 @@ int bnet_port_in(struct __sk_buff *skb)
 	}
 
 	/* Unknown unicast: the physical network may know it; overlays flood. */
-	if (net.type == BNET_NET_FLAT || net.type == BNET_NET_VLAN)
+	if (net.type == BNET_NET_FLAT || net.type == BNET_NET_VLAN) {
+		if (too_big(skb, &eth, net.mtu))
+			return frag_needed(skb, &eth, net.mtu);
 		return to_phys(skb, &net);
-	return flood_out(skb, net_id, &net, BNET_FROM_PORT);
+	}
+	return flood_out(skb, net_id, &net, &eth, BNET_FROM_PORT);
+}
+
+/*
+ * from_overlay forwards a frame that arrived decapsulated from another
+ * node (VXLAN or GRE): broadcast and multicast to the local ports only
+ * (split horizon), unicast to its local port.
+ */
+static __always_inline int from_overlay(struct __sk_buff *skb, __u32 net_id, const struct net_info *net,
+					const struct bnet_eth *eth)
+{
+	struct fdb_key key = { .net_id = net_id };
+	struct fdb_entry *dst;
+
+	if (eth->dst[0] & 1)
+		return flood_out(skb, net_id, net, eth, BNET_FROM_TUNNEL);
+	mac_copy(key.mac, eth->dst);
+	dst = bpf_map_lookup_elem(&fdb, &key);
+	if (!dst || dst->ifindex == 0)
+		return drop(skb, BNET_DROP_FDB_MISS);
+	return deliver_local(skb, dst->ifindex);
 }
 
 SEC("tc")
@@ -444,8 +814,6 @@ int bnet_tun_in(struct __sk_buff *skb)
 {
 	struct bpf_tunnel_key tkey = {};
 	struct segment_key skey = { .type = BNET_NET_VXLAN };
-	struct fdb_key key = {};
-	struct fdb_entry *dst;
 	struct net_info *netp, net;
 	struct bnet_eth eth;
 	__u32 *nid, net_id;
@@ -463,16 +831,7 @@ int bnet_tun_in(struct __sk_buff *skb)
 	net = *netp;
 	if (load_eth(skb, &eth) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
-
-	if (eth.dst[0] & 1)
-		return flood_out(skb, net_id, &net, BNET_FROM_TUNNEL);
-
-	key.net_id = net_id;
-	mac_copy(key.mac, eth.dst);
-	dst = bpf_map_lookup_elem(&fdb, &key);
-	if (!dst || dst->ifindex == 0)
-		return drop(skb, BNET_DROP_FDB_MISS);
-	return deliver_local(skb, dst->ifindex);
+	return from_overlay(skb, net_id, &net, &eth);
 }
 
 SEC("tc")
@@ -506,7 +865,7 @@ int bnet_phys_in(struct __sk_buff *skb)
 	if (eth.dst[0] & 1) {
 		if (tagged && bpf_skb_vlan_pop(skb) < 0)
 			return drop(skb, BNET_DROP_VLAN_PUSH);
-		return flood_out(skb, net_id, &net, BNET_FROM_PHYS);
+		return flood_out(skb, net_id, &net, &eth, BNET_FROM_PHYS);
 	}
 
 	key.net_id = net_id;
@@ -517,4 +876,94 @@ int bnet_phys_in(struct __sk_buff *skb)
 	if (tagged && bpf_skb_vlan_pop(skb) < 0)
 		return drop(skb, BNET_DROP_VLAN_PUSH);
 	return deliver_local(skb, dst->ifindex);
+}
+
+/*
+ * bnet_ul_in decapsulates GRE on the underlay NIC. Only IPv4 GRE with
+ * protocol TEB addressed to our VTEP is ours; everything else (the host's
+ * own traffic, VXLAN's UDP, somebody's IP-in-GRE) passes untouched with
+ * TCX_NEXT. What is ours is judged strictly: a sound outer header, a key
+ * that is one of our GRE networks, and a sender that is a VTEP hosting
+ * that network (tunnel_peers). Then the outer headers go and the inner
+ * frame is forwarded like one from the VXLAN device.
+ */
+SEC("tc")
+int bnet_ul_in(struct __sk_buff *skb)
+{
+	struct segment_key skey = { .type = BNET_NET_GRE };
+	struct peer_key pk = {};
+	struct net_info *netp, net;
+	struct node_cfg *cfg;
+	struct bnet_iph ip;
+	struct bnet_eth inner;
+	__u32 zero = 0, hlen, koff, key, *nid, net_id, len, gso;
+	__u16 gre[2], flags, tot;
+	__u64 dflags = BPF_F_ADJ_ROOM_FIXED_GSO;
+
+	ctx_barrier(skb);
+	if (skb->protocol != bpf_htons(ETH_P_IP) || skb->vlan_present)
+		return TCX_NEXT;
+	len = skb->len;
+	gso = skb->gso_size;
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &ip, sizeof(ip)) < 0)
+		return TCX_NEXT;
+	if (ip.protocol != BNET_IPPROTO_GRE || (ip.ver_ihl >> 4) != 4)
+		return TCX_NEXT;
+	cfg = bpf_map_lookup_elem(&node_cfg, &zero);
+	if (!cfg || cfg->local_ip == 0 || ip.daddr != cfg->local_ip)
+		return TCX_NEXT;
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + sizeof(ip), gre, sizeof(gre)) < 0)
+		return TCX_NEXT;
+	if (gre[1] != bpf_htons(BNET_ETH_P_TEB))
+		return TCX_NEXT;
+
+	/* GRE/TEB to our VTEP: from here on it is ours to judge. */
+	if (ip.ver_ihl != 0x45 || csum_fold(bpf_csum_diff(0, 0, (__be32 *)&ip, sizeof(ip), 0)) != 0)
+		return drop(skb, BNET_DROP_MALFORMED);
+	if (ip.frag_off & bpf_htons(BNET_IP_MF | BNET_IP_OFFMASK))
+		return drop(skb, BNET_DROP_TUNNEL_FRAG);
+	flags = bpf_ntohs(gre[0]);
+	if (flags & (BNET_GRE_ROUTING | BNET_GRE_VERSION))
+		return drop(skb, BNET_DROP_MALFORMED);
+	if (!(flags & BNET_GRE_KEY))
+		return drop(skb, BNET_DROP_UNKNOWN_SEGMENT);
+	koff = 4 + ((flags & BNET_GRE_CSUM) ? 4 : 0);
+	hlen = koff + 4 + ((flags & BNET_GRE_SEQ) ? 4 : 0);
+	tot = bpf_ntohs(ip.tot_len);
+	/* GRO-merged packets carry their own length rules; judge the rest. */
+	if (!gso && (tot > len - sizeof(struct bnet_eth) || tot < sizeof(ip) + hlen + sizeof(inner)))
+		return drop(skb, BNET_DROP_MALFORMED);
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + sizeof(ip) + koff, &key, sizeof(key)) < 0 ||
+	    bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + sizeof(ip) + hlen, &inner, sizeof(inner)) < 0)
+		return drop(skb, BNET_DROP_MALFORMED);
+
+	skey.segment = bpf_ntohl(key);
+	nid = bpf_map_lookup_elem(&segments, &skey);
+	if (!nid)
+		return drop(skb, BNET_DROP_UNKNOWN_SEGMENT);
+	net_id = *nid;
+	pk.net_id = net_id;
+	pk.vtep = ip.saddr;
+	if (!bpf_map_lookup_elem(&tunnel_peers, &pk))
+		return drop(skb, BNET_DROP_TUNNEL_PEER);
+	netp = bpf_map_lookup_elem(&networks, &net_id);
+	if (!netp)
+		return drop(skb, BNET_DROP_NO_NETWORK);
+	net = *netp;
+
+	/*
+	 * Remove outer IPv4 + GRE + inner Ethernet after the outer Ethernet
+	 * header, then put the inner Ethernet header in its place. A non-IP
+	 * inner frame keeps the outer skb->protocol; deliver_local's plain
+	 * bpf_redirect lets the receiving veth recompute it (KERNEL-NOTES).
+	 */
+	if (inner.proto == bpf_htons(ETH_P_IP))
+		dflags |= BPF_F_ADJ_ROOM_DECAP_L3_IPV4;
+	else if (inner.proto == bpf_htons(ETH_P_IPV6))
+		dflags |= BPF_F_ADJ_ROOM_DECAP_L3_IPV6;
+	if (bpf_skb_adjust_room(skb, -(__s32)(sizeof(ip) + hlen + sizeof(inner)), BPF_ADJ_ROOM_MAC, dflags) < 0)
+		return drop(skb, BNET_DROP_ENCAP);
+	if (bpf_skb_store_bytes(skb, 0, &inner, sizeof(inner), BPF_F_RECOMPUTE_CSUM) < 0)
+		return drop(skb, BNET_DROP_ENCAP);
+	return from_overlay(skb, net_id, &net, &inner);
 }

@@ -24,6 +24,8 @@
 #define BNET_MAX_FDB 262144
 #define BNET_MAX_ARP 262144
 #define BNET_MAX_STATS 65536
+#define BNET_MAX_PEERS 262144
+#define BNET_MAX_VTEPS 4096
 
 /* Network (segment) types; values are stable: they are stored in maps. */
 enum bnet_net_type {
@@ -54,6 +56,11 @@ enum bnet_drop_reason {
 	BNET_DROP_VLAN_TAGGED = 11,    /* 802.1Q frame from a VM port */
 	BNET_DROP_VLAN_PUSH = 12,      /* bpf_skb_vlan_{push,pop} failed */
 	BNET_DROP_NO_PHYSNET = 13,     /* flat/vlan network without a physnet NIC */
+	BNET_DROP_FRAG_NEEDED = 14,    /* larger than the network MTU (IPv4: ICMP sent) */
+	BNET_DROP_TUNNEL_PEER = 15,    /* tunnel packet from a VTEP not hosting that network */
+	BNET_DROP_NO_NEIGH = 16,       /* no underlay neighbour for a GRE VTEP yet */
+	BNET_DROP_TUNNEL_FRAG = 17,    /* fragmented tunnel packet (we always send DF) */
+	BNET_DROP_ENCAP = 18,          /* GRE encap/decap helper failed */
 	BNET_DROP_MAX,
 };
 
@@ -124,9 +131,31 @@ struct flood_entry {
 
 /* node_cfg[0]: node-wide settings, written by the agent before any port. */
 struct node_cfg {
-	__u32 vxlan_ifindex; /* kernel VXLAN device in external mode */
-	__u32 local_ip;      /* this node's VTEP, network order */
+	__u32 vxlan_ifindex;    /* kernel VXLAN device in external mode */
+	__u32 local_ip;         /* this node's VTEP, network order */
 	__u32 flags;
+	__u32 underlay_ifindex; /* NIC holding local_ip: GRE leaves and arrives here */
+};
+
+/*
+ * tunnel_peers: (network, remote VTEP) pairs allowed to send us that
+ * network's tunnel traffic: the VTEPs of the network's flood list. GRE is
+ * consumed at TC ingress, before netfilter, so admission happens here.
+ */
+struct peer_key {
+	__u32 net_id;
+	__u32 vtep; /* network order */
+};
+
+/*
+ * underlay_nh: remote VTEP -> how to reach it on the underlay. GRE floods
+ * clone one frame to many VTEPs and bpf_redirect_neigh has no clone
+ * variant, so the agent resolves each VTEP's next hop ahead of time.
+ */
+struct nh_entry {
+	__u32 ifindex;
+	__u8 smac[6];
+	__u8 dmac[6];
 	__u32 pad;
 };
 
@@ -209,6 +238,22 @@ struct {
 	__type(value, struct stat_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } drop_stats SEC(".maps");
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_PEERS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct peer_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tunnel_peers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_VTEPS);
+	__type(key, __u32);
+	__type(value, struct nh_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} underlay_nh SEC(".maps");
 #endif /* BNET_DECLARE_MAPS */
 
 #endif /* BNET_H */

@@ -406,6 +406,7 @@ func (g *Gossip) broadcastRecord(r store.Record) {
 		g.log.Debug("gossip: not broadcasting, anti-entropy will carry it", "err", err)
 		return
 	}
+	g.log.Debug("gossip: broadcasting", "key", r.Key(), "bytes", len(msg))
 	g.enqueue(r.Key(), msg)
 }
 
@@ -476,6 +477,7 @@ func (d *delegate) NotifyMsg(buf []byte) {
 		}
 		// Passing on what was new to us makes the broadcast epidemic: the
 		// originator alone reaches only RetransmitMult*log(N) peers.
+		g.log.Debug("gossip: record broadcast received", "key", r.Key())
 		for _, k := range g.cfg.Store.Apply(r) {
 			g.enqueue(k.Key(), bytes.Clone(buf))
 		}

@@ -56,12 +56,26 @@ type bnetNetInfo struct {
 	Mtu         uint32
 }
 
+type bnetNhEntry struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Smac    [6]uint8
+	Dmac    [6]uint8
+	Pad     uint32
+}
+
 type bnetNodeCfg struct {
-	_            structs.HostLayout
-	VxlanIfindex uint32
-	LocalIp      uint32
-	Flags        uint32
-	Pad          uint32
+	_               structs.HostLayout
+	VxlanIfindex    uint32
+	LocalIp         uint32
+	Flags           uint32
+	UnderlayIfindex uint32
+}
+
+type bnetPeerKey struct {
+	_     structs.HostLayout
+	NetId uint32
+	Vtep  uint32
 }
 
 type bnetPortInfo struct {
@@ -103,9 +117,12 @@ const (
 	bnetMapNodeCfg     = "node_cfg"
 	bnetMapPorts       = "ports"
 	bnetMapSegments    = "segments"
+	bnetMapTunnelPeers = "tunnel_peers"
+	bnetMapUnderlayNh  = "underlay_nh"
 	bnetProgBnetPhysIn = "bnet_phys_in"
 	bnetProgBnetPortIn = "bnet_port_in"
 	bnetProgBnetTunIn  = "bnet_tun_in"
+	bnetProgBnetUlIn   = "bnet_ul_in"
 )
 
 // loadBnet returns the embedded CollectionSpec for bnet.
@@ -153,20 +170,23 @@ type bnetProgramSpecs struct {
 	BnetPhysIn *ebpf.ProgramSpec `ebpf:"bnet_phys_in"`
 	BnetPortIn *ebpf.ProgramSpec `ebpf:"bnet_port_in"`
 	BnetTunIn  *ebpf.ProgramSpec `ebpf:"bnet_tun_in"`
+	BnetUlIn   *ebpf.ProgramSpec `ebpf:"bnet_ul_in"`
 }
 
 // bnetMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bnetMapSpecs struct {
-	Arp       *ebpf.MapSpec `ebpf:"arp"`
-	DropStats *ebpf.MapSpec `ebpf:"drop_stats"`
-	Fdb       *ebpf.MapSpec `ebpf:"fdb"`
-	Flood     *ebpf.MapSpec `ebpf:"flood"`
-	Networks  *ebpf.MapSpec `ebpf:"networks"`
-	NodeCfg   *ebpf.MapSpec `ebpf:"node_cfg"`
-	Ports     *ebpf.MapSpec `ebpf:"ports"`
-	Segments  *ebpf.MapSpec `ebpf:"segments"`
+	Arp         *ebpf.MapSpec `ebpf:"arp"`
+	DropStats   *ebpf.MapSpec `ebpf:"drop_stats"`
+	Fdb         *ebpf.MapSpec `ebpf:"fdb"`
+	Flood       *ebpf.MapSpec `ebpf:"flood"`
+	Networks    *ebpf.MapSpec `ebpf:"networks"`
+	NodeCfg     *ebpf.MapSpec `ebpf:"node_cfg"`
+	Ports       *ebpf.MapSpec `ebpf:"ports"`
+	Segments    *ebpf.MapSpec `ebpf:"segments"`
+	TunnelPeers *ebpf.MapSpec `ebpf:"tunnel_peers"`
+	UnderlayNh  *ebpf.MapSpec `ebpf:"underlay_nh"`
 }
 
 // bnetVariableSpecs contains global variables before they are loaded into the kernel.
@@ -195,14 +215,16 @@ func (o *bnetObjects) Close() error {
 //
 // It can be passed to loadBnetObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bnetMaps struct {
-	Arp       *ebpf.Map `ebpf:"arp"`
-	DropStats *ebpf.Map `ebpf:"drop_stats"`
-	Fdb       *ebpf.Map `ebpf:"fdb"`
-	Flood     *ebpf.Map `ebpf:"flood"`
-	Networks  *ebpf.Map `ebpf:"networks"`
-	NodeCfg   *ebpf.Map `ebpf:"node_cfg"`
-	Ports     *ebpf.Map `ebpf:"ports"`
-	Segments  *ebpf.Map `ebpf:"segments"`
+	Arp         *ebpf.Map `ebpf:"arp"`
+	DropStats   *ebpf.Map `ebpf:"drop_stats"`
+	Fdb         *ebpf.Map `ebpf:"fdb"`
+	Flood       *ebpf.Map `ebpf:"flood"`
+	Networks    *ebpf.Map `ebpf:"networks"`
+	NodeCfg     *ebpf.Map `ebpf:"node_cfg"`
+	Ports       *ebpf.Map `ebpf:"ports"`
+	Segments    *ebpf.Map `ebpf:"segments"`
+	TunnelPeers *ebpf.Map `ebpf:"tunnel_peers"`
+	UnderlayNh  *ebpf.Map `ebpf:"underlay_nh"`
 }
 
 func (m *bnetMaps) Close() error {
@@ -215,6 +237,8 @@ func (m *bnetMaps) Close() error {
 		m.NodeCfg,
 		m.Ports,
 		m.Segments,
+		m.TunnelPeers,
+		m.UnderlayNh,
 	)
 }
 
@@ -231,6 +255,7 @@ type bnetPrograms struct {
 	BnetPhysIn *ebpf.Program `ebpf:"bnet_phys_in"`
 	BnetPortIn *ebpf.Program `ebpf:"bnet_port_in"`
 	BnetTunIn  *ebpf.Program `ebpf:"bnet_tun_in"`
+	BnetUlIn   *ebpf.Program `ebpf:"bnet_ul_in"`
 }
 
 func (p *bnetPrograms) Close() error {
@@ -238,6 +263,7 @@ func (p *bnetPrograms) Close() error {
 		p.BnetPhysIn,
 		p.BnetPortIn,
 		p.BnetTunIn,
+		p.BnetUlIn,
 	)
 }
 

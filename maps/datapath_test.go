@@ -32,7 +32,7 @@ type topo struct {
 func newTopo(t *testing.T) *topo {
 	e := newEnv(t)
 	tp := &topo{env: e, a: veth(t, "pa"), b: veth(t, "pb"), c: veth(t, "pc"), vx: veth(t, "vx")}
-	e.must(e.m.SetNodeCfg(tp.vx, netip.MustParseAddr("192.0.2.1")))
+	e.must(e.m.SetNodeCfg(NodeCfg{VXLANIfindex: tp.vx, LocalIP: netip.MustParseAddr("192.0.2.1")}))
 	e.must(e.m.PutNetwork(NetRow{NetID: 1, Type: "vxlan", Segment: 100, MTU: 1450}))
 	e.must(e.m.PutSegment(SegmentRow{Type: "vxlan", Segment: 100, NetID: 1}))
 	for _, p := range []struct {
@@ -130,7 +130,7 @@ func TestPortInTunnel(t *testing.T) {
 	}
 	tp.wantDrops(nil)
 
-	tp.must(tp.m.SetNodeCfg(0, netip.Addr{}))
+	tp.must(tp.m.SetNodeCfg(NodeCfg{}))
 	if ret, _ := tp.run(tp.p.PortIn, tp.a, in); ret != actShot {
 		t.Fatalf("verdict %d without a VXLAN device", ret)
 	}

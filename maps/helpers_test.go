@@ -219,9 +219,13 @@ func (e *env) snapshot() string {
 	e.must(err)
 	flood, err := e.m.FloodRows()
 	e.must(err)
-	vx, ip, err := e.m.NodeCfgRow()
+	cfg, err := e.m.NodeCfgRow()
 	e.must(err)
-	fmt.Fprintln(&b, ports, nets, segs, fdb, arp, flood, vx, ip)
+	peers, err := e.m.PeerRows()
+	e.must(err)
+	nhs, err := e.m.NHRows()
+	e.must(err)
+	fmt.Fprintln(&b, ports, nets, segs, fdb, arp, flood, cfg, peers, nhs)
 	return b.String()
 }
 

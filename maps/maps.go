@@ -25,6 +25,8 @@ const (
 	MapFlood     = "flood"
 	MapNodeCfg   = "node_cfg"
 	MapDropStats = "drop_stats"
+	MapPeers     = "tunnel_peers"
+	MapNH        = "underlay_nh"
 )
 
 // Fan-out limits of a flood entry (BNET_FLOOD_LOCAL, BNET_FLOOD_REMOTE).
@@ -39,11 +41,12 @@ const portUp = 1 << 0
 // Maps holds every datapath map. All fields are set after Load or Open.
 type Maps struct {
 	Ports, Networks, Segments, FDB, ARP, Flood, NodeCfg, DropStats *ebpf.Map
+	Peers, NH                                                      *ebpf.Map
 }
 
-// Programs holds the three TC ingress programs.
+// Programs holds the four TC ingress programs.
 type Programs struct {
-	PortIn, TunIn, PhysIn *ebpf.Program
+	PortIn, TunIn, PhysIn, UlIn *ebpf.Program
 }
 
 // Load loads the programs with every map pinned by name in pinDir. The
@@ -75,8 +78,10 @@ func Load(pinDir string) (*Maps, *Programs, error) {
 		Flood:     objs.Flood,
 		NodeCfg:   objs.NodeCfg,
 		DropStats: objs.DropStats,
+		Peers:     objs.TunnelPeers,
+		NH:        objs.UnderlayNh,
 	}
-	p := &Programs{PortIn: objs.BnetPortIn, TunIn: objs.BnetTunIn, PhysIn: objs.BnetPhysIn}
+	p := &Programs{PortIn: objs.BnetPortIn, TunIn: objs.BnetTunIn, PhysIn: objs.BnetPhysIn, UlIn: objs.BnetUlIn}
 	return m, p, nil
 }
 
@@ -94,7 +99,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 	}{
 		{MapPorts, &m.Ports}, {MapNetworks, &m.Networks}, {MapSegments, &m.Segments},
 		{MapFDB, &m.FDB}, {MapARP, &m.ARP}, {MapFlood, &m.Flood},
-		{MapNodeCfg, &m.NodeCfg}, {MapDropStats, &m.DropStats},
+		{MapNodeCfg, &m.NodeCfg}, {MapDropStats, &m.DropStats}, {MapPeers, &m.Peers}, {MapNH, &m.NH},
 	}
 	opts := &ebpf.LoadPinOptions{ReadOnly: readOnly}
 	for _, f := range fields {
@@ -112,7 +117,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 }
 
 func (m *Maps) all() []*ebpf.Map {
-	return []*ebpf.Map{m.Ports, m.Networks, m.Segments, m.FDB, m.ARP, m.Flood, m.NodeCfg, m.DropStats}
+	return []*ebpf.Map{m.Ports, m.Networks, m.Segments, m.FDB, m.ARP, m.Flood, m.NodeCfg, m.DropStats, m.Peers, m.NH}
 }
 
 // Close closes the map FDs; the pins stay.
@@ -129,7 +134,7 @@ func (m *Maps) Close() error {
 // Close closes the program FDs; attachments hold their own references.
 func (p *Programs) Close() error {
 	var errs []error
-	for _, prog := range []*ebpf.Program{p.PortIn, p.TunIn, p.PhysIn} {
+	for _, prog := range []*ebpf.Program{p.PortIn, p.TunIn, p.PhysIn, p.UlIn} {
 		if prog != nil {
 			errs = append(errs, prog.Close())
 		}

@@ -23,6 +23,11 @@ var reasonNames = []string{
 	"vlan_tagged",
 	"vlan_push",
 	"no_physnet",
+	"frag_needed",
+	"tunnel_peer",
+	"no_neigh",
+	"tunnel_frag",
+	"encap",
 }
 
 // ReasonName maps a drop reason value to its stable lower-case name;

@@ -298,6 +298,7 @@ func (m *Maps) MapRows() ([]MapRow, error) {
 	}{
 		{MapARP, m.ARP}, {MapDropStats, m.DropStats}, {MapFDB, m.FDB}, {MapFlood, m.Flood},
 		{MapNetworks, m.Networks}, {MapNodeCfg, m.NodeCfg}, {MapPorts, m.Ports}, {MapSegments, m.Segments},
+		{MapPeers, m.Peers}, {MapNH, m.NH},
 	}
 	rows := make([]MapRow, 0, len(named))
 	for _, n := range named {
@@ -514,11 +515,18 @@ func (m *Maps) DeleteFlood(netID uint32) error {
 	return nil
 }
 
-// SetNodeCfg writes the node-wide settings; localIP may be the zero Addr.
-func (m *Maps) SetNodeCfg(vxlanIfindex uint32, localIP netip.Addr) error {
-	v := bnetNodeCfg{VxlanIfindex: vxlanIfindex}
-	if localIP.IsValid() {
-		ip, err := ipToU32(localIP)
+// NodeCfg is the node-wide settings row (node_cfg[0]).
+type NodeCfg struct {
+	VXLANIfindex    uint32
+	LocalIP         netip.Addr // zero when unset
+	UnderlayIfindex uint32
+}
+
+// SetNodeCfg writes the node-wide settings.
+func (m *Maps) SetNodeCfg(c NodeCfg) error {
+	v := bnetNodeCfg{VxlanIfindex: c.VXLANIfindex, UnderlayIfindex: c.UnderlayIfindex}
+	if c.LocalIP.IsValid() {
+		ip, err := ipToU32(c.LocalIP)
 		if err != nil {
 			return fmt.Errorf("set node config: local IP: %w", err)
 		}
@@ -530,14 +538,129 @@ func (m *Maps) SetNodeCfg(vxlanIfindex uint32, localIP netip.Addr) error {
 	return nil
 }
 
-// NodeCfgRow reads back what SetNodeCfg wrote (zero Addr when unset).
-func (m *Maps) NodeCfgRow() (vxlanIfindex uint32, localIP netip.Addr, err error) {
+// NodeCfgRow reads back what SetNodeCfg wrote.
+func (m *Maps) NodeCfgRow() (NodeCfg, error) {
 	var v bnetNodeCfg
 	if err := m.NodeCfg.Lookup(uint32(0), &v); err != nil {
-		return 0, netip.Addr{}, fmt.Errorf("read %s: %w", MapNodeCfg, err)
+		return NodeCfg{}, fmt.Errorf("read %s: %w", MapNodeCfg, err)
 	}
+	c := NodeCfg{VXLANIfindex: v.VxlanIfindex, UnderlayIfindex: v.UnderlayIfindex}
 	if v.LocalIp != 0 {
-		localIP = u32ToIP(v.LocalIp)
+		c.LocalIP = u32ToIP(v.LocalIp)
 	}
-	return v.VxlanIfindex, localIP, nil
+	return c, nil
+}
+
+// PeerRow admits a remote VTEP's tunnel traffic for one network.
+type PeerRow struct {
+	NetID uint32
+	VTEP  netip.Addr
+}
+
+func peerKey(r PeerRow) (bnetPeerKey, error) {
+	ip, err := ipToU32(r.VTEP)
+	return bnetPeerKey{NetId: r.NetID, Vtep: ip}, err
+}
+
+// PutPeer admits r.
+func (m *Maps) PutPeer(r PeerRow) error {
+	k, err := peerKey(r)
+	if err == nil {
+		err = m.Peers.Put(&k, uint32(1))
+	}
+	if err != nil {
+		return fmt.Errorf("put tunnel peer %d/%v: %w", r.NetID, r.VTEP, err)
+	}
+	return nil
+}
+
+// DeletePeer withdraws r; a missing one is not an error.
+func (m *Maps) DeletePeer(r PeerRow) error {
+	k, err := peerKey(r)
+	if err == nil {
+		err = ignoreMissing(m.Peers.Delete(&k))
+	}
+	if err != nil {
+		return fmt.Errorf("delete tunnel peer %d/%v: %w", r.NetID, r.VTEP, err)
+	}
+	return nil
+}
+
+// PeerRows lists the admitted (network, VTEP) pairs.
+func (m *Maps) PeerRows() ([]PeerRow, error) {
+	var (
+		k    bnetPeerKey
+		v    uint32
+		rows []PeerRow
+	)
+	it := m.Peers.Iterate()
+	for it.Next(&k, &v) {
+		rows = append(rows, PeerRow{NetID: k.NetId, VTEP: u32ToIP(k.Vtep)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapPeers, err)
+	}
+	slices.SortFunc(rows, func(a, b PeerRow) int {
+		return cmp.Or(cmp.Compare(a.NetID, b.NetID), a.VTEP.Compare(b.VTEP))
+	})
+	return rows, nil
+}
+
+// NHRow is how a remote VTEP is reached on the underlay.
+type NHRow struct {
+	VTEP    netip.Addr
+	Ifindex uint32
+	SrcMAC  net.HardwareAddr
+	DstMAC  net.HardwareAddr
+}
+
+// PutNH writes a VTEP's next hop.
+func (m *Maps) PutNH(r NHRow) error {
+	k, err := ipToU32(r.VTEP)
+	if err != nil {
+		return fmt.Errorf("put next hop: %w", err)
+	}
+	src, err := macBytes(r.SrcMAC)
+	if err != nil {
+		return fmt.Errorf("put next hop %v: source: %w", r.VTEP, err)
+	}
+	dst, err := macBytes(r.DstMAC)
+	if err != nil {
+		return fmt.Errorf("put next hop %v: destination: %w", r.VTEP, err)
+	}
+	v := bnetNhEntry{Ifindex: r.Ifindex, Smac: src, Dmac: dst}
+	if err := m.NH.Put(k, &v); err != nil {
+		return fmt.Errorf("put next hop %v: %w", r.VTEP, err)
+	}
+	return nil
+}
+
+// DeleteNH forgets a VTEP's next hop; a missing one is not an error.
+func (m *Maps) DeleteNH(vtep netip.Addr) error {
+	k, err := ipToU32(vtep)
+	if err == nil {
+		err = ignoreMissing(m.NH.Delete(k))
+	}
+	if err != nil {
+		return fmt.Errorf("delete next hop %v: %w", vtep, err)
+	}
+	return nil
+}
+
+// NHRows lists the VTEP next hops by address.
+func (m *Maps) NHRows() ([]NHRow, error) {
+	var (
+		k    uint32
+		v    bnetNhEntry
+		rows []NHRow
+	)
+	it := m.NH.Iterate()
+	for it.Next(&k, &v) {
+		rows = append(rows, NHRow{VTEP: u32ToIP(k), Ifindex: v.Ifindex, SrcMAC: macAddr(v.Smac), DstMAC: macAddr(v.Dmac)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapNH, err)
+	}
+	slices.SortFunc(rows, func(a, b NHRow) int { return a.VTEP.Compare(b.VTEP) })
+	return rows, nil
 }

@@ -29,7 +29,9 @@ func TestRowsRoundTrip(t *testing.T) {
 	must(m.PutARP(ARPRow{NetID: 1, IP: ipA, MAC: macA}))
 	must(m.PutFlood(FloodRow{NetID: 1, Local: []uint32{10}, Remote: []netip.Addr{vtep}}))
 	must(m.PutFlood(FloodRow{NetID: 2}))
-	must(m.SetNodeCfg(7, netip.MustParseAddr("192.0.2.1")))
+	must(m.PutPeer(PeerRow{NetID: 1, VTEP: vtep}))
+	must(m.PutNH(NHRow{VTEP: vtep, Ifindex: 4, SrcMAC: macA, DstMAC: macB}))
+	must(m.SetNodeCfg(NodeCfg{VXLANIfindex: 7, LocalIP: netip.MustParseAddr("192.0.2.1"), UnderlayIfindex: 9}))
 
 	check := func(name string, got, want any, err error) {
 		t.Helper()
@@ -50,8 +52,8 @@ func TestRowsRoundTrip(t *testing.T) {
 	check("arp", arp, []ARPRow{{1, ipA, macA}, {1, ipB, macB}}, err)
 	flood, err := m.FloodRows()
 	check("flood", flood, []FloodRow{{1, []uint32{10}, []netip.Addr{vtep}}, {2, []uint32{}, []netip.Addr{}}}, err)
-	vx, ip, err := m.NodeCfgRow()
-	check("node_cfg", []any{vx, ip}, []any{uint32(7), netip.MustParseAddr("192.0.2.1")}, err)
+	cfg, err := m.NodeCfgRow()
+	check("node_cfg", cfg, NodeCfg{VXLANIfindex: 7, LocalIP: netip.MustParseAddr("192.0.2.1"), UnderlayIfindex: 9}, err)
 
 	// The VTEP is stored in network byte order, as the datapath reads it.
 	var raw bnetFdbEntry
@@ -67,7 +69,16 @@ func TestRowsRoundTrip(t *testing.T) {
 	for _, r := range mapRows {
 		fill[r.Name] = r
 	}
-	if len(mapRows) != 8 || fill["fdb"].Entries != 2 || fill["fdb"].Capacity != 262144 ||
+	peers, err := m.PeerRows()
+	check("tunnel_peers", peers, []PeerRow{{1, vtep}}, err)
+	nhs, err := m.NHRows()
+	check("underlay_nh", nhs, []NHRow{{vtep, 4, macA, macB}}, err)
+	must(m.DeletePeer(PeerRow{NetID: 1, VTEP: vtep}))
+	must(m.DeletePeer(PeerRow{NetID: 1, VTEP: vtep}))
+	must(m.DeleteNH(vtep))
+	must(m.DeleteNH(vtep))
+
+	if len(mapRows) != 10 || fill["fdb"].Entries != 2 || fill["fdb"].Capacity != 262144 ||
 		fill["node_cfg"].Type != "array" || fill["drop_stats"].Type != "percpu_hash" || fill["drop_stats"].Entries != 0 {
 		t.Fatalf("map rows %+v", mapRows)
 	}
@@ -83,7 +94,9 @@ func TestRowsRoundTrip(t *testing.T) {
 		"flood local":   m.PutFlood(FloodRow{NetID: 1, Local: make([]uint32, FloodLocalMax+1)}),
 		"flood remote":  m.PutFlood(FloodRow{NetID: 1, Remote: make([]netip.Addr, FloodRemoteMax+1)}),
 		"segment type":  m.PutSegment(SegmentRow{Type: "?", NetID: 1}),
-		"node local v6": m.SetNodeCfg(1, netip.MustParseAddr("::1")),
+		"node local v6": m.SetNodeCfg(NodeCfg{VXLANIfindex: 1, LocalIP: netip.MustParseAddr("::1")}),
+		"peer v6":       m.PutPeer(PeerRow{NetID: 1, VTEP: netip.MustParseAddr("::1")}),
+		"nh short mac":  m.PutNH(NHRow{VTEP: vtep, SrcMAC: macA[:3], DstMAC: macB}),
 	} {
 		if err == nil {
 			t.Errorf("%s: accepted", name)
