@@ -137,7 +137,7 @@ func readBody(r *http.Request, kind string, a attrs, update bool) (map[string]js
 
 // readOnly attributes exist on every resource and are never client-set.
 var readOnly = []string{"id", "status", "status_reason", "created_at", "updated_at", "revision_number", "subnets",
-	"binding:vif_type", "binding:vif_details", "network_id", "cidr", "ip_version"}
+	"binding:vif_type", "binding:vif_details", "network_id", "cidr", "ip_version", "mtu_reason"}
 
 func invalidInput(attr, value, why string) *model.Error {
 	return &model.Error{Code: 400, Type: "InvalidInput", Msg: fmt.Sprintf("Invalid input for %s. Reason: '%s' is %s.", attr, value, why)}

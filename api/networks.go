@@ -55,7 +55,7 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
 
 // putNetwork stores n without its derived attributes.
 func (s *Server) putNetwork(n model.Network) error {
-	n.Subnets, n.Status, n.StatusReason = nil, "", ""
+	n.Subnets, n.Status, n.StatusReason, n.MTUReason = nil, "", "", ""
 	_, err := s.st.Put(model.KindNetwork, n.ID, n)
 	return err
 }

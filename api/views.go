@@ -84,6 +84,7 @@ func (s *Server) viewNetworks(only string) []model.Network {
 			n.Subnets = []string{}
 		}
 		n.Status, n.StatusReason = s.status(model.KindNetwork, n.ID, losers, model.StatusActive)
+		n.MTUReason = model.MTUReason(n, s.b.UnderlayMTU())
 		out = append(out, n)
 	}
 	return out

@@ -176,6 +176,7 @@ type tunnelEntry struct {
 	Segment     uint32   `json:"segment"`
 	PhysIfindex uint32   `json:"phys_ifindex"`
 	MTU         uint32   `json:"mtu"`
+	Encap       string   `json:"encap"`
 	LocalPorts  []uint32 `json:"local_ports"`
 	RemoteVTEPs []string `json:"remote_vteps"`
 }
@@ -202,11 +203,29 @@ func tunnelCommand() *cli.Command {
 				for i, p := range e.LocalPorts {
 					local[i] = u32(p)
 				}
-				t = append(t, []string{u32(e.NetID), orDash(e.Type), u32(e.Segment),
+				t = append(t, []string{u32(e.NetID), orDash(e.Type), u32(e.Segment), u32(e.MTU), orDash(e.Encap),
 					orDash(strings.Join(local, ",")), orDash(strings.Join(e.RemoteVTEPs, ","))})
 			}
-			return table(out, []string{"net_id", "type", "segment", "local_ports", "remote_vteps"}, t)
+			return table(out, []string{"net_id", "type", "segment", "mtu", "encap", "local_ports", "remote_vteps"}, t)
 		})
+}
+
+// encapOf says how a network of type typ leaves the node, so an operator
+// sees which path this node takes without reading the code.
+func encapOf(typ string) string {
+	switch typ {
+	case "vxlan":
+		return "kernel-vxlan" // the bnet-vxlan device, external mode
+	case "gre":
+		return "bpf-gre" // bnet_port_in encaps, bnet_ul_in decaps
+	case "vlan":
+		return "bpf-8021q" // tag pushed/popped in BPF on the physnet NIC
+	case "flat":
+		return "physnet"
+	case "local":
+		return "none"
+	}
+	return ""
 }
 
 // joinTunnels merges the per-network datapath config with its flood list; a
@@ -215,7 +234,7 @@ func joinTunnels(nets []maps.NetRow, floods []maps.FloodRow) []tunnelEntry {
 	byID := map[uint32]*tunnelEntry{}
 	for _, n := range nets {
 		byID[n.NetID] = &tunnelEntry{NetID: n.NetID, Type: n.Type, Segment: n.Segment,
-			PhysIfindex: n.PhysIfindex, MTU: n.MTU}
+			PhysIfindex: n.PhysIfindex, MTU: n.MTU, Encap: encapOf(n.Type)}
 	}
 	for _, f := range floods {
 		e, ok := byID[f.NetID]

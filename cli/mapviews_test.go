@@ -137,9 +137,9 @@ func TestTunnelViewJoinsFloodList(t *testing.T) {
 		t.Fatalf("table:\n%s", out)
 	}
 	for i, want := range [][]string{
-		{"1", "vxlan", "100", "7,9", "192.168.120.22,192.168.120.23"},
-		{"2", "vlan", "42", "-", "-"},
-		{"5", "-", "0", "4", "-"},
+		{"1", "vxlan", "100", "1450", "kernel-vxlan", "7,9", "192.168.120.22,192.168.120.23"},
+		{"2", "vlan", "42", "1500", "bpf-8021q", "-", "-"},
+		{"5", "-", "0", "0", "-", "4", "-"},
 	} {
 		if got := strings.Fields(lines[i+1]); !reflect.DeepEqual(got, want) {
 			t.Errorf("row %d = %v, want %v", i+1, got, want)
@@ -147,7 +147,7 @@ func TestTunnelViewJoinsFloodList(t *testing.T) {
 	}
 	got := jsonOf(t, mustRun(t, "--pin-dir", dir, "tunnel", "list", "-o", "json"))["tunnels"].([]any)
 	want := map[string]any{"net_id": 2.0, "type": "vlan", "segment": 42.0, "phys_ifindex": 3.0, "mtu": 1500.0,
-		"local_ports": []any{}, "remote_vteps": []any{}}
+		"encap": "bpf-8021q", "local_ports": []any{}, "remote_vteps": []any{}}
 	if !reflect.DeepEqual(got[1], want) {
 		t.Errorf("json entry = %v", got[1])
 	}

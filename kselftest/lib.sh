@@ -32,6 +32,8 @@ BNET=${BNET:-$TOP/bin/bnet}
 P=${BNET_PREFIX:-bt$$}
 WORK=${BNET_WORK:-/tmp/bnet-$P}
 UNDERLAY=10.254.0
+# UNDERLAY_MTU=9000 before cloud_up gives a jumbo underlay.
+UNDERLAY_MTU=${UNDERLAY_MTU:-1500}
 NODES=0
 RET=0
 
@@ -126,6 +128,9 @@ start_agent() {
 	nsenter --net=/run/netns/$P-n$i "$BNET" agent --config "$WORK/n$i/bnet.yaml" \
 		>>"$WORK/n$i/agent.log" 2>&1 &
 	echo $! >"$WORK/n$i/agent.pid"
+	# Still reaped by this shell, but a kill -9 in cleanup prints no
+	# "Killed" job notice into the TAP output.
+	disown $!
 	busywait 10000 test -S "$WORK/n$i/bnet.sock" || {
 		echo "agent n$i did not come up:"
 		tail -20 "$WORK/n$i/agent.log"
@@ -168,7 +173,7 @@ cloud_up() {
 		in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 		in_ns "$ns" ip link set lo up
 	done
-	in_ns "$P-ul" ip link add br0 type bridge
+	in_ns "$P-ul" ip link add br0 mtu "$UNDERLAY_MTU" type bridge
 	in_ns "$P-ul" ip link set br0 up
 	in_ns "$P-ext" ip link add brx type bridge
 	in_ns "$P-ext" ip link set brx up
@@ -180,9 +185,9 @@ cloud_up() {
 		in_ns "$P-n$i" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 		in_ns "$P-n$i" ip link set lo up
 		ip link add "u$i" netns "$P-ul" type veth peer name eth0 netns "$P-n$i"
-		in_ns "$P-ul" ip link set "u$i" master br0 up
+		in_ns "$P-ul" ip link set "u$i" mtu "$UNDERLAY_MTU" master br0 up
 		in_ns "$P-n$i" ip addr add "$(vtep "$i")/24" dev eth0
-		in_ns "$P-n$i" ip link set eth0 up
+		in_ns "$P-n$i" ip link set eth0 mtu "$UNDERLAY_MTU" up
 		ip link add "x$i" netns "$P-ext" type veth peer name eth-ext netns "$P-n$i"
 		in_ns "$P-ext" ip link set "x$i" master brx up
 		in_ns "$P-n$i" ip link set eth-ext up
@@ -198,7 +203,7 @@ cloud_up() {
 			pin_dir: /sys/fs/bpf/$P-n$i
 			state_dir: $WORK/n$i/state
 			vxlan_port: 4789
-			underlay_mtu: 1500
+			underlay_mtu: $UNDERLAY_MTU
 			log_level: ${BNET_LOG_LEVEL:-info}
 		EOF
 		start_agent "$i" || exit $KSFT_FAIL

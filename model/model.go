@@ -38,6 +38,7 @@ type Network struct {
 	Shared          bool     `json:"shared"`
 	External        bool     `json:"router:external"`
 	MTU             int      `json:"mtu"`
+	MTUReason       string   `json:"mtu_reason,omitempty"` // derived: why this MTU
 	NetworkType     string   `json:"provider:network_type"`
 	PhysicalNetwork *string  `json:"provider:physical_network"`
 	SegmentationID  *int     `json:"provider:segmentation_id"`

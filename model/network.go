@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"hash/fnv"
 	"strings"
 )
@@ -38,6 +39,31 @@ func MaxMTU(typ string, underlayMTU int) int {
 		return underlayMTU - OverheadGRE
 	}
 	return underlayMTU
+}
+
+// MTUReason explains the MTU a network has, for `bnet network show`:
+// where the number comes from, so nobody has to guess at overheads.
+func MTUReason(n Network, underlayMTU int) string {
+	limit := MaxMTU(n.NetworkType, underlayMTU)
+	var why string
+	switch n.NetworkType {
+	case TypeVXLAN:
+		why = fmt.Sprintf("underlay_mtu %d - %d bytes of VXLAN overhead (outer IPv4, UDP, VXLAN, inner Ethernet)", underlayMTU, OverheadVXLAN)
+	case TypeGRE:
+		why = fmt.Sprintf("underlay_mtu %d - %d bytes of GRE overhead (outer IPv4, GRE with key, inner Ethernet)", underlayMTU, OverheadGRE)
+	case TypeFlat, TypeVLAN:
+		why = fmt.Sprintf("underlay_mtu %d: provider networks carry no encapsulation", underlayMTU)
+	default:
+		why = fmt.Sprintf("underlay_mtu %d", underlayMTU)
+	}
+	switch {
+	case n.MTU == limit:
+		return why
+	case n.MTU < limit:
+		return fmt.Sprintf("set at creation; at most %d here (%s)", limit, why)
+	default:
+		return fmt.Sprintf("set at creation, above the %d this node's underlay allows (%s): oversize packets get ICMP frag-needed", limit, why)
+	}
 }
 
 // PrepareNetwork fills the defaults of n (type, MTU, an automatic segment id)

@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -102,5 +103,24 @@ func TestAllocateSegment(t *testing.T) {
 	}
 	if len(seen) < 45 {
 		t.Fatalf("only %d distinct automatic keys out of 50", len(seen))
+	}
+}
+
+func TestMTUReason(t *testing.T) {
+	for _, c := range []struct {
+		typ  string
+		mtu  int
+		want string
+	}{
+		{TypeVXLAN, 1450, "underlay_mtu 1500 - 50 bytes of VXLAN overhead"},
+		{TypeGRE, 1458, "underlay_mtu 1500 - 42 bytes of GRE overhead"},
+		{TypeFlat, 1500, "provider networks carry no encapsulation"},
+		{TypeGRE, 1400, "set at creation; at most 1458 here"},
+		{TypeVXLAN, 8950, "above the 1450 this node's underlay allows"},
+	} {
+		got := MTUReason(Network{NetworkType: c.typ, MTU: c.mtu}, 1500)
+		if !strings.Contains(got, c.want) {
+			t.Errorf("%s/%d: %q does not say %q", c.typ, c.mtu, got, c.want)
+		}
 	}
 }
