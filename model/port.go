@@ -159,7 +159,7 @@ func PreparePort(p *Port, subs []Subnet, others []Port) error {
 		if a == pr.Masked().Addr() || a == broadcast(pr.Masked()) {
 			return badRequest("IP address %s is the network or broadcast address of subnet %s", a, sub.CIDR)
 		}
-		if sub.GatewayIP != nil && *sub.GatewayIP == a.String() {
+		if sub.GatewayIP != nil && *sub.GatewayIP == a.String() && !IsRouterInterface(p.DeviceOwner) {
 			return badRequest("IP address %s is the gateway of subnet %s", a, sub.ID)
 		}
 		if id, ok := usedBy[a]; ok {
