@@ -54,6 +54,8 @@ type Agent struct {
 	// underlayIfindex is the NIC holding local_ip (0: none found yet).
 	underlayIfindex int
 	underlayName    string
+	// dvrMAC is this node's DVR host MAC (see dvr.go).
+	dvrMAC net.HardwareAddr
 
 	stMu     sync.RWMutex
 	statuses map[string]status
@@ -78,7 +80,7 @@ func Run(ctx context.Context, configPath string) error {
 
 	g, err := gossip.Start(gossip.Config{
 		Node: cfg.Node, Bind: cfg.Gossip.Bind, Advertise: cfg.Gossip.Advertise, Join: cfg.Gossip.Join,
-		Meta:  gossip.Meta{V: 1, VTEP: cfg.LocalIP, Roles: cfg.Roles, Physnets: physnetNames(cfg)},
+		Meta:  gossip.Meta{V: 1, VTEP: cfg.LocalIP, Roles: cfg.Roles, Physnets: physnetNames(cfg), DVRMAC: a.dvrMAC.String()},
 		Store: a.st, Logger: log.With("part", "gossip"), Fast: cfg.Gossip.Fast,
 	})
 	if err != nil {
@@ -167,6 +169,9 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	if a.links, err = newAttacher(cfg.PinDir); err != nil {
 		return nil, err
 	}
+	if a.dvrMAC, err = loadDVRMAC(cfg.StateDir, cfg.Node); err != nil {
+		return nil, err
+	}
 	if err := a.setupNode(); err != nil {
 		return nil, err
 	}
@@ -195,6 +200,9 @@ func (a *Agent) setupNode() error {
 	a.vxlanIfindex = idx
 	if err := a.writeNodeCfg(); err != nil {
 		return fmt.Errorf("node config: %w", err)
+	}
+	if err := a.maps.SetDVRSelf(a.dvrMAC); err != nil {
+		return err
 	}
 	if err := a.links.attach(VXLANDevice, idx, a.progs.TunIn); err != nil {
 		return err
@@ -288,6 +296,9 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	live := map[string]bool{}
 	for id := range snap.nets {
 		live[id] = true
+	}
+	for id := range snap.routers {
+		live[routerKey(id)] = true
 	}
 	a.netIDs.keep(live)
 	if e := a.netIDs.save(); e != nil && err == nil {
@@ -420,9 +431,9 @@ func (a *Agent) Agents() []model.Agent {
 	for _, m := range a.gossip.Members() {
 		out = append(out, model.NewAgent(model.AgentInfo{
 			Node: m.Name, LocalIP: m.Meta.VTEP, Roles: m.Meta.Roles, Physnets: m.Meta.Physnets,
-			TunnelTypes: []string{model.TypeVXLAN, model.TypeGRE},
-			Alive:       m.State == gossip.StateAlive || m.State == gossip.StateSuspect,
-			StartedAt:   m.Since, HeartbeatAt: m.Since,
+			TunnelTypes: []string{model.TypeVXLAN, model.TypeGRE}, DVRMAC: m.Meta.DVRMAC,
+			Alive:     m.State == gossip.StateAlive || m.State == gossip.StateSuspect,
+			StartedAt: m.Since, HeartbeatAt: m.Since,
 		}))
 	}
 	return out

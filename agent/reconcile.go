@@ -18,11 +18,17 @@ type snapshot struct {
 	nets    map[string]model.Network
 	subnets map[string]model.Subnet
 	ports   []model.Port // winners only, sorted by ID
+	routers map[string]model.Router
 	losers  map[string]string
 }
 
 func (a *Agent) snapshot() snapshot {
-	s := snapshot{nets: map[string]model.Network{}, subnets: map[string]model.Subnet{}}
+	s := snapshot{nets: map[string]model.Network{}, subnets: map[string]model.Subnet{}, routers: map[string]model.Router{}}
+	for _, r := range a.st.List(model.KindRouter) {
+		if rt, err := store.Decode[model.Router](r); err == nil {
+			s.routers[rt.ID] = rt
+		}
+	}
 	var nets []model.Network
 	var subs []model.Subnet
 	var ports []model.Port
@@ -66,8 +72,9 @@ func (a *Agent) snapshot() snapshot {
 
 // nodeView is what gossip says about one node.
 type nodeView struct {
-	vtep  netip.Addr
-	alive bool
+	vtep   netip.Addr
+	alive  bool
+	dvrMAC net.HardwareAddr
 }
 
 func (a *Agent) nodes() map[string]nodeView {
@@ -75,10 +82,11 @@ func (a *Agent) nodes() map[string]nodeView {
 	if a.gossip != nil {
 		for _, m := range a.gossip.Members() {
 			ip, _ := netip.ParseAddr(m.Meta.VTEP)
-			v[m.Name] = nodeView{vtep: ip, alive: m.State == "alive" || m.State == "suspect"}
+			mac, _ := net.ParseMAC(m.Meta.DVRMAC)
+			v[m.Name] = nodeView{vtep: ip, alive: m.State == "alive" || m.State == "suspect", dvrMAC: mac}
 		}
 	}
-	v[a.cfg.Node] = nodeView{vtep: a.localIP, alive: true}
+	v[a.cfg.Node] = nodeView{vtep: a.localIP, alive: true, dvrMAC: a.dvrMAC}
 	return v
 }
 
@@ -92,6 +100,10 @@ type desired struct {
 	flood map[uint32]maps.FloodRow
 	peers map[maps.PeerRow]bool
 	nh    map[netip.Addr]maps.NHRow
+	// Distributed routing.
+	rifs    map[uint32]maps.RIFRow
+	routes  map[maps.RouteRow]bool
+	dvrMACs map[string]net.HardwareAddr
 }
 
 func fdbKey(net uint32, mac net.HardwareAddr) string { return fmt.Sprintf("%d/%s", net, mac) }
@@ -159,6 +171,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 		nets: map[uint32]maps.NetRow{}, segs: map[maps.SegmentRow]bool{}, ports: map[uint32]maps.PortRow{},
 		fdb: map[string]maps.FDBRow{}, arp: map[string]maps.ARPRow{}, flood: map[uint32]maps.FloodRow{},
 		peers: map[maps.PeerRow]bool{}, nh: map[netip.Addr]maps.NHRow{},
+		rifs: map[uint32]maps.RIFRow{}, routes: map[maps.RouteRow]bool{}, dvrMACs: map[string]net.HardwareAddr{},
 	}
 	st := map[string]status{}
 	// Only networks with a port on this node are programmed here, as
@@ -185,11 +198,30 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 			st[lp.port.ID] = status{model.StatusDown, "admin down"}
 		}
 	}
+	a.computeRouters(s, local, netOf, &d, st)
+	for _, nv := range nodes {
+		if len(nv.dvrMAC) == 6 {
+			d.dvrMACs[nv.dvrMAC.String()] = nv.dvrMAC
+		}
+	}
 	remotes := map[uint32]map[netip.Addr]bool{}
 	for _, p := range s.ports {
 		id, ok := netOf[p.NetworkID]
 		mac, err := net.ParseMAC(p.MACAddress)
 		if err != nil {
+			continue
+		}
+		if p.NetworkOwned() {
+			// A router interface is the gateway on every node hosting its
+			// router: answered by the ARP responder, routed by rifs, never
+			// an FDB entry pointing at some other node.
+			if ok && model.IsRouterInterface(p.DeviceOwner) {
+				for _, ip := range p.FixedIPs {
+					if addr, err := netip.ParseAddr(ip.IPAddress); err == nil && addr.Is4() {
+						d.arp[arpKey(id, addr)] = maps.ARPRow{NetID: id, IP: addr, MAC: mac}
+					}
+				}
+			}
 			continue
 		}
 		row := maps.FDBRow{NetID: id, MAC: mac}
@@ -250,6 +282,70 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 	}
 	return d, st
 }
+
+// computeRouters programs the distributed routers present on this node:
+// a router is here when a local port sits on one of its subnets' networks
+// (seed 002 §4.1.1), and then every network it routes is programmed here
+// too, with its gateway (rifs) and its connected routes.
+func (a *Agent) computeRouters(s snapshot, local map[string]localPort, netOf map[string]uint32, d *desired, st map[string]status) {
+	ifaces := map[string][]model.Port{} // router -> its interface ports
+	routerOf := map[string]string{}     // network -> router routing it
+	for _, p := range s.ports {
+		if p.DeviceOwner != model.OwnerRouterDVR {
+			continue
+		}
+		if _, ok := s.routers[p.DeviceID]; !ok {
+			continue
+		}
+		ifaces[p.DeviceID] = append(ifaces[p.DeviceID], p)
+		routerOf[p.NetworkID] = p.DeviceID
+	}
+	present := map[string]bool{}
+	for _, lp := range local {
+		if r, ok := routerOf[lp.port.NetworkID]; ok && s.routers[r].AdminStateUp {
+			present[r] = true
+		}
+	}
+	for r := range present {
+		rid, _ := a.netIDs.get(routerKey(r))
+		for _, p := range ifaces[r] {
+			n := s.nets[p.NetworkID]
+			id, _ := a.netIDs.get(n.ID)
+			row, why := a.netRow(id, n)
+			if why != "" {
+				a.log.Warn("router interface cannot be programmed", "router", r, "network", n.ID, "why", why)
+				continue
+			}
+			netOf[n.ID] = id
+			d.nets[id] = row
+			if seg, ok := segmentOf(row); ok {
+				d.segs[seg] = true
+			}
+			if _, ok := d.flood[id]; !ok {
+				d.flood[id] = maps.FloodRow{NetID: id}
+			}
+			mac, err := net.ParseMAC(p.MACAddress)
+			if err != nil || len(p.FixedIPs) == 0 {
+				continue
+			}
+			gw, err := netip.ParseAddr(p.FixedIPs[0].IPAddress)
+			sub, ok := s.subnets[p.FixedIPs[0].SubnetID]
+			if err != nil || !ok {
+				continue
+			}
+			pfx, err := netip.ParsePrefix(sub.CIDR)
+			if err != nil {
+				continue
+			}
+			d.rifs[id] = maps.RIFRow{NetID: id, RouterID: rid, GwIP: gw, GwMAC: mac}
+			d.routes[maps.RouteRow{RouterID: rid, Prefix: pfx.Masked(), NetID: id}] = true
+		}
+	}
+}
+
+// routerKey names a router in the node-local id space it shares with
+// networks.
+func routerKey(id string) string { return "router/" + id }
 
 // program makes the maps hold exactly d: changed entries are written,
 // entries nobody wants are removed, correct ones are left alone (a restart
@@ -352,7 +448,57 @@ func (a *Agent) program(d desired) error {
 			keep(m.PutNH(r))
 		}
 	}
+	curRIF, err := m.RIFRows()
+	keep(err)
+	haveRIF := map[uint32]maps.RIFRow{}
+	for _, r := range curRIF {
+		haveRIF[r.NetID] = r
+	}
+	for id, r := range d.rifs {
+		if h, ok := haveRIF[id]; !ok || h.RouterID != r.RouterID || h.GwIP != r.GwIP || !bytes.Equal(h.GwMAC, r.GwMAC) {
+			keep(m.PutRIF(r))
+		}
+	}
+	curRoutes, err := m.RouteRows()
+	keep(err)
+	haveRoute := map[maps.RouteRow]bool{}
+	for _, r := range curRoutes {
+		haveRoute[r] = true
+	}
+	for r := range d.routes {
+		if !haveRoute[r] {
+			keep(m.PutRoute(r))
+		}
+	}
+	curDVR, err := m.DVRMACRows()
+	keep(err)
+	haveDVR := map[string]bool{}
+	for _, r := range curDVR {
+		haveDVR[r.MAC.String()] = true
+	}
+	for k, mac := range d.dvrMACs {
+		if !haveDVR[k] {
+			keep(m.PutDVRMAC(mac))
+		}
+	}
 	// Removals.
+	for _, r := range curDVR {
+		if _, ok := d.dvrMACs[r.MAC.String()]; !ok {
+			keep(m.DeleteDVRMAC(r.MAC))
+		}
+	}
+	for r := range haveRoute {
+		// A route whose prefix or network changed is a new row: the old
+		// one goes unless the new one has the same key (Put replaced it).
+		if !d.routes[r] && !sameRouteKey(d.routes, r) {
+			keep(m.DeleteRoute(r.RouterID, r.Prefix))
+		}
+	}
+	for id := range haveRIF {
+		if _, ok := d.rifs[id]; !ok {
+			keep(m.DeleteRIF(id))
+		}
+	}
 	for v := range haveNH {
 		if _, ok := d.nh[v]; !ok {
 			keep(m.DeleteNH(v))
@@ -397,4 +543,15 @@ func (a *Agent) program(d desired) error {
 		return fmt.Errorf("program maps: %v (and %d more)", errs[0], len(errs)-1)
 	}
 	return nil
+}
+
+// sameRouteKey reports whether want holds a route with r's key (router,
+// prefix) but another value: then r was overwritten, not removed.
+func sameRouteKey(want map[maps.RouteRow]bool, r maps.RouteRow) bool {
+	for w := range want {
+		if w.RouterID == r.RouterID && w.Prefix == r.Prefix {
+			return true
+		}
+	}
+	return false
 }

@@ -324,23 +324,25 @@ static __always_inline int too_big(struct __sk_buff *skb, const struct bnet_eth 
 }
 
 /*
- * frag_needed answers an IPv4 packet that does not fit the network's MTU
- * with ICMP fragmentation-needed carrying the MTU, sent back to the VM
- * from the packet's destination address, the way the kernel's own bridged
- * tunnels do (iptunnel_pmtud_build_icmp). Nothing else on this path would
- * tell the VM, so path-MTU discovery works instead of a black hole. The
- * packet itself is counted as frag_needed; IPv6 and ICMP errors get no
- * answer (counted all the same).
+ * icmp_error turns the IPv4 packet in skb into an ICMP error about it and
+ * sends that back out of the port it came from, to the sender: type and
+ * code as given (type << 8 | code), mtu for fragmentation-needed, from the
+ * address from (0: the packet's own destination, as the kernel's bridged
+ * tunnels do in iptunnel_pmtud_build_icmp) and from the MAC the packet
+ * was sent to. It quotes the IPv4 header and the first 8 bytes (RFC 792).
+ * ICMP errors and packets with IP options get no answer (TC_ACT_SHOT);
+ * the caller has counted the packet already. Not inlined: several paths
+ * answer this way and the program must stay small enough to verify.
  */
-static __always_inline int frag_needed(struct __sk_buff *skb, const struct bnet_eth *eth, __u32 mtu)
+static __noinline int icmp_error(struct __sk_buff *skb, const struct bnet_eth *eth, __u32 type_code, __u32 mtu,
+				 __u32 from)
 {
 	struct bnet_icmp_frag icmp = {};
 	struct bnet_iph ip = {};
 	struct bnet_eth out;
 	__u8 type;
 
-	count_drop(skb, BNET_DROP_FRAG_NEEDED);
-	if (eth->proto != bpf_htons(ETH_P_IP))
+	if (!skb || !eth || eth->proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_SHOT;
 	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &icmp.quoted, sizeof(icmp.quoted)) < 0)
 		return TC_ACT_SHOT;
@@ -356,8 +358,8 @@ static __always_inline int frag_needed(struct __sk_buff *skb, const struct bnet_
 		if (type == 3 || type == 4 || type == 5 || type == 11 || type == 12)
 			return TC_ACT_SHOT;
 	}
-	icmp.type = 3;
-	icmp.code = 4;
+	icmp.type = type_code >> 8;
+	icmp.code = type_code & 0xff;
 	icmp.mtu = bpf_htons(mtu);
 	icmp.csum = csum_fold(bpf_csum_diff(0, 0, (__be32 *)&icmp, sizeof(icmp), 0));
 
@@ -366,7 +368,7 @@ static __always_inline int frag_needed(struct __sk_buff *skb, const struct bnet_
 	ip.frag_off = bpf_htons(BNET_IP_DF);
 	ip.ttl = 64;
 	ip.protocol = BNET_IPPROTO_ICMP;
-	ip.saddr = icmp.quoted.daddr;
+	ip.saddr = from ? from : icmp.quoted.daddr;
 	ip.daddr = icmp.quoted.saddr;
 	ip_set_csum(&ip);
 
@@ -381,6 +383,25 @@ static __always_inline int frag_needed(struct __sk_buff *skb, const struct bnet_
 		return TC_ACT_SHOT;
 	ctx_barrier(skb);
 	return bpf_redirect(skb->ifindex, 0);
+}
+
+#define BNET_ICMP_UNREACH 3
+#define BNET_ICMP_TIME_EXCEEDED 11
+#define BNET_ICMP_NET_UNREACH ((BNET_ICMP_UNREACH << 8) | 0)
+#define BNET_ICMP_HOST_UNREACH ((BNET_ICMP_UNREACH << 8) | 1)
+#define BNET_ICMP_FRAG_NEEDED ((BNET_ICMP_UNREACH << 8) | 4)
+#define BNET_ICMP_TTL_EXCEEDED ((BNET_ICMP_TIME_EXCEEDED << 8) | 0)
+
+/*
+ * frag_needed answers an IPv4 packet that does not fit the network's MTU
+ * with ICMP fragmentation-needed carrying the MTU. Nothing else on this
+ * path would tell the VM, so path-MTU discovery works instead of a black
+ * hole. The packet is counted as frag_needed; IPv6 gets no answer yet.
+ */
+static __always_inline int frag_needed(struct __sk_buff *skb, const struct bnet_eth *eth, __u32 mtu)
+{
+	count_drop(skb, BNET_DROP_FRAG_NEEDED);
+	return icmp_error(skb, eth, BNET_ICMP_FRAG_NEEDED, mtu, 0);
 }
 
 /* gre_ip fills the outer IPv4 header gretap would send: DF, TTL 64. */
@@ -476,6 +497,163 @@ static __always_inline int to_gre(struct __sk_buff *skb, const struct net_info *
 	if (set_outer_eth(skb, nh) < 0)
 		return drop(skb, BNET_DROP_ENCAP);
 	return bpf_redirect(nh->ifindex, 0);
+}
+
+
+/* ---- distributed routing ----------------------------------------------- */
+
+/*
+ * dvr_unmask puts the gateway MAC back as the source of a routed frame
+ * that arrived from another node with that node's DVR MAC, so the VM sees
+ * its gateway, as br-int's DVR_TO_SRC_MAC table does in seed 002 §4.3.1.
+ */
+static __always_inline int dvr_unmask(struct __sk_buff *skb, __u32 net_id, struct bnet_eth *eth)
+{
+	struct mac_key mk = {};
+	struct rif_info *rif;
+
+	mac_copy(mk.mac, eth->src);
+	if (!bpf_map_lookup_elem(&dvr_macs, &mk))
+		return 0;
+	rif = bpf_map_lookup_elem(&rifs, &net_id);
+	if (!rif)
+		return 0;
+	mac_copy(eth->src, rif->gw_mac);
+	return bpf_skb_store_bytes(skb, ETH_ALEN, rif->gw_mac, ETH_ALEN, 0);
+}
+
+/*
+ * router_echo answers a ping to one of the router's own addresses, as the
+ * qrouter namespace would: addresses swapped (the IP checksum does not
+ * change), type 8 -> 0 in the ICMP checksum, sent back out of the port.
+ */
+static __always_inline int router_echo(struct __sk_buff *skb, const struct bnet_eth *eth,
+				       const struct bnet_iph *ip)
+{
+	__u32 ihl = sizeof(struct bnet_eth) + sizeof(struct bnet_iph);
+	struct bnet_eth out;
+	__u8 type = 0;
+
+	if (ip->protocol != BNET_IPPROTO_ICMP || ip->ver_ihl != 0x45 ||
+	    bpf_skb_load_bytes(skb, ihl, &type, 1) < 0 || type != 8)
+		return drop(skb, BNET_DROP_NO_ROUTE);
+	mac_copy(out.dst, eth->src);
+	mac_copy(out.src, eth->dst);
+	out.proto = eth->proto;
+	if (bpf_skb_store_bytes(skb, 0, &out, sizeof(out), 0) < 0 ||
+	    bpf_skb_store_bytes(skb, sizeof(out) + offsetof(struct bnet_iph, saddr), &ip->daddr, 4, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, sizeof(out) + offsetof(struct bnet_iph, daddr), &ip->saddr, 4, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, ihl, &type, 1, 0) < 0 ||
+	    bpf_l4_csum_replace(skb, ihl + 2, bpf_htons(0x0800), 0, 2) < 0)
+		return drop(skb, BNET_DROP_MALFORMED);
+	ctx_barrier(skb);
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/*
+ * route does what a DVR qrouter does on the VM's own node (seed 002
+ * §3.2.4-3.2.5): an IPv4 packet sent to the gateway MAC is looked up in
+ * the router's connected subnets, its TTL decremented, its MACs rewritten
+ * (source: the egress subnet's gateway; destination: the port holding the
+ * address, from the replicated ports, like the qrouter's PERMANENT ARP
+ * entries) and it leaves on the egress network like any frame of it:
+ * to a local port, or to the destination node with this node's DVR MAC as
+ * source. Errors are answered as a router does, from the gateway address:
+ * TTL exhausted, no route, no such host.
+ */
+static __always_inline int route(struct __sk_buff *skb, const struct rif_info *in_rif, struct bnet_eth *eth)
+{
+	struct route_key rk = { .prefixlen = 64 };
+	struct fdb_key fk = {};
+	struct arp_key ak = {};
+	struct bnet_iph ip;
+	struct route_info *ri;
+	struct rif_info *out_rif;
+	struct arp_entry *nb;
+	struct net_info *netp, net;
+	struct fdb_entry *dst;
+	struct mac_key *self;
+	__u32 zero = 0, out_net, gw_ip = in_rif->gw_ip;
+	__u16 old_word, new_word;
+
+	if (eth->proto != bpf_htons(ETH_P_IP))
+		return drop(skb, BNET_DROP_NOT_IPV4);
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &ip, sizeof(ip)) < 0 || (ip.ver_ihl >> 4) != 4 ||
+	    (ip.ver_ihl & 0xf) < 5)
+		return drop(skb, BNET_DROP_MALFORMED);
+	if (ip.daddr == gw_ip)
+		return router_echo(skb, eth, &ip);
+
+	rk.router_id = in_rif->router_id;
+	rk.ip = ip.daddr;
+	ri = bpf_map_lookup_elem(&routes, &rk);
+	if (!ri) {
+		count_drop(skb, BNET_DROP_NO_ROUTE);
+		return icmp_error(skb, eth, BNET_ICMP_NET_UNREACH, 0, gw_ip);
+	}
+	out_net = ri->net_id;
+	out_rif = bpf_map_lookup_elem(&rifs, &out_net);
+	netp = bpf_map_lookup_elem(&networks, &out_net);
+	if (!out_rif || !netp)
+		return drop(skb, BNET_DROP_NO_NETWORK);
+	net = *netp;
+	if (ip.daddr == out_rif->gw_ip)
+		return router_echo(skb, eth, &ip);
+	if (ip.ttl <= 1) {
+		count_drop(skb, BNET_DROP_TTL_EXCEEDED);
+		return icmp_error(skb, eth, BNET_ICMP_TTL_EXCEEDED, 0, gw_ip);
+	}
+	ak.net_id = out_net;
+	ak.ip = ip.daddr;
+	nb = bpf_map_lookup_elem(&arp, &ak);
+	if (!nb) {
+		count_drop(skb, BNET_DROP_ROUTE_NEIGH);
+		return icmp_error(skb, eth, BNET_ICMP_HOST_UNREACH, 0, gw_ip);
+	}
+
+	/* TTL and protocol share one 16-bit word of the header checksum. */
+	old_word = bpf_htons((__u16)ip.ttl << 8 | ip.protocol);
+	ip.ttl--;
+	new_word = bpf_htons((__u16)ip.ttl << 8 | ip.protocol);
+	mac_copy(eth->dst, nb->mac);
+	mac_copy(eth->src, out_rif->gw_mac);
+	if (bpf_skb_store_bytes(skb, sizeof(struct bnet_eth) + offsetof(struct bnet_iph, ttl), &ip.ttl, 1, 0) < 0 ||
+	    bpf_l3_csum_replace(skb, sizeof(struct bnet_eth) + offsetof(struct bnet_iph, check), old_word, new_word,
+				2) < 0 ||
+	    bpf_skb_store_bytes(skb, 0, eth, 2 * ETH_ALEN, 0) < 0)
+		return drop(skb, BNET_DROP_MALFORMED);
+
+	fk.net_id = out_net;
+	mac_copy(fk.mac, nb->mac);
+	dst = bpf_map_lookup_elem(&fdb, &fk);
+	if (!dst)
+		return drop(skb, BNET_DROP_FDB_MISS);
+	if (dst->ifindex != 0)
+		return deliver_local(skb, dst->ifindex);
+
+	/* Leaving the node: the gateway MAC stays home, the DVR MAC goes. */
+	self = bpf_map_lookup_elem(&dvr_self, &zero);
+	if (!self || !(self->mac[0] | self->mac[1] | self->mac[2] | self->mac[3] | self->mac[4] | self->mac[5]))
+		return drop(skb, BNET_DROP_NO_TUNNEL);
+	mac_copy(eth->src, self->mac);
+	if (bpf_skb_store_bytes(skb, ETH_ALEN, self->mac, ETH_ALEN, 0) < 0)
+		return drop(skb, BNET_DROP_MALFORMED);
+	switch (net.type) {
+	case BNET_NET_VXLAN:
+		if (too_big(skb, eth, net.mtu))
+			return frag_needed(skb, eth, net.mtu);
+		return to_tunnel(skb, &net, dst->vtep);
+	case BNET_NET_GRE:
+		if (too_big(skb, eth, net.mtu))
+			return frag_needed(skb, eth, net.mtu);
+		return to_gre(skb, &net, dst->vtep, eth);
+	case BNET_NET_FLAT:
+	case BNET_NET_VLAN:
+		if (too_big(skb, eth, net.mtu))
+			return frag_needed(skb, eth, net.mtu);
+		return to_phys(skb, &net);
+	}
+	return drop(skb, BNET_DROP_FDB_MISS);
 }
 
 enum bnet_origin {
@@ -718,6 +896,7 @@ int bnet_port_in(struct __sk_buff *skb)
 	struct net_info *netp, net;
 	struct fdb_key key = {};
 	struct fdb_entry *dst;
+	struct rif_info *rif;
 	struct bnet_eth eth;
 	__u32 net_id;
 
@@ -750,6 +929,10 @@ int bnet_port_in(struct __sk_buff *skb)
 
 	if (eth.dst[0] & 1)
 		return flood_out(skb, net_id, &net, &eth, BNET_FROM_PORT);
+
+	rif = bpf_map_lookup_elem(&rifs, &net_id);
+	if (rif && mac_equal(eth.dst, rif->gw_mac))
+		return route(skb, rif, &eth);
 
 	key.net_id = net_id;
 	mac_copy(key.mac, eth.dst);
@@ -795,13 +978,15 @@ int bnet_port_in(struct __sk_buff *skb)
  * (split horizon), unicast to its local port.
  */
 static __always_inline int from_overlay(struct __sk_buff *skb, __u32 net_id, const struct net_info *net,
-					const struct bnet_eth *eth)
+					struct bnet_eth *eth)
 {
 	struct fdb_key key = { .net_id = net_id };
 	struct fdb_entry *dst;
 
 	if (eth->dst[0] & 1)
 		return flood_out(skb, net_id, net, eth, BNET_FROM_TUNNEL);
+	if (dvr_unmask(skb, net_id, eth) < 0)
+		return drop(skb, BNET_DROP_MALFORMED);
 	mac_copy(key.mac, eth->dst);
 	dst = bpf_map_lookup_elem(&fdb, &key);
 	if (!dst || dst->ifindex == 0)
@@ -875,6 +1060,8 @@ int bnet_phys_in(struct __sk_buff *skb)
 		return TCX_NEXT;
 	if (tagged && bpf_skb_vlan_pop(skb) < 0)
 		return drop(skb, BNET_DROP_VLAN_PUSH);
+	if (dvr_unmask(skb, net_id, &eth) < 0)
+		return drop(skb, BNET_DROP_MALFORMED);
 	return deliver_local(skb, dst->ifindex);
 }
 

@@ -26,6 +26,7 @@
 #define BNET_MAX_STATS 65536
 #define BNET_MAX_PEERS 262144
 #define BNET_MAX_VTEPS 4096
+#define BNET_MAX_ROUTES 65536
 
 /* Network (segment) types; values are stable: they are stored in maps. */
 enum bnet_net_type {
@@ -61,6 +62,10 @@ enum bnet_drop_reason {
 	BNET_DROP_NO_NEIGH = 16,       /* no underlay neighbour for a GRE VTEP yet */
 	BNET_DROP_TUNNEL_FRAG = 17,    /* fragmented tunnel packet (we always send DF) */
 	BNET_DROP_ENCAP = 18,          /* GRE encap/decap helper failed */
+	BNET_DROP_NO_ROUTE = 19,       /* routed, no route (ICMP net unreachable sent) */
+	BNET_DROP_TTL_EXCEEDED = 20,   /* routed, TTL ran out (ICMP time exceeded sent) */
+	BNET_DROP_ROUTE_NEIGH = 21,    /* routed to an address no port holds (ICMP host unreachable) */
+	BNET_DROP_NOT_IPV4 = 22,       /* sent to a router, not IPv4 (not routed yet) */
 	BNET_DROP_MAX,
 };
 
@@ -170,6 +175,41 @@ struct stat_val {
 	__u64 bytes;
 };
 
+/*
+ * rifs: network -> the distributed router interface on it: the subnet's
+ * gateway, present with the same IP and MAC on every node that hosts the
+ * router (as the qr- ports of a DVR qrouter are). One per network.
+ */
+struct rif_info {
+	__u32 router_id; /* node-local router id */
+	__u32 gw_ip;     /* network order */
+	__u8 gw_mac[6];
+	__u16 pad;
+};
+
+/* routes: longest prefix match on (router, destination) -> egress network. */
+struct route_key {
+	__u32 prefixlen; /* 32 (the router id) + the prefix length */
+	__u32 router_id;
+	__u32 ip; /* network order */
+};
+
+struct route_info {
+	__u32 net_id; /* egress network: a connected subnet's */
+	__u32 flags;
+};
+
+/*
+ * dvr_macs: every node's DVR host MAC. A routed frame crosses the underlay
+ * with its sending node's DVR MAC as source (never a gateway MAC, which
+ * exists on every node); the receiver puts the gateway MAC back.
+ * dvr_self[0] is this node's.
+ */
+struct mac_key {
+	__u8 mac[6];
+	__u16 pad;
+};
+
 #ifdef BNET_DECLARE_MAPS
 /* Maps are pinned by name under the agent's pin directory. */
 struct {
@@ -254,6 +294,38 @@ struct {
 	__type(value, struct nh_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } underlay_nh SEC(".maps");
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_NETWORKS);
+	__type(key, __u32);
+	__type(value, struct rif_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rifs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BNET_MAX_ROUTES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct route_key);
+	__type(value, struct route_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} routes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_VTEPS);
+	__type(key, struct mac_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dvr_macs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mac_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} dvr_self SEC(".maps");
 #endif /* BNET_DECLARE_MAPS */
 
 #endif /* BNET_H */

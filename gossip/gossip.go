@@ -44,6 +44,9 @@ type Meta struct {
 	VTEP     string   `json:"vtep"`
 	Roles    []string `json:"roles"`
 	Physnets []string `json:"physnets"`
+	// DVRMAC is the node's DVR host MAC: the source MAC of the frames it
+	// routes onto the underlay (Neutron's dvr_host_macs table).
+	DVRMAC string `json:"dvr_mac,omitempty"`
 }
 
 // Member is one node as this node sees it.

@@ -48,6 +48,12 @@ type bnetFloodEntry struct {
 	Remote   [128]uint32
 }
 
+type bnetMacKey struct {
+	_   structs.HostLayout
+	Mac [6]uint8
+	Pad uint16
+}
+
 type bnetNetInfo struct {
 	_           structs.HostLayout
 	Type        uint32
@@ -86,6 +92,27 @@ type bnetPortInfo struct {
 	Pad   uint16
 }
 
+type bnetRifInfo struct {
+	_        structs.HostLayout
+	RouterId uint32
+	GwIp     uint32
+	GwMac    [6]uint8
+	Pad      uint16
+}
+
+type bnetRouteInfo struct {
+	_     structs.HostLayout
+	NetId uint32
+	Flags uint32
+}
+
+type bnetRouteKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	RouterId  uint32
+	Ip        uint32
+}
+
 type bnetSegmentKey struct {
 	_       structs.HostLayout
 	Type    uint32
@@ -111,11 +138,15 @@ type bnetStatVal struct {
 const (
 	bnetMapArp         = "arp"
 	bnetMapDropStats   = "drop_stats"
+	bnetMapDvrMacs     = "dvr_macs"
+	bnetMapDvrSelf     = "dvr_self"
 	bnetMapFdb         = "fdb"
 	bnetMapFlood       = "flood"
 	bnetMapNetworks    = "networks"
 	bnetMapNodeCfg     = "node_cfg"
 	bnetMapPorts       = "ports"
+	bnetMapRifs        = "rifs"
+	bnetMapRoutes      = "routes"
 	bnetMapSegments    = "segments"
 	bnetMapTunnelPeers = "tunnel_peers"
 	bnetMapUnderlayNh  = "underlay_nh"
@@ -179,11 +210,15 @@ type bnetProgramSpecs struct {
 type bnetMapSpecs struct {
 	Arp         *ebpf.MapSpec `ebpf:"arp"`
 	DropStats   *ebpf.MapSpec `ebpf:"drop_stats"`
+	DvrMacs     *ebpf.MapSpec `ebpf:"dvr_macs"`
+	DvrSelf     *ebpf.MapSpec `ebpf:"dvr_self"`
 	Fdb         *ebpf.MapSpec `ebpf:"fdb"`
 	Flood       *ebpf.MapSpec `ebpf:"flood"`
 	Networks    *ebpf.MapSpec `ebpf:"networks"`
 	NodeCfg     *ebpf.MapSpec `ebpf:"node_cfg"`
 	Ports       *ebpf.MapSpec `ebpf:"ports"`
+	Rifs        *ebpf.MapSpec `ebpf:"rifs"`
+	Routes      *ebpf.MapSpec `ebpf:"routes"`
 	Segments    *ebpf.MapSpec `ebpf:"segments"`
 	TunnelPeers *ebpf.MapSpec `ebpf:"tunnel_peers"`
 	UnderlayNh  *ebpf.MapSpec `ebpf:"underlay_nh"`
@@ -217,11 +252,15 @@ func (o *bnetObjects) Close() error {
 type bnetMaps struct {
 	Arp         *ebpf.Map `ebpf:"arp"`
 	DropStats   *ebpf.Map `ebpf:"drop_stats"`
+	DvrMacs     *ebpf.Map `ebpf:"dvr_macs"`
+	DvrSelf     *ebpf.Map `ebpf:"dvr_self"`
 	Fdb         *ebpf.Map `ebpf:"fdb"`
 	Flood       *ebpf.Map `ebpf:"flood"`
 	Networks    *ebpf.Map `ebpf:"networks"`
 	NodeCfg     *ebpf.Map `ebpf:"node_cfg"`
 	Ports       *ebpf.Map `ebpf:"ports"`
+	Rifs        *ebpf.Map `ebpf:"rifs"`
+	Routes      *ebpf.Map `ebpf:"routes"`
 	Segments    *ebpf.Map `ebpf:"segments"`
 	TunnelPeers *ebpf.Map `ebpf:"tunnel_peers"`
 	UnderlayNh  *ebpf.Map `ebpf:"underlay_nh"`
@@ -231,11 +270,15 @@ func (m *bnetMaps) Close() error {
 	return _BnetClose(
 		m.Arp,
 		m.DropStats,
+		m.DvrMacs,
+		m.DvrSelf,
 		m.Fdb,
 		m.Flood,
 		m.Networks,
 		m.NodeCfg,
 		m.Ports,
+		m.Rifs,
+		m.Routes,
 		m.Segments,
 		m.TunnelPeers,
 		m.UnderlayNh,

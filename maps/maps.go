@@ -27,6 +27,10 @@ const (
 	MapDropStats = "drop_stats"
 	MapPeers     = "tunnel_peers"
 	MapNH        = "underlay_nh"
+	MapRIFs      = "rifs"
+	MapRoutes    = "routes"
+	MapDVRMACs   = "dvr_macs"
+	MapDVRSelf   = "dvr_self"
 )
 
 // Fan-out limits of a flood entry (BNET_FLOOD_LOCAL, BNET_FLOOD_REMOTE).
@@ -42,6 +46,7 @@ const portUp = 1 << 0
 type Maps struct {
 	Ports, Networks, Segments, FDB, ARP, Flood, NodeCfg, DropStats *ebpf.Map
 	Peers, NH                                                      *ebpf.Map
+	RIFs, Routes, DVRMACs, DVRSelf                                 *ebpf.Map
 }
 
 // Programs holds the four TC ingress programs.
@@ -80,6 +85,10 @@ func Load(pinDir string) (*Maps, *Programs, error) {
 		DropStats: objs.DropStats,
 		Peers:     objs.TunnelPeers,
 		NH:        objs.UnderlayNh,
+		RIFs:      objs.Rifs,
+		Routes:    objs.Routes,
+		DVRMACs:   objs.DvrMacs,
+		DVRSelf:   objs.DvrSelf,
 	}
 	p := &Programs{PortIn: objs.BnetPortIn, TunIn: objs.BnetTunIn, PhysIn: objs.BnetPhysIn, UlIn: objs.BnetUlIn}
 	return m, p, nil
@@ -100,6 +109,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 		{MapPorts, &m.Ports}, {MapNetworks, &m.Networks}, {MapSegments, &m.Segments},
 		{MapFDB, &m.FDB}, {MapARP, &m.ARP}, {MapFlood, &m.Flood},
 		{MapNodeCfg, &m.NodeCfg}, {MapDropStats, &m.DropStats}, {MapPeers, &m.Peers}, {MapNH, &m.NH},
+		{MapRIFs, &m.RIFs}, {MapRoutes, &m.Routes}, {MapDVRMACs, &m.DVRMACs}, {MapDVRSelf, &m.DVRSelf},
 	}
 	opts := &ebpf.LoadPinOptions{ReadOnly: readOnly}
 	for _, f := range fields {
@@ -117,7 +127,8 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 }
 
 func (m *Maps) all() []*ebpf.Map {
-	return []*ebpf.Map{m.Ports, m.Networks, m.Segments, m.FDB, m.ARP, m.Flood, m.NodeCfg, m.DropStats, m.Peers, m.NH}
+	return []*ebpf.Map{m.Ports, m.Networks, m.Segments, m.FDB, m.ARP, m.Flood, m.NodeCfg, m.DropStats, m.Peers, m.NH,
+		m.RIFs, m.Routes, m.DVRMACs, m.DVRSelf}
 }
 
 // Close closes the map FDs; the pins stay.

@@ -28,6 +28,10 @@ var reasonNames = []string{
 	"no_neigh",
 	"tunnel_frag",
 	"encap",
+	"no_route",
+	"ttl_exceeded",
+	"route_neigh",
+	"not_ipv4",
 }
 
 // ReasonName maps a drop reason value to its stable lower-case name;

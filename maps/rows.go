@@ -288,6 +288,7 @@ var mapTypeNames = map[ebpf.MapType]string{
 	ebpf.Hash:       "hash",
 	ebpf.PerCPUHash: "percpu_hash",
 	ebpf.Array:      "array",
+	ebpf.LPMTrie:    "lpm_trie",
 }
 
 // MapRows lists every map with its fill and capacity, by name.
@@ -299,6 +300,7 @@ func (m *Maps) MapRows() ([]MapRow, error) {
 		{MapARP, m.ARP}, {MapDropStats, m.DropStats}, {MapFDB, m.FDB}, {MapFlood, m.Flood},
 		{MapNetworks, m.Networks}, {MapNodeCfg, m.NodeCfg}, {MapPorts, m.Ports}, {MapSegments, m.Segments},
 		{MapPeers, m.Peers}, {MapNH, m.NH},
+		{MapRIFs, m.RIFs}, {MapRoutes, m.Routes}, {MapDVRMACs, m.DVRMACs}, {MapDVRSelf, m.DVRSelf},
 	}
 	rows := make([]MapRow, 0, len(named))
 	for _, n := range named {
@@ -662,5 +664,185 @@ func (m *Maps) NHRows() ([]NHRow, error) {
 		return nil, fmt.Errorf("read %s: %w", MapNH, err)
 	}
 	slices.SortFunc(rows, func(a, b NHRow) int { return a.VTEP.Compare(b.VTEP) })
+	return rows, nil
+}
+
+// ---- routing ----------------------------------------------------------------
+
+// RIFRow is the distributed router interface (the subnet gateway) on a
+// network.
+type RIFRow struct {
+	NetID    uint32
+	RouterID uint32
+	GwIP     netip.Addr
+	GwMAC    net.HardwareAddr
+}
+
+// PutRIF writes a network's router interface.
+func (m *Maps) PutRIF(r RIFRow) error {
+	ip, err := ipToU32(r.GwIP)
+	if err != nil {
+		return fmt.Errorf("put router interface %d: gateway: %w", r.NetID, err)
+	}
+	mac, err := macBytes(r.GwMAC)
+	if err != nil {
+		return fmt.Errorf("put router interface %d: %w", r.NetID, err)
+	}
+	if err := m.RIFs.Put(r.NetID, &bnetRifInfo{RouterId: r.RouterID, GwIp: ip, GwMac: mac}); err != nil {
+		return fmt.Errorf("put router interface %d: %w", r.NetID, err)
+	}
+	return nil
+}
+
+// DeleteRIF removes a network's router interface; a missing one is not an error.
+func (m *Maps) DeleteRIF(netID uint32) error {
+	if err := ignoreMissing(m.RIFs.Delete(netID)); err != nil {
+		return fmt.Errorf("delete router interface %d: %w", netID, err)
+	}
+	return nil
+}
+
+// RIFRows lists the router interfaces by network.
+func (m *Maps) RIFRows() ([]RIFRow, error) {
+	var (
+		k    uint32
+		v    bnetRifInfo
+		rows []RIFRow
+	)
+	it := m.RIFs.Iterate()
+	for it.Next(&k, &v) {
+		rows = append(rows, RIFRow{NetID: k, RouterID: v.RouterId, GwIP: u32ToIP(v.GwIp), GwMAC: macAddr(v.GwMac)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapRIFs, err)
+	}
+	slices.SortFunc(rows, func(a, b RIFRow) int { return cmp.Compare(a.NetID, b.NetID) })
+	return rows, nil
+}
+
+// RouteRow is a connected route of a router: Prefix -> egress network.
+type RouteRow struct {
+	RouterID uint32
+	Prefix   netip.Prefix
+	NetID    uint32
+}
+
+func routeKey(routerID uint32, p netip.Prefix) (bnetRouteKey, error) {
+	ip, err := ipToU32(p.Addr())
+	if err != nil || p.Bits() < 0 {
+		return bnetRouteKey{}, fmt.Errorf("route %v: not an IPv4 prefix", p)
+	}
+	return bnetRouteKey{Prefixlen: 32 + uint32(p.Bits()), RouterId: routerID, Ip: ip}, nil
+}
+
+// PutRoute writes a route; the prefix is masked first.
+func (m *Maps) PutRoute(r RouteRow) error {
+	k, err := routeKey(r.RouterID, r.Prefix.Masked())
+	if err == nil {
+		err = m.Routes.Put(&k, &bnetRouteInfo{NetId: r.NetID})
+	}
+	if err != nil {
+		return fmt.Errorf("put route %d/%v: %w", r.RouterID, r.Prefix, err)
+	}
+	return nil
+}
+
+// DeleteRoute removes a route; a missing one is not an error.
+func (m *Maps) DeleteRoute(routerID uint32, p netip.Prefix) error {
+	k, err := routeKey(routerID, p.Masked())
+	if err == nil {
+		err = ignoreMissing(m.Routes.Delete(&k))
+	}
+	if err != nil {
+		return fmt.Errorf("delete route %d/%v: %w", routerID, p, err)
+	}
+	return nil
+}
+
+// RouteRows lists the routes by router and prefix.
+func (m *Maps) RouteRows() ([]RouteRow, error) {
+	var (
+		k    bnetRouteKey
+		v    bnetRouteInfo
+		rows []RouteRow
+	)
+	it := m.Routes.Iterate()
+	for it.Next(&k, &v) {
+		bits := int(k.Prefixlen) - 32
+		if bits < 0 || bits > 32 {
+			continue
+		}
+		rows = append(rows, RouteRow{RouterID: k.RouterId, Prefix: netip.PrefixFrom(u32ToIP(k.Ip), bits), NetID: v.NetId})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapRoutes, err)
+	}
+	slices.SortFunc(rows, func(a, b RouteRow) int {
+		return cmp.Or(cmp.Compare(a.RouterID, b.RouterID), a.Prefix.Addr().Compare(b.Prefix.Addr()), cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits()))
+	})
+	return rows, nil
+}
+
+// DVRMACRow is one node's DVR host MAC (Self: this node's).
+type DVRMACRow struct {
+	MAC  net.HardwareAddr
+	Self bool
+}
+
+// PutDVRMAC admits mac as some node's DVR MAC.
+func (m *Maps) PutDVRMAC(mac net.HardwareAddr) error {
+	b, err := macBytes(mac)
+	if err == nil {
+		err = m.DVRMACs.Put(&bnetMacKey{Mac: b}, uint32(1))
+	}
+	if err != nil {
+		return fmt.Errorf("put dvr mac %v: %w", mac, err)
+	}
+	return nil
+}
+
+// DeleteDVRMAC forgets a DVR MAC; a missing one is not an error.
+func (m *Maps) DeleteDVRMAC(mac net.HardwareAddr) error {
+	b, err := macBytes(mac)
+	if err == nil {
+		err = ignoreMissing(m.DVRMACs.Delete(&bnetMacKey{Mac: b}))
+	}
+	if err != nil {
+		return fmt.Errorf("delete dvr mac %v: %w", mac, err)
+	}
+	return nil
+}
+
+// SetDVRSelf writes this node's own DVR MAC.
+func (m *Maps) SetDVRSelf(mac net.HardwareAddr) error {
+	b, err := macBytes(mac)
+	if err == nil {
+		err = m.DVRSelf.Put(uint32(0), &bnetMacKey{Mac: b})
+	}
+	if err != nil {
+		return fmt.Errorf("set own dvr mac %v: %w", mac, err)
+	}
+	return nil
+}
+
+// DVRMACRows lists the known DVR MACs, this node's marked.
+func (m *Maps) DVRMACRows() ([]DVRMACRow, error) {
+	var self bnetMacKey
+	if err := m.DVRSelf.Lookup(uint32(0), &self); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapDVRSelf, err)
+	}
+	var (
+		k    bnetMacKey
+		v    uint32
+		rows []DVRMACRow
+	)
+	it := m.DVRMACs.Iterate()
+	for it.Next(&k, &v) {
+		rows = append(rows, DVRMACRow{MAC: macAddr(k.Mac), Self: k.Mac == self.Mac})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapDVRMACs, err)
+	}
+	slices.SortFunc(rows, func(a, b DVRMACRow) int { return bytes.Compare(a.MAC, b.MAC) })
 	return rows, nil
 }

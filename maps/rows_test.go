@@ -29,6 +29,12 @@ func TestRowsRoundTrip(t *testing.T) {
 	must(m.PutARP(ARPRow{NetID: 1, IP: ipA, MAC: macA}))
 	must(m.PutFlood(FloodRow{NetID: 1, Local: []uint32{10}, Remote: []netip.Addr{vtep}}))
 	must(m.PutFlood(FloodRow{NetID: 2}))
+	must(m.PutRIF(RIFRow{NetID: 1, RouterID: 3, GwIP: netip.MustParseAddr("10.0.0.254"), GwMAC: macC}))
+	must(m.PutRoute(RouteRow{RouterID: 3, Prefix: netip.MustParsePrefix("10.0.0.77/24"), NetID: 1}))
+	must(m.PutRoute(RouteRow{RouterID: 3, Prefix: netip.MustParsePrefix("10.9.0.0/16"), NetID: 2}))
+	must(m.PutDVRMAC(macR))
+	must(m.PutDVRMAC(macA))
+	must(m.SetDVRSelf(macA))
 	must(m.PutPeer(PeerRow{NetID: 1, VTEP: vtep}))
 	must(m.PutNH(NHRow{VTEP: vtep, Ifindex: 4, SrcMAC: macA, DstMAC: macB}))
 	must(m.SetNodeCfg(NodeCfg{VXLANIfindex: 7, LocalIP: netip.MustParseAddr("192.0.2.1"), UnderlayIfindex: 9}))
@@ -78,7 +84,14 @@ func TestRowsRoundTrip(t *testing.T) {
 	must(m.DeleteNH(vtep))
 	must(m.DeleteNH(vtep))
 
-	if len(mapRows) != 10 || fill["fdb"].Entries != 2 || fill["fdb"].Capacity != 262144 ||
+	rifs, err := m.RIFRows()
+	check("rifs", rifs, []RIFRow{{1, 3, netip.MustParseAddr("10.0.0.254"), macC}}, err)
+	routes, err := m.RouteRows()
+	check("routes", routes, []RouteRow{{3, netip.MustParsePrefix("10.0.0.0/24"), 1}, {3, netip.MustParsePrefix("10.9.0.0/16"), 2}}, err)
+	dvr, err := m.DVRMACRows()
+	check("dvr_macs", dvr, []DVRMACRow{{macA, true}, {macR, false}}, err)
+
+	if len(mapRows) != 14 || fill["fdb"].Entries != 2 || fill["fdb"].Capacity != 262144 ||
 		fill["node_cfg"].Type != "array" || fill["drop_stats"].Type != "percpu_hash" || fill["drop_stats"].Entries != 0 {
 		t.Fatalf("map rows %+v", mapRows)
 	}
@@ -97,6 +110,9 @@ func TestRowsRoundTrip(t *testing.T) {
 		"node local v6": m.SetNodeCfg(NodeCfg{VXLANIfindex: 1, LocalIP: netip.MustParseAddr("::1")}),
 		"peer v6":       m.PutPeer(PeerRow{NetID: 1, VTEP: netip.MustParseAddr("::1")}),
 		"nh short mac":  m.PutNH(NHRow{VTEP: vtep, SrcMAC: macA[:3], DstMAC: macB}),
+		"route v6":      m.PutRoute(RouteRow{RouterID: 1, Prefix: netip.MustParsePrefix("2001:db8::/64")}),
+		"rif bad mac":   m.PutRIF(RIFRow{NetID: 1, GwIP: ipA, GwMAC: macA[:2]}),
+		"dvr bad mac":   m.PutDVRMAC(macA[:5]),
 	} {
 		if err == nil {
 			t.Errorf("%s: accepted", name)
@@ -164,7 +180,7 @@ func TestReasonsMatchHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	enum := func(prefix string) map[uint32]string {
-		re := regexp.MustCompile(`(?m)^\s*` + prefix + `([A-Z_]+)\s*=\s*(\d+),`)
+		re := regexp.MustCompile(`(?m)^\s*` + prefix + `([A-Z0-9_]+)\s*=\s*(\d+),`)
 		out := map[uint32]string{}
 		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
 			v, _ := strconv.Atoi(m[2])

@@ -20,6 +20,7 @@ type AgentInfo struct {
 	Roles       []string
 	Physnets    []string
 	TunnelTypes []string
+	DVRMAC      string
 	Alive       bool
 	StartedAt   time.Time
 	HeartbeatAt time.Time
@@ -62,9 +63,22 @@ func NewAgent(in AgentInfo) Agent {
 			"roles":        nz(in.Roles),
 			"physnets":     nz(in.Physnets),
 			"tunnel_types": nz(in.TunnelTypes),
+			"dvr_mac":      in.DVRMAC,
+			"agent_mode":   agentMode(in.Roles),
 		},
 		HeartbeatAt: ts(in.HeartbeatAt),
 		CreatedAt:   ts(in.StartedAt),
 		StartedAt:   ts(in.StartedAt),
 	}
+}
+
+// agentMode is the L3 agent mode Neutron would give a node with these
+// roles: every node routes east-west (dvr); network nodes also hold SNAT.
+func agentMode(roles []string) string {
+	for _, r := range roles {
+		if r == "network" {
+			return "dvr_snat"
+		}
+	}
+	return "dvr"
 }
