@@ -88,6 +88,8 @@ func NewApp(version string, stdout, stderr io.Writer) *cli.App {
 			fdbCommand(),
 			arpCommand(),
 			tunnelCommand(),
+			routeCommand(),
+			dvrMACCommand(),
 			mapCommand(),
 			dropCommand(),
 		},

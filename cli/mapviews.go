@@ -29,6 +29,9 @@ type mapReader interface {
 	FloodRows() ([]maps.FloodRow, error)
 	MapRows() ([]maps.MapRow, error)
 	DropRows() ([]maps.DropRow, error)
+	RouteRows() ([]maps.RouteRow, error)
+	RIFRows() ([]maps.RIFRow, error)
+	DVRMACRows() ([]maps.DVRMACRow, error)
 }
 
 // openMaps opens the pins read-only: a view must never create or change

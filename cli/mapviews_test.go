@@ -19,6 +19,9 @@ type fakeMaps struct {
 	floods []maps.FloodRow
 	maps   []maps.MapRow
 	drops  []maps.DropRow
+	routes []maps.RouteRow
+	rifs   []maps.RIFRow
+	dvr    []maps.DVRMACRow
 }
 
 func (f *fakeMaps) FDBRows() ([]maps.FDBRow, error)     { return f.fdb, nil }
@@ -27,6 +30,11 @@ func (f *fakeMaps) NetRows() ([]maps.NetRow, error)     { return f.nets, nil }
 func (f *fakeMaps) FloodRows() ([]maps.FloodRow, error) { return f.floods, nil }
 func (f *fakeMaps) MapRows() ([]maps.MapRow, error)     { return f.maps, nil }
 func (f *fakeMaps) DropRows() ([]maps.DropRow, error)   { return f.drops, nil }
+func (f *fakeMaps) RouteRows() ([]maps.RouteRow, error) { return f.routes, nil }
+func (f *fakeMaps) RIFRows() ([]maps.RIFRow, error)     { return f.rifs, nil }
+func (f *fakeMaps) DVRMACRows() ([]maps.DVRMACRow, error) {
+	return f.dvr, nil
+}
 
 func withFakeMaps(t *testing.T, f *fakeMaps) string {
 	t.Helper()
@@ -172,5 +180,34 @@ func TestMapAndDropViews(t *testing.T) {
 	d := jsonOf(t, mustRun(t, "--pin-dir", dir, "drop", "list", "-o", "json"))["drops"].([]any)
 	if !reflect.DeepEqual(d[0], map[string]any{"ifindex": 7.0, "reason": "no_network", "packets": 1.0, "bytes": 60.0}) {
 		t.Errorf("drop json = %v", d)
+	}
+}
+
+func TestRouteAndDVRMACViews(t *testing.T) {
+	dir := withFakeMaps(t, &fakeMaps{
+		routes: []maps.RouteRow{
+			{RouterID: 7, Prefix: netip.MustParsePrefix("81.1.180.0/24"), NetID: 1},
+			{RouterID: 7, Prefix: netip.MustParsePrefix("90.1.180.0/24"), NetID: 2},
+		},
+		rifs: []maps.RIFRow{{NetID: 1, RouterID: 7, GwIP: netip.MustParseAddr("81.1.180.1"), GwMAC: mac("fa:16:3e:63:3b:4c")}},
+		dvr:  []maps.DVRMACRow{{MAC: mac("fa:16:3f:b2:34:82"), Self: true}, {MAC: mac("fa:16:3f:db:6f:73")}},
+	})
+	out := mustRun(t, "--pin-dir", dir, "route", "list")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	want := [][]string{
+		{"7", "81.1.180.0/24", "1", "81.1.180.1", "fa:16:3e:63:3b:4c"},
+		{"7", "90.1.180.0/24", "2", "-", "-"},
+	}
+	if len(lines) != 3 {
+		t.Fatalf("table:\n%s", out)
+	}
+	for i, w := range want {
+		if got := strings.Fields(lines[i+1]); !reflect.DeepEqual(got, w) {
+			t.Errorf("row %d = %v, want %v", i+1, got, w)
+		}
+	}
+	got := jsonOf(t, mustRun(t, "--pin-dir", dir, "-o", "json", "dvr-mac", "list"))["dvr_macs"].([]any)
+	if len(got) != 2 || got[0].(map[string]any)["self"] != true || got[1].(map[string]any)["mac"] != "fa:16:3f:db:6f:73" {
+		t.Errorf("dvr-mac json = %v", got)
 	}
 }
