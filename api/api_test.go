@@ -118,7 +118,7 @@ func (e *env) list(path, key string) []any {
 // dump is the whole store state, versions included: any write changes it.
 func (e *env) dump() string {
 	var b strings.Builder
-	for _, k := range []string{model.KindNetwork, model.KindSubnet, model.KindPort} {
+	for _, k := range []string{model.KindNetwork, model.KindSubnet, model.KindPort, model.KindRouter} {
 		for _, r := range e.st.List(k) {
 			j, _ := json.Marshal(r)
 			b.Write(j)
@@ -308,7 +308,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"port update network", "PUT", "/v2.0/ports/" + port, `{"port": {"network_id": "` + other + `"}}`, 400, ""},
 		{"port update dup ip", "PUT", "/v2.0/ports/" + port, `{"port": {"fixed_ips": [{"ip_address": "10.0.0.0"}]}}`, 400, "InvalidInput"},
 		{"delete unknown port", "DELETE", "/v2.0/ports/nope", ``, 404, "PortNotFound"},
-		{"unknown path", "GET", "/v2.0/routers", ``, 404, "HTTPNotFound"},
+		{"unknown path", "GET", "/v2.0/floatingips", ``, 404, "HTTPNotFound"},
 		{"bad method", "PATCH", "/v2.0/networks", ``, 405, "HTTPMethodNotAllowed"},
 	}
 	for _, c := range cases {
@@ -475,5 +475,231 @@ func TestTags(t *testing.T) {
 	}
 	if n := e.must(200, "GET", "/v2.0/networks/"+a+"/tags", "", ""); fmt.Sprint(n["tags"]) != "[]" {
 		t.Errorf("after clear: %v", n)
+	}
+}
+
+func TestRouterCRUD(t *testing.T) {
+	e := newEnv(t)
+	rt := e.must(201, "POST", "/v2.0/routers", `{"router": {"name": "r1", "distributed": "True", "availability_zone_hints": [],
+		"description": "d"}}`, "router")
+	id := str(rt, "id")
+	if len(id) != 36 || rt["distributed"] != true || rt["ha"] != false || rt["admin_state_up"] != true || rt["status"] != "ACTIVE" ||
+		rt["external_gateway_info"] != nil || fmt.Sprint(rt["routes"]) != "[]" || fmt.Sprint(rt["tags"]) != "[]" ||
+		rt["project_id"] != model.AdminProject || rt["tenant_id"] != model.AdminProject || rt["revision_number"] != 1.0 ||
+		!strings.HasSuffix(str(rt, "created_at"), "Z") || rt["description"] != "d" {
+		t.Fatalf("created router %v", rt)
+	}
+	if _, ok := rt["availability_zone_hints"]; ok {
+		t.Error("ignored attribute echoed back")
+	}
+	other := str(e.must(201, "POST", "/v2.0/routers", `{"router": {"name": "r2", "distributed": true, "ha": false,
+		"external_gateway_info": null, "project_id": "p1"}}`, "router"), "id")
+	if l := e.list("/v2.0/routers", "routers"); len(l) != 2 {
+		t.Fatalf("list %v", l)
+	}
+	l := e.list("/v2.0/routers?name=r1&distributed=true&fields=id&fields=name", "routers")
+	if len(l) != 1 || len(l[0].(map[string]any)) != 2 || l[0].(map[string]any)["id"] != id {
+		t.Fatalf("filters and fields %v", l)
+	}
+	if l := e.list("/v2.0/routers?project_id=p1", "routers"); len(l) != 1 || l[0].(map[string]any)["id"] != other {
+		t.Fatalf("project filter %v", l)
+	}
+	if s := e.must(200, "GET", "/v2.0/routers/"+id+"?fields=status", "", "router"); len(s) != 1 || s["status"] != "ACTIVE" {
+		t.Fatalf("show fields %v", s)
+	}
+	// distributed and ha may be sent unchanged; routes may be emptied.
+	u := e.must(200, "PUT", "/v2.0/routers/"+id, `{"router": {"name": "r1b", "admin_state_up": "false", "routes": [],
+		"distributed": true, "ha": false, "external_gateway_info": {}}}`, "router")
+	if u["name"] != "r1b" || u["admin_state_up"] != false || u["revision_number"] != 2.0 || u["distributed"] != true ||
+		u["external_gateway_info"] != nil || u["created_at"] != rt["created_at"] {
+		t.Fatalf("updated %v", u)
+	}
+	e.must(200, "PUT", "/v2.0/routers/"+id+"/tags", `{"tags": ["blue"]}`, "")
+	if l := e.list("/v2.0/routers?tags=blue", "routers"); len(l) != 1 || l[0].(map[string]any)["id"] != id {
+		t.Fatalf("tag filter %v", l)
+	}
+	x := e.list("/v2.0/extensions", "extensions")
+	aliases := []string{}
+	for _, ext := range x {
+		aliases = append(aliases, str(ext.(map[string]any), "alias"))
+	}
+	if !slices.Contains(aliases, "router") || !slices.Contains(aliases, "dvr") {
+		t.Errorf("extensions %v", aliases)
+	}
+	e.must(204, "DELETE", "/v2.0/routers/"+id, "", "")
+	code, out := e.call("GET", "/v2.0/routers/"+id, "")
+	if code != 404 || out["NeutronError"].(map[string]any)["type"] != "RouterNotFound" {
+		t.Fatalf("after delete: %d %v", code, out)
+	}
+}
+
+// routerEnv is a network with two subnets, another network with one, and a
+// distributed router.
+type routerEnv struct {
+	*env
+	net, net2, sub, sub2, sub3, router string
+}
+
+func newRouterEnv(t *testing.T) routerEnv {
+	e := routerEnv{env: newEnv(t)}
+	e.net = str(e.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n"}}`, "network"), "id")
+	e.net2 = str(e.must(201, "POST", "/v2.0/networks", `{"network": {"name": "n2"}}`, "network"), "id")
+	e.sub = str(e.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+e.net+`", "cidr": "10.0.0.0/24"}}`, "subnet"), "id")
+	e.sub2 = str(e.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+e.net+`", "cidr": "10.0.1.0/24"}}`, "subnet"), "id")
+	e.sub3 = str(e.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+e.net2+`", "cidr": "10.0.2.0/24"}}`, "subnet"), "id")
+	e.router = str(e.must(201, "POST", "/v2.0/routers", `{"router": {"name": "r", "distributed": true}}`, "router"), "id")
+	return e
+}
+
+func (e routerEnv) iface(op, router, body string) map[string]any {
+	e.t.Helper()
+	return e.must(200, "PUT", "/v2.0/routers/"+router+"/"+op+"_router_interface", body, "")
+}
+
+func TestRouterInterfaceBySubnet(t *testing.T) {
+	e := newRouterEnv(t)
+	before := e.b.count()
+	info := e.iface("add", e.router, `{"subnet_id": "`+e.sub+`"}`)
+	pid := str(info, "port_id")
+	if info["id"] != e.router || info["subnet_id"] != e.sub || fmt.Sprint(info["subnet_ids"]) != "["+e.sub+"]" ||
+		info["network_id"] != e.net || info["project_id"] != model.AdminProject || info["tenant_id"] != model.AdminProject || pid == "" {
+		t.Fatalf("add_router_interface answered %v", info)
+	}
+	if e.b.count() != before+1 {
+		t.Error("adding an interface did not reconcile this node")
+	}
+	p := e.must(200, "GET", "/v2.0/ports/"+pid, "", "port")
+	fips := p["fixed_ips"].([]any)
+	if len(fips) != 1 || fips[0].(map[string]any)["ip_address"] != "10.0.0.1" || fips[0].(map[string]any)["subnet_id"] != e.sub ||
+		p["device_owner"] != model.OwnerRouterDVR || p["device_id"] != e.router || p["binding:host_id"] != "" ||
+		p["status"] != "ACTIVE" || p["binding:vif_type"] != "distributed" || p["network_id"] != e.net || p["admin_state_up"] != true {
+		t.Fatalf("interface port %v", p)
+	}
+	if l := e.list("/v2.0/ports?device_id="+e.router, "ports"); len(l) != 1 {
+		t.Fatalf("ports of the router %v", l)
+	}
+	// Updating the port through the port API keeps it on no host.
+	if u := e.must(200, "PUT", "/v2.0/ports/"+pid, `{"port": {"name": "gw"}}`, "port"); u["binding:host_id"] != "" {
+		t.Fatalf("port update bound the interface to %v", u["binding:host_id"])
+	}
+	// The other network may be routed too.
+	e.iface("add", e.router, `{"subnet_id": "`+e.sub3+`"}`)
+
+	out := e.iface("remove", e.router, `{"subnet_id": "`+e.sub+`"}`)
+	if out["port_id"] != pid || out["subnet_id"] != e.sub || out["id"] != e.router || out["network_id"] != e.net {
+		t.Fatalf("remove_router_interface answered %v", out)
+	}
+	e.must(404, "GET", "/v2.0/ports/"+pid, "", "")
+	// The network is free for its other subnet now.
+	e.iface("add", e.router, `{"subnet_id": "`+e.sub2+`"}`)
+}
+
+func TestRouterInterfaceByPort(t *testing.T) {
+	e := newRouterEnv(t)
+	p := e.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+e.net2+`", "binding:host_id": "node2",
+		"fixed_ips": [{"ip_address": "10.0.2.9"}]}}`, "port")
+	pid := str(p, "id")
+	info := e.iface("add", e.router, `{"port_id": "`+pid+`"}`)
+	if info["port_id"] != pid || info["subnet_id"] != e.sub3 || info["network_id"] != e.net2 {
+		t.Fatalf("add_router_interface answered %v", info)
+	}
+	p = e.must(200, "GET", "/v2.0/ports/"+pid, "", "port")
+	if p["device_owner"] != model.OwnerRouterDVR || p["device_id"] != e.router || p["binding:host_id"] != "" ||
+		p["revision_number"] != 2.0 || p["fixed_ips"].([]any)[0].(map[string]any)["ip_address"] != "10.0.2.9" {
+		t.Fatalf("port after add %v", p)
+	}
+	e.must(409, "DELETE", "/v2.0/routers/"+e.router, "", "")
+	if out := e.iface("remove", e.router, `{"port_id": "`+pid+`"}`); out["port_id"] != pid || out["subnet_id"] != e.sub3 {
+		t.Fatalf("remove answered %v", out)
+	}
+	e.must(404, "GET", "/v2.0/ports/"+pid, "", "")
+	e.must(204, "DELETE", "/v2.0/routers/"+e.router, "", "")
+}
+
+// Every refusal answers Neutron's error and leaves the store as it was.
+func TestRouterRefusalsChangeNothing(t *testing.T) {
+	e := newRouterEnv(t)
+	other := str(e.must(201, "POST", "/v2.0/routers", `{"router": {"name": "other", "distributed": true}}`, "router"), "id")
+	nogw := str(e.must(201, "POST", "/v2.0/subnets", `{"subnet": {"network_id": "`+e.net2+`", "cidr": "10.0.3.0/24", "gateway_ip": null}}`, "subnet"), "id")
+	iface := str(e.iface("add", e.router, `{"subnet_id": "`+e.sub+`"}`), "port_id")
+	plugged := str(e.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+e.net2+`", "binding:profile": {"netns": "vm"}}}`, "port"), "id")
+	owned := str(e.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+e.net2+`", "device_id": "vm-1", "device_owner": "compute:nova"}}`, "port"), "id")
+	twoIPs := str(e.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+e.net+`", "fixed_ips": [{"subnet_id": "`+e.sub+`"}, {"subnet_id": "`+e.sub2+`"}]}}`, "port"), "id")
+	noIPs := str(e.must(201, "POST", "/v2.0/ports", `{"port": {"network_id": "`+e.net2+`", "fixed_ips": []}}`, "port"), "id")
+	add := "/v2.0/routers/" + e.router + "/add_router_interface"
+	remove := "/v2.0/routers/" + e.router + "/remove_router_interface"
+	put := "/v2.0/routers/" + e.router
+
+	cases := []struct {
+		name, method, path, body string
+		code                     int
+		typ, msg                 string
+	}{
+		{"legacy by default", "POST", "/v2.0/routers", `{"router": {"name": "r2"}}`, 400, "InvalidInput",
+			"legacy (centralized) routers are not supported yet: create the router with distributed=true (openstack router create --distributed)"},
+		{"legacy asked", "POST", "/v2.0/routers", `{"router": {"distributed": "false"}}`, 400, "InvalidInput", "legacy (centralized) routers are not supported yet"},
+		{"ha", "POST", "/v2.0/routers", `{"router": {"distributed": true, "ha": true}}`, 400, "InvalidInput", "HA routers are not supported"},
+		{"gateway", "POST", "/v2.0/routers", `{"router": {"distributed": true, "external_gateway_info": {"network_id": "` + e.net + `"}}}`, 400, "InvalidInput",
+			"external gateways (SNAT) are not supported yet"},
+		{"routes on create", "POST", "/v2.0/routers", `{"router": {"distributed": true, "routes": []}}`, 400, "HTTPBadRequest", "not allowed in POST"},
+		{"bad distributed", "POST", "/v2.0/routers", `{"router": {"distributed": "maybe"}}`, 400, "InvalidInput", "not a boolean"},
+		{"read-only status", "POST", "/v2.0/routers", `{"router": {"distributed": true, "status": "DOWN"}}`, 400, "HTTPBadRequest", ""},
+		{"make legacy", "PUT", put, `{"router": {"distributed": false}}`, 400, "InvalidInput", "distributed cannot be changed"},
+		{"make ha", "PUT", put, `{"router": {"ha": true}}`, 400, "InvalidInput", "HA routers are not supported"},
+		{"extra routes", "PUT", put, `{"router": {"routes": [{"destination": "10.9.0.0/24", "nexthop": "10.0.0.9"}]}}`, 400, "InvalidInput", "extra routes are not supported yet"},
+		{"set gateway", "PUT", put, `{"router": {"external_gateway_info": {"network_id": "` + e.net + `"}}}`, 400, "InvalidInput", "external gateways (SNAT) are not supported yet"},
+		{"update unknown router", "PUT", "/v2.0/routers/nope", `{"router": {"name": "x"}}`, 404, "RouterNotFound", ""},
+		{"delete unknown router", "DELETE", "/v2.0/routers/nope", ``, 404, "RouterNotFound", ""},
+		{"delete router with interface", "DELETE", put, ``, 409, "RouterInUse", "Router " + e.router + " still has ports"},
+
+		{"interface: empty body", "PUT", add, `{}`, 400, "BadRequest", "Either subnet_id or port_id must be specified"},
+		{"interface: both", "PUT", add, `{"subnet_id": "` + e.sub3 + `", "port_id": "` + plugged + `"}`, 400, "BadRequest", "Cannot specify both"},
+		{"interface: not json", "PUT", add, `subnet`, 400, "HTTPBadRequest", ""},
+		{"interface: unknown router", "PUT", "/v2.0/routers/nope/add_router_interface", `{"subnet_id": "` + e.sub3 + `"}`, 404, "RouterNotFound", ""},
+		{"interface: unknown subnet", "PUT", add, `{"subnet_id": "nope"}`, 404, "SubnetNotFound", ""},
+		{"interface: no gateway", "PUT", add, `{"subnet_id": "` + nogw + `"}`, 400, "BadRequest", "Subnet " + nogw + " has no gateway IP: a router interface needs one"},
+		{"interface: same subnet again", "PUT", add, `{"subnet_id": "` + e.sub + `"}`, 400, "BadRequest", "Router already has a port on subnet " + e.sub},
+		{"interface: subnet of another router", "PUT", "/v2.0/routers/" + other + "/add_router_interface", `{"subnet_id": "` + e.sub + `"}`, 409, "SubnetInUse",
+			"Subnet " + e.sub + " is already routed by router " + e.router},
+		{"interface: second subnet of network", "PUT", add, `{"subnet_id": "` + e.sub2 + `"}`, 400, "BadRequest",
+			"network " + e.net + " already has a router interface (port " + iface + "); bnet routes one subnet per network"},
+		{"interface: unknown port", "PUT", add, `{"port_id": "nope"}`, 404, "PortNotFound", ""},
+		{"interface: plugged port", "PUT", add, `{"port_id": "` + plugged + `"}`, 409, "PortInUse", "netns vm"},
+		{"interface: port of a VM", "PUT", add, `{"port_id": "` + owned + `"}`, 409, "PortInUse", "vm-1"},
+		{"interface: port already an interface", "PUT", add, `{"port_id": "` + iface + `"}`, 409, "PortInUse", e.router},
+		{"interface: port with two IPs", "PUT", add, `{"port_id": "` + twoIPs + `"}`, 400, "BadRequest", "needs exactly one"},
+		{"interface: port with no IP", "PUT", add, `{"port_id": "` + noIPs + `"}`, 400, "BadRequest", "needs exactly one"},
+		{"remove: subnet not routed", "PUT", remove, `{"subnet_id": "` + e.sub3 + `"}`, 404, "RouterInterfaceNotFoundForSubnet", ""},
+		{"remove: unknown subnet", "PUT", remove, `{"subnet_id": "nope"}`, 404, "SubnetNotFound", ""},
+		{"remove: port not an interface", "PUT", remove, `{"port_id": "` + plugged + `"}`, 404, "RouterInterfaceNotFound", ""},
+		{"remove: another router's interface", "PUT", "/v2.0/routers/" + other + "/remove_router_interface", `{"port_id": "` + iface + `"}`, 404, "RouterInterfaceNotFound", ""},
+		{"remove: unknown router", "PUT", "/v2.0/routers/nope/remove_router_interface", `{"port_id": "` + iface + `"}`, 404, "RouterNotFound", ""},
+
+		{"delete interface port", "DELETE", "/v2.0/ports/" + iface, ``, 409, "L3PortInUse",
+			"Port " + iface + " has owner network:router_interface_distributed and therefore cannot be deleted directly via the port API."},
+		{"delete routed subnet", "DELETE", "/v2.0/subnets/" + e.sub, ``, 409, "SubnetInUse", ""},
+		{"delete routed network", "DELETE", "/v2.0/networks/" + e.net, ``, 409, "NetworkInUse", ""},
+		{"move routed gateway", "PUT", "/v2.0/subnets/" + e.sub, `{"subnet": {"gateway_ip": "10.0.0.254", "allocation_pools": [{"start": "10.0.0.10", "end": "10.0.0.20"}]}}`, 409,
+			"GatewayIpInUse", "Current gateway ip 10.0.0.1 already in use by port " + iface},
+		{"drop routed gateway", "PUT", "/v2.0/subnets/" + e.sub, `{"subnet": {"gateway_ip": null}}`, 409, "GatewayIpInUse", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := e.dump()
+			code, out := e.call(c.method, c.path, c.body)
+			if code != c.code {
+				t.Fatalf("status %d, want %d: %v", code, c.code, out)
+			}
+			ne, ok := out["NeutronError"].(map[string]any)
+			if !ok || str(ne, "message") == "" {
+				t.Fatalf("no NeutronError body: %v", out)
+			}
+			if ne["type"] != c.typ || !strings.Contains(str(ne, "message"), c.msg) {
+				t.Errorf("%v: %v, want %s: ...%s...", ne["type"], ne["message"], c.typ, c.msg)
+			}
+			if after := e.dump(); after != before {
+				t.Errorf("store changed by a refused request")
+			}
+		})
 	}
 }

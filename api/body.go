@@ -56,6 +56,17 @@ var (
 			"extra_dhcp_opts", "dns_name", "dns_domain", "qos_policy_id", "propagate_uplink_status", "numa_affinity_policy"},
 		bools: []string{"admin_state_up"},
 	}
+	// distributed and ha may be sent on update unchanged (openstack router
+	// set --distributed on a distributed router); model.CheckRouterUpdate and
+	// model.CheckRouterSupported refuse real changes. routes is Neutron's
+	// extraroute attribute, update only.
+	routerAttrs = attrs{
+		post: []string{"name", "admin_state_up", "distributed", "ha", "external_gateway_info", "description", "tags",
+			"project_id", "tenant_id"},
+		put:     []string{"name", "admin_state_up", "distributed", "ha", "external_gateway_info", "description", "tags", "routes"},
+		ignored: []string{"availability_zone_hints", "flavor_id", "enable_ndp_proxy"},
+		bools:   []string{"admin_state_up", "distributed", "ha"},
+	}
 )
 
 // readBody decodes {"<kind>": {...}} and checks the attributes against a.
@@ -91,7 +102,7 @@ func readBody(r *http.Request, kind string, a attrs, update bool) (map[string]js
 		case slices.Contains(allowed, k):
 		case slices.Contains(a.ignored, k):
 			delete(in, k)
-		case slices.Contains(a.post, k) || slices.Contains(readOnly, k):
+		case slices.Contains(a.post, k) || slices.Contains(a.put, k) || slices.Contains(readOnly, k):
 			if update {
 				return nil, badRequest("Cannot update read-only attribute %s", k)
 			}

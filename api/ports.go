@@ -60,31 +60,11 @@ func (s *Server) createPort(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("Invalid input for network_id: a port needs a network_id."))
 		return
 	}
-	if p.HostID == "" {
-		p.HostID = s.b.Node()
-	}
+	defaultHost(&p, s.b.Node())
 	err = func() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		n, ok := decodeOne[model.Network](s, model.KindNetwork, p.NetworkID)
-		if !ok {
-			return networkNotFound(p.NetworkID)
-		}
-		if err := s.checkHost(p, n); err != nil {
-			return err
-		}
-		p.ID = model.NewID()
-		fillProject(&p.ProjectID, &p.TenantID)
-		p.CreatedAt = model.Now()
-		p.UpdatedAt = p.CreatedAt
-		p.RevisionNumber = 1
-		p.VIFType = model.VIFTap
-		subs := subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), p.NetworkID)
-		others := portsOf(decodeAll[model.Port](s, model.KindPort), p.NetworkID)
-		if err := model.PreparePort(&p, subs, others); err != nil {
-			return err
-		}
-		return s.putPort(p)
+		return s.insertPort(&p)
 	}()
 	if err != nil {
 		s.fail(w, r, err)
@@ -92,6 +72,39 @@ func (s *Server) createPort(w http.ResponseWriter, r *http.Request) {
 	}
 	s.reconcile(r, p.HostID)
 	writeJSON(w, http.StatusCreated, map[string]any{"port": s.viewPorts(p.ID)[0]})
+}
+
+// defaultHost binds a VM's port to the node asked when the client names
+// none. A network-owned port keeps its empty host: a distributed router
+// interface is on every node.
+func defaultHost(p *model.Port, node string) {
+	if p.HostID == "" && !p.NetworkOwned() {
+		p.HostID = node
+	}
+}
+
+// insertPort stores p as a new port, with its identity and defaults filled
+// and checked against its network. The caller holds s.mu.
+func (s *Server) insertPort(p *model.Port) error {
+	n, ok := decodeOne[model.Network](s, model.KindNetwork, p.NetworkID)
+	if !ok {
+		return networkNotFound(p.NetworkID)
+	}
+	if err := s.checkHost(*p, n); err != nil {
+		return err
+	}
+	p.ID = model.NewID()
+	fillProject(&p.ProjectID, &p.TenantID)
+	p.CreatedAt = model.Now()
+	p.UpdatedAt = p.CreatedAt
+	p.RevisionNumber = 1
+	p.VIFType = model.VIFTap
+	subs := subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), p.NetworkID)
+	others := portsOf(decodeAll[model.Port](s, model.KindPort), p.NetworkID)
+	if err := model.PreparePort(p, subs, others); err != nil {
+		return err
+	}
+	return s.putPort(*p)
 }
 
 func (s *Server) putPort(p model.Port) error {
@@ -119,24 +132,7 @@ func (s *Server) updatePort(w http.ResponseWriter, r *http.Request) {
 		if err := decodeOnto(in, old, &p); err != nil {
 			return err
 		}
-		if p.HostID == "" {
-			p.HostID = s.b.Node()
-		}
-		n, ok := decodeOne[model.Network](s, model.KindNetwork, p.NetworkID)
-		if !ok {
-			return networkNotFound(p.NetworkID)
-		}
-		if err := s.checkHost(p, n); err != nil {
-			return err
-		}
-		p.RevisionNumber = old.RevisionNumber + 1
-		p.UpdatedAt = model.Now()
-		subs := subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), p.NetworkID)
-		others := without(portsOf(decodeAll[model.Port](s, model.KindPort), p.NetworkID), portID, id)
-		if err := model.PreparePort(&p, subs, others); err != nil {
-			return err
-		}
-		return s.putPort(p)
+		return s.replacePort(old, &p)
 	}()
 	if err != nil {
 		s.fail(w, r, err)
@@ -144,6 +140,27 @@ func (s *Server) updatePort(w http.ResponseWriter, r *http.Request) {
 	}
 	s.reconcile(r, old.HostID, p.HostID)
 	writeJSON(w, 200, map[string]any{"port": s.viewPorts(id)[0]})
+}
+
+// replacePort stores p, the new state of port old, checked against its
+// network, with a new revision. The caller holds s.mu.
+func (s *Server) replacePort(old model.Port, p *model.Port) error {
+	defaultHost(p, s.b.Node())
+	n, ok := decodeOne[model.Network](s, model.KindNetwork, p.NetworkID)
+	if !ok {
+		return networkNotFound(p.NetworkID)
+	}
+	if err := s.checkHost(*p, n); err != nil {
+		return err
+	}
+	p.RevisionNumber = old.RevisionNumber + 1
+	p.UpdatedAt = model.Now()
+	subs := subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), p.NetworkID)
+	others := without(portsOf(decodeAll[model.Port](s, model.KindPort), p.NetworkID), portID, old.ID)
+	if err := model.PreparePort(p, subs, others); err != nil {
+		return err
+	}
+	return s.putPort(*p)
 }
 
 func (s *Server) deletePort(w http.ResponseWriter, r *http.Request) {
@@ -155,6 +172,11 @@ func (s *Server) deletePort(w http.ResponseWriter, r *http.Request) {
 		var ok bool
 		if p, ok = decodeOne[model.Port](s, model.KindPort, id); !ok {
 			return portNotFound(id)
+		}
+		// A router's interface goes with remove_router_interface, which
+		// keeps the router consistent, as in Neutron.
+		if model.IsRouterInterface(p.DeviceOwner) {
+			return conflict("L3PortInUse", "Port %s has owner %s and therefore cannot be deleted directly via the port API.", id, p.DeviceOwner)
 		}
 		_, err := s.st.Delete(model.KindPort, id)
 		return err

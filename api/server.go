@@ -1,5 +1,5 @@
 // Package api serves bnet's OpenStack Networking API v2.0 subset (networks,
-// subnets, ports, agents) on the agent's unix socket, and is the client the
+// subnets, ports, routers, agents) on the agent's unix socket, and is the client the
 // CLI uses to talk to it.
 package api
 
@@ -83,6 +83,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /v2.0/ports/{id}", s.updatePort)
 	mux.HandleFunc("DELETE /v2.0/ports/{id}", s.deletePort)
 
+	mux.HandleFunc("GET /v2.0/routers", s.listRouters)
+	mux.HandleFunc("POST /v2.0/routers", s.createRouter)
+	mux.HandleFunc("GET /v2.0/routers/{id}", s.showRouter)
+	mux.HandleFunc("PUT /v2.0/routers/{id}", s.updateRouter)
+	mux.HandleFunc("DELETE /v2.0/routers/{id}", s.deleteRouter)
+	mux.HandleFunc("PUT /v2.0/routers/{id}/add_router_interface", s.addRouterInterface)
+	mux.HandleFunc("PUT /v2.0/routers/{id}/remove_router_interface", s.removeRouterInterface)
+
 	s.routeTags(mux)
 
 	mux.HandleFunc("GET /v2.0/agents", s.listAgents)
@@ -104,8 +112,8 @@ func (s *Server) Handler() http.Handler {
 				}
 			}
 			msg := "The resource could not be found."
-			// A Neutron collection bnet does not serve (routers before they
-			// land, QoS, trunks...) says so, instead of a bare 404.
+			// A Neutron collection bnet does not serve (floating IPs,
+			// security groups, QoS, trunks...) says so, instead of a bare 404.
 			if rest, ok := strings.CutPrefix(r.URL.Path, "/v2.0/"); ok && rest != "" {
 				coll, _, _ := strings.Cut(rest, "/")
 				if !slices.Contains(served, coll) {
@@ -196,11 +204,11 @@ func (s *Server) versions(w http.ResponseWriter, r *http.Request) {
 }
 
 // served are the collections under /v2.0/.
-var served = []string{"networks", "subnets", "ports", "agents", "extensions"}
+var served = []string{"networks", "subnets", "ports", "routers", "agents", "extensions"}
 
 func (s *Server) resources(w http.ResponseWriter, r *http.Request) {
 	var res []any
-	for _, c := range [][2]string{{"network", "networks"}, {"subnet", "subnets"}, {"port", "ports"}, {"agent", "agents"}} {
+	for _, c := range [][2]string{{"network", "networks"}, {"subnet", "subnets"}, {"port", "ports"}, {"router", "routers"}, {"agent", "agents"}} {
 		res = append(res, map[string]any{"name": c[0], "collection": c[1],
 			"links": []any{map[string]string{"href": "http://" + r.Host + "/v2.0/" + c[1], "rel": "self"}}})
 	}
@@ -212,13 +220,15 @@ func (s *Server) resources(w http.ResponseWriter, r *http.Request) {
 var extensions = []struct{ alias, name, desc string }{
 	{"agent", "agent", "The agent management extension."},
 	{"binding", "Port Binding", "Expose port bindings of a virtual port to external application"},
+	{"dvr", "Distributed Virtual Router", "Enables configuration of Distributed Virtual Routers."},
 	{"external-net", "Neutron external network", "Adds external network attribute to network resource."},
 	{"net-mtu", "Network MTU", "Provides MTU attribute for a network resource."},
 	{"project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."},
 	{"provider", "Provider Network", "Expose mapping of virtual networks to physical networks"},
+	{"router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."},
 	{"standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes"},
 	{"standard-attr-revisions", "Resource revision numbers", "This extension will display the revision number of neutron resources."},
-	{"standard-attr-tag", "Tag support for resources with standard attribute: subnet, port, network", "Enables to set tag on resources with standard attribute."},
+	{"standard-attr-tag", "Tag support for resources with standard attribute: subnet, port, network, router", "Enables to set tag on resources with standard attribute."},
 	{"standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."},
 }
 

@@ -102,6 +102,10 @@ func (s *Server) updateSubnet(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.checkRouterGateway(old, sub); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if sub.GatewayIP != nil && (old.GatewayIP == nil || *old.GatewayIP != *sub.GatewayIP) {
 		gw := netip.MustParseAddr(*sub.GatewayIP)
 		for _, p := range decodeAll[model.Port](s, model.KindPort) {
@@ -118,6 +122,25 @@ func (s *Server) updateSubnet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 200, map[string]any{"subnet": s.viewSubnets(id)[0]})
+}
+
+// checkRouterGateway refuses to move or drop a gateway IP a router
+// interface holds, as Neutron does: the router answers on that address.
+func (s *Server) checkRouterGateway(old, sub model.Subnet) error {
+	if old.GatewayIP == nil || (sub.GatewayIP != nil && *sub.GatewayIP == *old.GatewayIP) {
+		return nil
+	}
+	for _, p := range decodeAll[model.Port](s, model.KindPort) {
+		if !model.IsRouterInterface(p.DeviceOwner) {
+			continue
+		}
+		for _, f := range p.FixedIPs {
+			if f.SubnetID == old.ID && f.IPAddress == *old.GatewayIP {
+				return conflict("GatewayIpInUse", "Current gateway ip %s already in use by port %s. Unable to update.", f.IPAddress, p.ID)
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Server) deleteSubnet(w http.ResponseWriter, r *http.Request) {

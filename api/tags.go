@@ -19,6 +19,7 @@ var taggable = map[string]struct {
 	"networks": {model.KindNetwork, networkNotFound},
 	"subnets":  {model.KindSubnet, subnetNotFound},
 	"ports":    {model.KindPort, portNotFound},
+	"routers":  {model.KindRouter, routerNotFound},
 }
 
 func (s *Server) routeTags(mux *http.ServeMux) {

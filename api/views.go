@@ -129,10 +129,15 @@ func (s *Server) viewPorts(only string) []model.Port {
 		if !p.AdminStateUp {
 			def = model.StatusDown
 		}
+		// A distributed router interface is on every node, bound to none.
+		if p.DeviceOwner == model.OwnerRouterDVR {
+			p.VIFType = model.VIFDistributed
+		}
 		// A port nothing has plugged (created through the API, waiting for
 		// `bnet port plug`, as a Neutron port waits for Nova) is unbound
-		// and DOWN on every node: the record itself says so.
-		if !p.Plugged() {
+		// and DOWN on every node: the record itself says so. Network-owned
+		// ports are never plugged: the agent derives their datapath state.
+		if !p.Plugged() && !p.NetworkOwned() {
 			p.VIFType = model.VIFUnbound
 			if _, lost := losers[p.ID]; !lost {
 				p.Status, p.StatusReason = model.StatusDown, "not plugged: bnet port plug "+p.ID+" --netns NS | --device IFNAME"
@@ -146,8 +151,30 @@ func (s *Server) viewPorts(only string) []model.Port {
 	return out
 }
 
+// viewRouters returns the routers (all, or only the one with id) with their
+// derived status: what the datapath reports, else ACTIVE.
+func (s *Server) viewRouters(only string) []model.Router {
+	routers := decodeAll[model.Router](s, model.KindRouter)
+	out := make([]model.Router, 0, len(routers))
+	for _, rt := range routers {
+		if only != "" && rt.ID != only {
+			continue
+		}
+		if rt.Routes == nil {
+			rt.Routes = []model.HostRoute{}
+		}
+		if rt.Tags == nil {
+			rt.Tags = []string{}
+		}
+		rt.Status, rt.StatusReason = s.status(model.KindRouter, rt.ID, nil, model.StatusActive)
+		out = append(out, rt)
+	}
+	return out
+}
+
 // reconcile programs the local datapath after a change to a port hosted
-// here, so that when the request returns the port forwards. A failure is
+// here (or to a router: its interfaces are on every node, so the caller
+// passes this node), so that when the request returns the port forwards. A failure is
 // logged, not returned: the object is stored (and replicated) already, and
 // the port's status shows the datapath's verdict.
 func (s *Server) reconcile(r *http.Request, hosts ...string) {
