@@ -532,7 +532,7 @@ static __always_inline int router_echo(struct __sk_buff *skb, const struct bnet_
 {
 	__u32 ihl = sizeof(struct bnet_eth) + sizeof(struct bnet_iph);
 	struct bnet_eth out;
-	__u8 type = 0;
+	__u8 type = 0, reply = 0;
 
 	if (ip->protocol != BNET_IPPROTO_ICMP || ip->ver_ihl != 0x45 ||
 	    bpf_skb_load_bytes(skb, ihl, &type, 1) < 0 || type != 8)
@@ -543,7 +543,7 @@ static __always_inline int router_echo(struct __sk_buff *skb, const struct bnet_
 	if (bpf_skb_store_bytes(skb, 0, &out, sizeof(out), 0) < 0 ||
 	    bpf_skb_store_bytes(skb, sizeof(out) + offsetof(struct bnet_iph, saddr), &ip->daddr, 4, 0) < 0 ||
 	    bpf_skb_store_bytes(skb, sizeof(out) + offsetof(struct bnet_iph, daddr), &ip->saddr, 4, 0) < 0 ||
-	    bpf_skb_store_bytes(skb, ihl, &type, 1, 0) < 0 ||
+	    bpf_skb_store_bytes(skb, ihl, &reply, 1, 0) < 0 ||
 	    bpf_l4_csum_replace(skb, ihl + 2, bpf_htons(0x0800), 0, 2) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
 	ctx_barrier(skb);
