@@ -85,6 +85,7 @@ func NewApp(version string, stdout, stderr io.Writer) *cli.App {
 			networkCommand(),
 			subnetCommand(),
 			portCommand(),
+			routerCommand(),
 			fdbCommand(),
 			arpCommand(),
 			tunnelCommand(),
@@ -188,5 +189,18 @@ func oneArg(c *cli.Context, what string) (string, error) {
 		return "", fmt.Errorf("%s: missing %s", c.Command.FullName(), what)
 	default:
 		return "", fmt.Errorf("%s: unexpected argument %q", c.Command.FullName(), c.Args().Get(1))
+	}
+}
+
+func twoArgs(c *cli.Context, first, second string) (string, string, error) {
+	switch c.NArg() {
+	case 2:
+		return c.Args().Get(0), c.Args().Get(1), nil
+	case 0:
+		return "", "", fmt.Errorf("%s: missing %s", c.Command.FullName(), first)
+	case 1:
+		return "", "", fmt.Errorf("%s: missing %s", c.Command.FullName(), second)
+	default:
+		return "", "", fmt.Errorf("%s: unexpected argument %q", c.Command.FullName(), c.Args().Get(2))
 	}
 }

@@ -598,3 +598,176 @@ func TestAgentRunsWithConfig(t *testing.T) {
 		t.Errorf("BNET_CONFIG: code %d stderr %q", code, errOut)
 	}
 }
+
+const (
+	routerR1 = `{"id": "r-1", "name": "r1", "distributed": true, "ha": false, "status": "ACTIVE", "admin_state_up": true,
+		"external_gateway_info": null, "routes": [], "tags": [], "project_id": "p1"}`
+	routerR2 = `{"id": "r-2", "name": "r2", "distributed": true, "ha": false, "status": "ACTIVE", "admin_state_up": true}`
+	// rifPort is r1's interface on s-1; vmPort shares the device_id but
+	// is no router interface (a client may set any device_id).
+	rifPort = `{"id": "p-9", "network_id": "n-1", "mac_address": "fa:16:3e:00:00:09", "device_id": "r-1",
+		"device_owner": "network:router_interface_distributed", "binding:host_id": "", "status": "ACTIVE",
+		"fixed_ips": [{"subnet_id": "s-1", "ip_address": "10.0.0.1"}]}`
+	vmPort    = `{"id": "p-8", "device_id": "r-1", "device_owner": "compute:nova", "fixed_ips": [{"subnet_id": "s-1", "ip_address": "10.0.0.8"}]}`
+	ifaceInfo = `{"id": "r-1", "port_id": "p-9", "subnet_id": "s-1", "subnet_ids": ["s-1"], "network_id": "n-1", "project_id": "p1", "tenant_id": "p1"}`
+	// rifQuery is how `router list` asks for every router interface at once.
+	rifQuery = "device_owner=network%3Arouter_interface_distributed&device_owner=network%3Arouter_interface"
+)
+
+func TestRouterCreate(t *testing.T) {
+	legacy := `{"NeutronError": {"type": "InvalidInput", "message": "Invalid input for operation: legacy (centralized) routers are not supported yet: create the router with distributed=true (openstack router create --distributed)", "detail": ""}}`
+	f := newFake(t, map[string]reply{"POST /v2.0/routers": {201, `{"router": ` + routerR1 + `}`}})
+	out := mustRun(t, "--socket", f.socket, "router", "create", "r1", "--distributed")
+	want := map[string]any{"router": map[string]any{"name": "r1", "distributed": true}}
+	if r := f.requests(); len(r) != 1 || r[0].Method != "POST" || r[0].URI != "/v2.0/routers" || !reflect.DeepEqual(r[0].Body, want) {
+		t.Errorf("requests = %+v", r)
+	}
+	for _, s := range []string{"Created a new router:", "distributed", "True", "r-1"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+
+	// Without --distributed nothing is sent for it: the agent's default
+	// applies, and its refusal is what the operator reads.
+	f = newFake(t, map[string]reply{"POST /v2.0/routers": {400, legacy}})
+	out, errOut, code := run(t, "--socket", f.socket, "router", "create", "r2")
+	if code != 1 || out != "" || !strings.HasPrefix(errOut, "bnet: Invalid input for operation: legacy (centralized) routers are not supported yet") {
+		t.Errorf("code %d out %q err %q", code, out, errOut)
+	}
+	want = map[string]any{"router": map[string]any{"name": "r2"}}
+	if r := f.requests(); len(r) != 1 || !reflect.DeepEqual(r[0].Body, want) {
+		t.Errorf("requests = %+v", r)
+	}
+}
+
+func TestRouterList(t *testing.T) {
+	body := `{"routers": [` + routerR1 + `, ` + routerR2 + `]}`
+	f := newFake(t, map[string]reply{
+		"GET /v2.0/routers":           {200, body},
+		"GET /v2.0/ports?" + rifQuery: {200, `{"ports": [` + rifPort + `]}`},
+	})
+	out := mustRun(t, "--socket", f.socket, "router", "list")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want header + 2 rows:\n%s", out)
+	}
+	for i, want := range [][]string{
+		{"ID", "NAME", "DISTRIBUTED", "STATUS", "INTERFACES"},
+		{"r-1", "r1", "True", "ACTIVE", "1"},
+		{"r-2", "r2", "True", "ACTIVE", "0"},
+	} {
+		if got := strings.Fields(lines[i]); !reflect.DeepEqual(got, want) {
+			t.Errorf("line %d = %v, want %v", i, got, want)
+		}
+	}
+	want := []request{{Method: "GET", URI: "/v2.0/ports?" + rifQuery}, {Method: "GET", URI: "/v2.0/routers"}}
+	if got := f.requests(); !reflect.DeepEqual(got, want) {
+		t.Errorf("requests = %+v", got)
+	}
+
+	// -o json is the routers body alone: no port query.
+	f = newFake(t, map[string]reply{"GET /v2.0/routers": {200, body}})
+	if out := mustRun(t, "--socket", f.socket, "router", "list", "-o", "json"); out != indent(t, body) {
+		t.Errorf("json:\n%s", out)
+	}
+	if n := len(f.requests()); n != 1 {
+		t.Errorf("json list sent %d requests", n)
+	}
+}
+
+func TestRouterShowWithInterfaces(t *testing.T) {
+	routes := map[string]reply{
+		"GET /v2.0/routers?name=r1":     {200, `{"routers": [` + routerR1 + `]}`},
+		"GET /v2.0/routers/r-1":         {200, `{"router": ` + routerR1 + `}`},
+		"GET /v2.0/ports?device_id=r-1": {200, `{"ports": [` + rifPort + `, ` + vmPort + `]}`},
+		"GET /v2.0/routers?name=r-2":    {200, `{"routers": []}`},
+		"GET /v2.0/routers/r-2":         {200, `{"router": ` + routerR2 + `}`},
+		"GET /v2.0/ports?device_id=r-2": {200, `{"ports": []}`},
+	}
+	f := newFake(t, routes)
+	out := mustRun(t, "--socket", f.socket, "router", "show", "r1")
+	want := []request{
+		{Method: "GET", URI: "/v2.0/routers?name=r1"},
+		{Method: "GET", URI: "/v2.0/routers/r-1"},
+		{Method: "GET", URI: "/v2.0/ports?device_id=r-1"},
+	}
+	if got := f.requests(); !reflect.DeepEqual(got, want) {
+		t.Errorf("requests = %+v", got)
+	}
+	field, ifaces, ok := strings.Cut(out, "\nInterfaces:\n")
+	if !ok || !strings.Contains(field, "distributed") || !strings.Contains(field, "r-1") {
+		t.Fatalf("output:\n%s", out)
+	}
+	lines := strings.Split(strings.TrimRight(ifaces, "\n"), "\n")
+	if len(lines) != 2 || !reflect.DeepEqual(strings.Fields(lines[1]), []string{"p-9", "s-1", "10.0.0.1", "fa:16:3e:00:00:09", "ACTIVE"}) {
+		t.Errorf("interfaces:\n%s", ifaces)
+	}
+
+	out = mustRun(t, "--socket", f.socket, "router", "show", "r1", "-o", "json")
+	if wantJSON := indent(t, `{"interfaces": [`+rifPort+`], "router": `+routerR1+`}`); out != wantJSON {
+		t.Errorf("json:\n%s\nwant:\n%s", out, wantJSON)
+	}
+	out = mustRun(t, "--socket", f.socket, "router", "show", "r-2", "-o", "json")
+	if got := jsonOf(t, out)["interfaces"]; !reflect.DeepEqual(got, []any{}) {
+		t.Errorf("no interfaces must be [], got %v", got)
+	}
+	if out := mustRun(t, "--socket", f.socket, "router", "show", "r-2"); !strings.HasSuffix(out, "Interfaces:\n"+noEntries+"\n") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestRouterInterfaceCommands(t *testing.T) {
+	f := newFake(t, map[string]reply{
+		"GET /v2.0/routers?name=r1":                     {200, `{"routers": [` + routerR1 + `]}`},
+		"GET /v2.0/subnets?name=web-v4":                 {200, `{"subnets": [{"id": "s-1", "name": "web-v4"}]}`},
+		"PUT /v2.0/routers/r-1/add_router_interface":    {200, ifaceInfo},
+		"PUT /v2.0/routers/r-1/remove_router_interface": {200, ifaceInfo},
+	})
+	out := mustRun(t, "--socket", f.socket, "router", "add-interface", "r1", "web-v4")
+	want := []request{
+		{Method: "GET", URI: "/v2.0/routers?name=r1"},
+		{Method: "GET", URI: "/v2.0/subnets?name=web-v4"},
+		{Method: "PUT", URI: "/v2.0/routers/r-1/add_router_interface", Body: map[string]any{"subnet_id": "s-1"}},
+	}
+	if got := f.requests(); !reflect.DeepEqual(got, want) {
+		t.Errorf("requests = %+v", got)
+	}
+	for _, s := range []string{"Added subnet web-v4 to router r1:", "port_id", "p-9", "network_id", "n-1"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+	out = mustRun(t, "--socket", f.socket, "router", "remove-interface", "r1", "web-v4", "-o", "json")
+	if out != indent(t, ifaceInfo) {
+		t.Errorf("json:\n%s", out)
+	}
+	if r := f.requests(); r[len(r)-1].URI != "/v2.0/routers/r-1/remove_router_interface" || !reflect.DeepEqual(r[len(r)-1].Body, map[string]any{"subnet_id": "s-1"}) {
+		t.Errorf("last request %+v", r[len(r)-1])
+	}
+
+	n := len(f.requests())
+	for _, args := range [][]string{{"r1"}, {}, {"r1", "web-v4", "extra"}} {
+		_, errOut, code := run(t, append([]string{"--socket", f.socket, "router", "add-interface"}, args...)...)
+		if code != 1 || !strings.HasPrefix(errOut, "bnet: add-interface: ") {
+			t.Errorf("%v: code %d err %q", args, code, errOut)
+		}
+	}
+	if len(f.requests()) != n {
+		t.Error("bad arguments reached the agent")
+	}
+}
+
+func TestRouterDeleteInUse(t *testing.T) {
+	f := newFake(t, map[string]reply{
+		"GET /v2.0/routers?name=r1": {200, `{"routers": [` + routerR1 + `]}`},
+		"DELETE /v2.0/routers/r-1":  {409, `{"NeutronError": {"type": "RouterInUse", "message": "Router r-1 still has ports", "detail": ""}}`},
+	})
+	_, errOut, code := run(t, "--socket", f.socket, "router", "delete", "r1")
+	if code != 1 || errOut != "bnet: Router r-1 still has ports\n" {
+		t.Errorf("code %d err %q", code, errOut)
+	}
+	if r := f.requests(); len(r) != 2 || r[1].Method != "DELETE" || r[1].URI != "/v2.0/routers/r-1" {
+		t.Errorf("requests = %+v", r)
+	}
+}
