@@ -3,9 +3,11 @@ package maps
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
@@ -30,6 +32,10 @@ var (
 // macR behind vtep (an admitted peer), plus VXLAN network 2 (VNI 100,
 // MTU 1450) with port c and macR behind vtep. ul stands in for the
 // underlay NIC, vx for the VXLAN device; no underlay next hops yet.
+//
+// A subtest builds its own: t.Run runs it on another goroutine, whose
+// thread is not in the parent's private netns, so the parent's devices
+// (and ifindexes) would not be the ones the test run resolves.
 type greTopo struct {
 	*env
 	a, b, c, ul, vx uint32
@@ -37,6 +43,7 @@ type greTopo struct {
 
 func newGRETopo(t *testing.T) *greTopo {
 	e := newEnv(t)
+	quietIPv6(t)
 	g := &greTopo{env: e, a: veth(t, "pa"), b: veth(t, "pb"), c: veth(t, "pc"), ul: veth(t, "ul"), vx: veth(t, "vx")}
 	e.must(e.m.SetNodeCfg(NodeCfg{VXLANIfindex: g.vx, LocalIP: localIP, UnderlayIfindex: g.ul}))
 	e.must(e.m.PutNetwork(NetRow{NetID: 1, Type: "gre", Segment: greKey, MTU: greMTU}))
@@ -58,6 +65,18 @@ func newGRETopo(t *testing.T) *greTopo {
 	}
 	e.must(e.m.PutPeer(PeerRow{NetID: 1, VTEP: vtep}))
 	return g
+}
+
+// quietIPv6 turns IPv6 off for devices created from now on in the test's
+// netns: their link-local chatter (DAD, MLD, router solicitations) would
+// add to the tx counts and captures that prove where clones went.
+func quietIPv6(t *testing.T) {
+	t.Helper()
+	for _, p := range []string{"/proc/sys/net/ipv6/conf/default/disable_ipv6", "/proc/sys/net/ipv6/conf/all/disable_ipv6"} {
+		if err := os.WriteFile(p, []byte("1"), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
 }
 
 // ---- frames and checks -----------------------------------------------------
@@ -263,7 +282,6 @@ func isGRE(f []byte) bool {
 // ---- encap ------------------------------------------------------------------
 
 func TestGREEncapUnicast(t *testing.T) {
-	g := newGRETopo(t)
 	for _, c := range []struct {
 		name string
 		in   []byte
@@ -273,17 +291,19 @@ func TestGREEncapUnicast(t *testing.T) {
 		{"ipv4 at the MTU", ipFrame(macR, macA, 17, greMTU)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			g := newGRETopo(t)
 			ret, out := g.run(g.p.PortIn, g.a, bytes.Clone(c.in))
 			if ret != actRedirect {
 				t.Fatalf("verdict %d, want redirect (redirect_neigh to the underlay)", ret)
 			}
 			// redirect_neigh fills the outer MACs: only the type is ours.
 			wantGRE(t, out, c.in, vtep, nil, nil)
+			g.wantDrops(nil)
 		})
 	}
-	g.wantDrops(nil)
 
 	// Without an underlay NIC (or a local IP) there is no way out.
+	g := newGRETopo(t)
 	for _, cfg := range []NodeCfg{{LocalIP: localIP}, {UnderlayIfindex: g.ul}} {
 		g.resetDrops()
 		g.must(g.m.SetNodeCfg(cfg))
@@ -298,7 +318,6 @@ func TestGREEncapUnicast(t *testing.T) {
 // are encapsulated with change_head and leave through the next hop the
 // agent resolved for the VTEP.
 func TestGREEncapNonIP(t *testing.T) {
-	g := newGRETopo(t)
 	for _, c := range []struct {
 		name string
 		in   []byte
@@ -308,8 +327,7 @@ func TestGREEncapNonIP(t *testing.T) {
 		{"other ethertype", ethFrame(macR, macA, 0x88b5, 50)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			g.resetDrops()
-			g.must(g.m.DeleteNH(vtep))
+			g := newGRETopo(t)
 			ret, _ := g.run(g.p.PortIn, g.a, bytes.Clone(c.in))
 			if ret != actShot {
 				t.Fatalf("without a next hop: verdict %d, want shot", ret)
@@ -331,7 +349,6 @@ func TestGREEncapNonIP(t *testing.T) {
 // ---- MTU ----------------------------------------------------------------------
 
 func TestGREFragNeeded(t *testing.T) {
-	g := newGRETopo(t)
 	type verdict int
 	const (
 		encap   verdict = iota // GRE-encapsulated (network 1)
@@ -339,31 +356,33 @@ func TestGREFragNeeded(t *testing.T) {
 		icmp                   // answered with ICMP fragmentation-needed
 		dropped                // shot, no answer
 	)
+	const pa, pc = "pa", "pc"
 	icmpErr := ipFrame(macR, macA, 1, greMTU+1)
 	icmpErr[34] = 3 // an ICMP error itself never gets one
 	options := ipFrame(macR, macA, 6, greMTU+1)
 	options[14] = 0x46
 	for _, c := range []struct {
 		name string
-		port uint32
+		dev  string // pa: GRE network 1, pc: VXLAN network 2
 		in   []byte
 		want verdict
 		mtu  uint16
 	}{
-		{"gre at MTU", g.a, ipFrame(macR, macA, 6, greMTU), encap, 0},
-		{"gre MTU+1", g.a, ipFrame(macR, macA, 6, greMTU+1), icmp, greMTU},
-		{"gre 2000", g.a, ipFrame(macR, macA, 17, 2000), icmp, greMTU},
-		{"gre ipv6 MTU+1", g.a, ethFrame(macR, macA, 0x86dd, greMTU+1), dropped, 0},
-		{"gre arp MTU+1", g.a, ethFrame(macR, macA, 0x0806, greMTU+1), dropped, 0},
-		{"gre icmp error MTU+1", g.a, icmpErr, dropped, 0},
-		{"gre ip options MTU+1", g.a, options, dropped, 0},
-		{"vxlan at MTU", g.c, ipFrame(macR, macC, 6, vxMTU), tunnel, 0},
-		{"vxlan MTU+1", g.c, ipFrame(macR, macC, 6, vxMTU+1), icmp, vxMTU},
+		{"gre at MTU", pa, ipFrame(macR, macA, 6, greMTU), encap, 0},
+		{"gre MTU+1", pa, ipFrame(macR, macA, 6, greMTU+1), icmp, greMTU},
+		{"gre 2000", pa, ipFrame(macR, macA, 17, 2000), icmp, greMTU},
+		{"gre ipv6 MTU+1", pa, ethFrame(macR, macA, 0x86dd, greMTU+1), dropped, 0},
+		{"gre arp MTU+1", pa, ethFrame(macR, macA, 0x0806, greMTU+1), dropped, 0},
+		{"gre icmp error MTU+1", pa, icmpErr, dropped, 0},
+		{"gre ip options MTU+1", pa, options, dropped, 0},
+		{"vxlan at MTU", pc, ipFrame(macR, macC, 6, vxMTU), tunnel, 0},
+		{"vxlan MTU+1", pc, ipFrame(macR, macC, 6, vxMTU+1), icmp, vxMTU},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			g.resetDrops()
+			g := newGRETopo(t)
+			port := map[string]uint32{pa: g.a, pc: g.c}[c.dev]
 			before := g.snapshot()
-			ret, out := g.run(g.p.PortIn, c.port, bytes.Clone(c.in))
+			ret, out := g.run(g.p.PortIn, port, bytes.Clone(c.in))
 			switch c.want {
 			case encap:
 				if ret != actRedirect {
@@ -387,8 +406,8 @@ func TestGREFragNeeded(t *testing.T) {
 				}
 			}
 			if c.want == icmp || c.want == dropped {
-				g.wantDrops(map[string]uint64{fmt.Sprintf("%d/frag_needed", c.port): 1})
-				if b := g.dropBytes(c.port, "frag_needed"); b != uint64(len(c.in)) {
+				g.wantDrops(map[string]uint64{fmt.Sprintf("%d/frag_needed", port): 1})
+				if b := g.dropBytes(port, "frag_needed"); b != uint64(len(c.in)) {
 					t.Fatalf("frag_needed counted %d bytes, want the frame's %d", b, len(c.in))
 				}
 			}
@@ -402,7 +421,6 @@ func TestGREFragNeeded(t *testing.T) {
 // TestGREFragNeededGSO: a GSO packet is judged by the segments it becomes
 // (IP + L4 header + gso_size), not by its length.
 func TestGREFragNeededGSO(t *testing.T) {
-	g := newGRETopo(t)
 	tcp := func(dst, src net.HardwareAddr) []byte {
 		f := ipFrame(dst, src, 6, 3000)
 		f[14+20+12] = 0x50 // data offset 5: a 20-byte TCP header
@@ -417,21 +435,25 @@ func TestGREFragNeededGSO(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name  string
-		port  uint32
+		vxlan bool // VXLAN network 2 on port c, else GRE network 1 on port a
 		frame func(dst, src net.HardwareAddr) []byte
 		src   net.HardwareAddr
 		gso   uint32 // largest gso_size that fits
 		mtu   uint16
 	}{
-		{"vxlan tcp", g.c, tcp, macC, vxMTU - 40, vxMTU},
-		{"vxlan udp", g.c, udp, macC, vxMTU - 28, vxMTU},
-		{"vxlan tcp6", g.c, tcp6, macC, vxMTU - 60, vxMTU},
-		{"gre tcp", g.a, tcp, macA, greMTU - 40, greMTU},
+		{"vxlan tcp", true, tcp, macC, vxMTU - 40, vxMTU},
+		{"vxlan udp", true, udp, macC, vxMTU - 28, vxMTU},
+		{"vxlan tcp6", true, tcp6, macC, vxMTU - 60, vxMTU},
+		{"gre tcp", false, tcp, macA, greMTU - 40, greMTU},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			g := newGRETopo(t)
+			port := g.a
+			if c.vxlan {
+				port = g.c
+			}
 			in := c.frame(macR, c.src)
-			g.resetDrops()
-			ret, out := g.runGSO(g.p.PortIn, c.port, c.gso+1, bytes.Clone(in))
+			ret, out := g.runGSO(g.p.PortIn, port, c.gso+1, bytes.Clone(in))
 			if in[12] == 0x86 {
 				if ret != actShot || !bytes.Equal(out, in) {
 					t.Fatalf("gso_size %d: verdict %d; want shot, untouched", c.gso+1, ret)
@@ -442,16 +464,16 @@ func TestGREFragNeededGSO(t *testing.T) {
 				}
 				wantFragNeeded(t, out, in, c.mtu)
 			}
-			g.wantDrops(map[string]uint64{fmt.Sprintf("%d/frag_needed", c.port): 1})
+			g.wantDrops(map[string]uint64{fmt.Sprintf("%d/frag_needed", port): 1})
 
 			// Segments that fit: forwarded although the packet is 3 KB.
 			// Only VXLAN shows it: GRE's adjust_room refuses a test
 			// run's GSO packet, whose gso_type is not TCP.
-			if c.port != g.c {
+			if !c.vxlan {
 				return
 			}
 			g.resetDrops()
-			ret, out = g.runGSO(g.p.PortIn, c.port, c.gso, bytes.Clone(in))
+			ret, out = g.runGSO(g.p.PortIn, port, c.gso, bytes.Clone(in))
 			if ret != actRedirect || !bytes.Equal(out, in) {
 				t.Fatalf("gso_size %d: verdict %d; want redirect to the VXLAN device, untouched", c.gso, ret)
 			}
@@ -473,7 +495,6 @@ func fromVTEP(inner []byte) []byte {
 }
 
 func TestGREDecap(t *testing.T) {
-	g := newGRETopo(t)
 	for _, c := range []struct {
 		name  string
 		inner []byte
@@ -488,6 +509,7 @@ func TestGREDecap(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			g := newGRETopo(t)
 			before := g.snapshot()
 			ret, out := g.run(g.p.UlIn, g.ul, c.outer(c.inner))
 			if ret != actRedirect {
@@ -505,12 +527,6 @@ func TestGREDecap(t *testing.T) {
 }
 
 func TestGREDecapDrops(t *testing.T) {
-	g := newGRETopo(t)
-	// Network 3 (another GRE key) admits vtep2; network 1 does not.
-	g.must(g.m.PutNetwork(NetRow{NetID: 3, Type: "gre", Segment: 0x77, MTU: greMTU}))
-	g.must(g.m.PutSegment(SegmentRow{Type: "gre", Segment: 0x77, NetID: 3}))
-	g.must(g.m.PutPeer(PeerRow{NetID: 3, VTEP: vtep2}))
-
 	inner := ipFrame(macA, macR, 6, 100)
 	good := fromVTEP(inner)
 	mod := func(f func(b []byte)) []byte {
@@ -530,12 +546,16 @@ func TestGREDecapDrops(t *testing.T) {
 		in           []byte
 	}{
 		{"wrong key", "unknown_segment", gre(vtep, 0x2000, greKey+1, inner)},
-		{"no key", "unknown_segment", gre(vtep, 0x0000, 0, inner)},
+		// Without the key bit, the 4 bytes where a key would be (here
+		// network 1's key) belong to the payload: no key, no network.
+		{"no key", "unknown_segment", gre(vtep, 0x0000, 0, append(binary.BigEndian.AppendUint32(nil, greKey), inner...))},
 		{"peer not admitted", "tunnel_peer", gre(netip.MustParseAddr("192.0.2.99"), 0x2000, greKey, inner)},
 		{"peer of another network", "tunnel_peer", gre(vtep2, 0x2000, greKey, inner)},
 		{"key missing", "malformed", gre(vtep, 0x2000, greKey, nil)[:14+20+4]},
 		{"inner frame cut", "malformed", gre(vtep, 0x2000, greKey, inner[:10])},
 		{"no inner frame", "malformed", gre(vtep, 0x2000, greKey, nil)},
+		// tot_len is what counts, not the Ethernet padding after it.
+		{"inner frame cut, padded", "malformed", append(gre(vtep, 0x2000, greKey, inner[:10]), make([]byte, 30)...)},
 		{"tot_len beyond the frame", "malformed", mod(func(b []byte) {
 			binary.BigEndian.PutUint16(b[16:], uint16(len(b)-14+1))
 			refresh(b)
@@ -549,7 +569,11 @@ func TestGREDecapDrops(t *testing.T) {
 		{"fragment offset", "tunnel_frag", mod(func(b []byte) { b[21] = 1; refresh(b) })},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			g.resetDrops()
+			g := newGRETopo(t)
+			// Network 3 (another GRE key) admits vtep2; network 1 does not.
+			g.must(g.m.PutNetwork(NetRow{NetID: 3, Type: "gre", Segment: 0x77, MTU: greMTU}))
+			g.must(g.m.PutSegment(SegmentRow{Type: "gre", Segment: 0x77, NetID: 3}))
+			g.must(g.m.PutPeer(PeerRow{NetID: 3, VTEP: vtep2}))
 			before := g.snapshot()
 			ret, out := g.run(g.p.UlIn, g.ul, bytes.Clone(c.in))
 			if ret != actShot {
@@ -569,7 +593,6 @@ func TestGREDecapDrops(t *testing.T) {
 // TestGREDecapNotOurs: what is not GRE/TEB to our VTEP goes on to the
 // host's stack untouched and uncounted.
 func TestGREDecapNotOurs(t *testing.T) {
-	g := newGRETopo(t)
 	inner := ipFrame(macA, macR, 6, 100)
 	udp := ethFrame(ulMAC, gwMAC, 0x0800, 20+8+50+len(inner))
 	putIPv4(udp[14:], 0, 0x4000, 17, vtep, localIP)
@@ -587,6 +610,7 @@ func TestGREDecapNotOurs(t *testing.T) {
 		{"gre header cut", fromVTEP(inner)[:14+20+2]},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			g := newGRETopo(t)
 			before := g.snapshot()
 			ret, out := g.run(g.p.UlIn, g.ul, bytes.Clone(c.in))
 			if ret != tcxNext {
