@@ -198,7 +198,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 			st[lp.port.ID] = status{model.StatusDown, "admin down"}
 		}
 	}
-	a.computeRouters(s, local, netOf, &d, st)
+	a.computeRouters(s, local, netOf, nodes, &d)
 	for _, nv := range nodes {
 		if len(nv.dvrMAC) == 6 {
 			d.dvrMACs[nv.dvrMAC.String()] = nv.dvrMAC
@@ -287,7 +287,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 // a router is here when a local port sits on one of its subnets' networks
 // (seed 002 §4.1.1), and then every network it routes is programmed here
 // too, with its gateway (rifs) and its connected routes.
-func (a *Agent) computeRouters(s snapshot, local map[string]localPort, netOf map[string]uint32, d *desired, st map[string]status) {
+func (a *Agent) computeRouters(s snapshot, local map[string]localPort, netOf map[string]uint32, nodes map[string]nodeView, d *desired) {
 	ifaces := map[string][]model.Port{} // router -> its interface ports
 	routerOf := map[string]string{}     // network -> router routing it
 	for _, p := range s.ports {
@@ -304,6 +304,22 @@ func (a *Agent) computeRouters(s snapshot, local map[string]localPort, netOf map
 	for _, lp := range local {
 		if r, ok := routerOf[lp.port.NetworkID]; ok && s.routers[r].AdminStateUp {
 			present[r] = true
+		}
+	}
+	// Where else each router is: a node routing into a network sends that
+	// network's tunnel traffic without hosting a port on it, so it must be
+	// admitted (tunnel_peers) for every network of the router.
+	hosts := map[string]map[netip.Addr]bool{}
+	for _, p := range s.ports {
+		r, ok := routerOf[p.NetworkID]
+		if !ok || p.NetworkOwned() || p.HostID == a.cfg.Node {
+			continue
+		}
+		if nv := nodes[p.HostID]; nv.alive && nv.vtep.IsValid() {
+			if hosts[r] == nil {
+				hosts[r] = map[netip.Addr]bool{}
+			}
+			hosts[r][nv.vtep] = true
 		}
 	}
 	for r := range present {
@@ -338,6 +354,11 @@ func (a *Agent) computeRouters(s snapshot, local map[string]localPort, netOf map
 				continue
 			}
 			d.rifs[id] = maps.RIFRow{NetID: id, RouterID: rid, GwIP: gw, GwMAC: mac}
+			if row.Type == model.TypeVXLAN || row.Type == model.TypeGRE {
+				for v := range hosts[r] {
+					d.peers[maps.PeerRow{NetID: id, VTEP: v}] = true
+				}
+			}
 			d.routes[maps.RouteRow{RouterID: rid, Prefix: pfx.Masked(), NetID: id}] = true
 		}
 	}
