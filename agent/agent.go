@@ -259,8 +259,10 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 		}
 	}
 
-	local, plugErrs := a.plugLocal(snap)
-	d, st := a.compute(snap, local, a.nodes())
+	nodes := a.nodes()
+	snat := snatHosts(snap.routers, nodes)
+	local, plugErrs := a.plugLocal(snap, snat)
+	d, st := a.compute(snap, local, nodes, snat)
 	for id, e := range plugErrs {
 		st[id] = status{model.StatusError, e}
 	}
@@ -312,11 +314,16 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 }
 
 // plugLocal makes sure every port hosted here has its device.
-func (a *Agent) plugLocal(s snapshot) (map[string]localPort, map[string]string) {
+func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localPort, map[string]string) {
 	local := map[string]localPort{}
 	errs := map[string]string{}
+	snatNS := map[string]bool{}
 	for _, p := range s.ports {
-		if p.HostID != a.cfg.Node {
+		if isSNATPort(p) {
+			if snat[p.DeviceID] != a.cfg.Node {
+				continue
+			}
+		} else if p.HostID != a.cfg.Node || p.NetworkOwned() {
 			continue
 		}
 		n := s.nets[p.NetworkID]
@@ -328,6 +335,22 @@ func (a *Agent) plugLocal(s snapshot) (map[string]localPort, map[string]string) 
 		var ifname string
 		var idx int
 		switch {
+		case isSNATPort(p):
+			ifname = hostIfName(p.ID)
+			ns := a.snatNetns(p.DeviceID)
+			snatNS[ns] = true
+			vm := vmSide{Netns: ns, IfName: snatIfName(p), MAC: mac, MTU: n.MTU}
+			vm.Addr, vm.Gateway = a.vmAddr(s, p)
+			if p.DeviceOwner == model.OwnerRouterSNAT {
+				// sg- ports only reach their subnet; the way out is qg-.
+				vm.Gateway = netip.Addr{}
+			}
+			idx, err = plugNetns(ifname, vm)
+			if err == nil {
+				if l, e := netlink.LinkByIndex(idx); e == nil && l.Attrs().Alias == "" {
+					_ = netlink.LinkSetAlias(l, aliasPrefix+p.ID)
+				}
+			}
 		case p.Profile["netns"] != "":
 			ifname = hostIfName(p.ID)
 			vm := vmSide{Netns: p.Profile["netns"], MAC: mac, MTU: n.MTU}
@@ -354,6 +377,22 @@ func (a *Agent) plugLocal(s snapshot) (map[string]localPort, map[string]string) 
 		}
 		local[p.ID] = localPort{port: p, ifname: ifname, ifindex: idx}
 	}
+	for id, r := range s.routers {
+		ns := a.snatNetns(id)
+		if snat[id] != a.cfg.Node || !snatNS[ns] {
+			continue
+		}
+		qg := ""
+		for _, p := range s.ports {
+			if p.DeviceID == id && p.DeviceOwner == model.OwnerRouterGateway {
+				qg = snatIfName(p)
+			}
+		}
+		if err := ensureSNAT(ns, qg, r.ExternalGateway != nil && r.ExternalGateway.EnableSNAT); err != nil {
+			a.log.Warn("snat namespace", "router", id, "err", err)
+		}
+	}
+	a.sweepSNAT(snatNS)
 	return local, errs
 }
 

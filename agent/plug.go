@@ -16,6 +16,7 @@ import (
 // container runtime would set it up.
 type vmSide struct {
 	Netns   string
+	IfName  string // inside the namespace; "" is eth0
 	MAC     net.HardwareAddr
 	MTU     int
 	Addr    netip.Prefix // invalid: no address (DHCP will configure)
@@ -96,8 +97,12 @@ func plugNetns(hostIf string, vm vmSide) (int, error) {
 		return 0, fmt.Errorf("netlink in %s: %w", vm.Netns, err)
 	}
 	defer vh.Close()
-	if _, err := vh.LinkByName("eth0"); err == nil {
-		return 0, fmt.Errorf("netns %s already has an eth0 (another port is plugged there)", vm.Netns)
+	vmIf := vm.IfName
+	if vmIf == "" {
+		vmIf = "eth0"
+	}
+	if _, err := vh.LinkByName(vmIf); err == nil {
+		return 0, fmt.Errorf("netns %s already has an %s (another port is plugged there)", vm.Netns, vmIf)
 	}
 	peer := "vm" + hostIf[3:]
 	veth := &netlink.Veth{
@@ -125,7 +130,7 @@ func plugNetns(hostIf string, vm vmSide) (int, error) {
 	if err != nil {
 		return fail(fmt.Errorf("find %s in %s: %w", peer, vm.Netns, err))
 	}
-	if err := vh.LinkSetName(vl, "eth0"); err != nil {
+	if err := vh.LinkSetName(vl, vmIf); err != nil {
 		return fail(fmt.Errorf("rename VM end: %w", err))
 	}
 	if err := vh.LinkSetHardwareAddr(vl, vm.MAC); err != nil {
@@ -134,7 +139,7 @@ func plugNetns(hostIf string, vm vmSide) (int, error) {
 	// Only IPv4 subnets exist so far; keep the VM from multicasting IPv6
 	// DAD/MLD/RS across the cloud for addresses nobody serves.
 	if err := withNetns(ns, func() error {
-		return os.WriteFile("/proc/sys/net/ipv6/conf/eth0/disable_ipv6", []byte("1"), 0o644)
+		return os.WriteFile("/proc/sys/net/ipv6/conf/"+vmIf+"/disable_ipv6", []byte("1"), 0o644)
 	}); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fail(fmt.Errorf("disable ipv6 in %s: %w", vm.Netns, err))
 	}

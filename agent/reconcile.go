@@ -72,9 +72,10 @@ func (a *Agent) snapshot() snapshot {
 
 // nodeView is what gossip says about one node.
 type nodeView struct {
-	vtep   netip.Addr
-	alive  bool
-	dvrMAC net.HardwareAddr
+	vtep    netip.Addr
+	alive   bool
+	dvrMAC  net.HardwareAddr
+	network bool // has the network role: may hold SNAT
 }
 
 func (a *Agent) nodes() map[string]nodeView {
@@ -83,10 +84,11 @@ func (a *Agent) nodes() map[string]nodeView {
 		for _, m := range a.gossip.Members() {
 			ip, _ := netip.ParseAddr(m.Meta.VTEP)
 			mac, _ := net.ParseMAC(m.Meta.DVRMAC)
-			v[m.Name] = nodeView{vtep: ip, alive: m.State == "alive" || m.State == "suspect", dvrMAC: mac}
+			v[m.Name] = nodeView{vtep: ip, alive: m.State == "alive" || m.State == "suspect", dvrMAC: mac,
+				network: slices.Contains(m.Meta.Roles, "network")}
 		}
 	}
-	v[a.cfg.Node] = nodeView{vtep: a.localIP, alive: true, dvrMAC: a.dvrMAC}
+	v[a.cfg.Node] = nodeView{vtep: a.localIP, alive: true, dvrMAC: a.dvrMAC, network: a.cfg.HasRole("network")}
 	return v
 }
 
@@ -166,7 +168,7 @@ func segmentOf(r maps.NetRow) (maps.SegmentRow, bool) {
 
 // compute derives the desired map contents from the snapshot, the local
 // ports already plugged and gossip membership.
-func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string]nodeView) (desired, map[string]status) {
+func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string]nodeView, snat map[string]string) (desired, map[string]status) {
 	d := desired{
 		nets: map[uint32]maps.NetRow{}, segs: map[maps.SegmentRow]bool{}, ports: map[uint32]maps.PortRow{},
 		fdb: map[string]maps.FDBRow{}, arp: map[string]maps.ARPRow{}, flood: map[uint32]maps.FloodRow{},
@@ -211,7 +213,15 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 		if err != nil {
 			continue
 		}
-		if p.NetworkOwned() {
+		host := p.HostID
+		if isSNATPort(p) {
+			// Hosted wherever snatHosts says, on every node alike.
+			host = snat[p.DeviceID]
+			if host == "" {
+				st[p.ID] = status{model.StatusDown, "no live network node to hold SNAT"}
+				continue
+			}
+		} else if p.NetworkOwned() {
 			// A router interface is the gateway on every node hosting its
 			// router: answered by the ARP responder, routed by rifs, never
 			// an FDB entry pointing at some other node.
@@ -225,7 +235,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 			continue
 		}
 		row := maps.FDBRow{NetID: id, MAC: mac}
-		if p.HostID == a.cfg.Node {
+		if host == a.cfg.Node {
 			lp, plugged := local[p.ID]
 			if !plugged || !ok {
 				continue
@@ -236,9 +246,9 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 			fl.Local = append(fl.Local, uint32(lp.ifindex))
 			d.flood[id] = fl
 		} else {
-			nv := nodes[p.HostID]
+			nv := nodes[host]
 			if !nv.alive || !nv.vtep.IsValid() {
-				st[p.ID] = status{model.StatusDown, fmt.Sprintf("host %s is not alive", p.HostID)}
+				st[p.ID] = status{model.StatusDown, fmt.Sprintf("host %s is not alive", host)}
 				continue
 			}
 			st[p.ID] = status{model.StatusActive, ""}
@@ -300,6 +310,14 @@ func (a *Agent) computeRouters(s snapshot, local map[string]localPort, netOf map
 		ifaces[p.DeviceID] = append(ifaces[p.DeviceID], p)
 		routerOf[p.NetworkID] = p.DeviceID
 	}
+	snatIP := map[string]netip.Addr{} // router/network -> its SNAT port's address
+	for _, p := range s.ports {
+		if p.DeviceOwner == model.OwnerRouterSNAT && len(p.FixedIPs) > 0 {
+			if ip, err := netip.ParseAddr(p.FixedIPs[0].IPAddress); err == nil {
+				snatIP[p.DeviceID+"/"+p.NetworkID] = ip
+			}
+		}
+	}
 	present := map[string]bool{}
 	for _, lp := range local {
 		if r, ok := routerOf[lp.port.NetworkID]; ok && s.routers[r].AdminStateUp {
@@ -353,7 +371,10 @@ func (a *Agent) computeRouters(s snapshot, local map[string]localPort, netOf map
 			if err != nil {
 				continue
 			}
-			d.rifs[id] = maps.RIFRow{NetID: id, RouterID: rid, GwIP: gw, GwMAC: mac}
+			d.rifs[id] = maps.RIFRow{NetID: id, RouterID: rid, GwIP: gw, GwMAC: mac, SNATIP: snatIP[r+"/"+p.NetworkID]}
+			if gwi := s.routers[r].ExternalGateway; gwi != nil && gwi.EnableSNAT && snatIP[r+"/"+p.NetworkID].IsValid() {
+				d.routes[maps.RouteRow{RouterID: rid, Prefix: netip.PrefixFrom(netip.IPv4Unspecified(), 0), SNAT: true}] = true
+			}
 			if row.Type == model.TypeVXLAN || row.Type == model.TypeGRE {
 				for v := range hosts[r] {
 					d.peers[maps.PeerRow{NetID: id, VTEP: v}] = true
@@ -476,7 +497,7 @@ func (a *Agent) program(d desired) error {
 		haveRIF[r.NetID] = r
 	}
 	for id, r := range d.rifs {
-		if h, ok := haveRIF[id]; !ok || h.RouterID != r.RouterID || h.GwIP != r.GwIP || !bytes.Equal(h.GwMAC, r.GwMAC) {
+		if h, ok := haveRIF[id]; !ok || h.RouterID != r.RouterID || h.GwIP != r.GwIP || h.SNATIP != r.SNATIP || !bytes.Equal(h.GwMAC, r.GwMAC) {
 			keep(m.PutRIF(r))
 		}
 	}

@@ -561,7 +561,8 @@ static __always_inline int router_echo(struct __sk_buff *skb, const struct bnet_
  * source. Errors are answered as a router does, from the gateway address:
  * TTL exhausted, no route, no such host.
  */
-static __always_inline int route(struct __sk_buff *skb, const struct rif_info *in_rif, struct bnet_eth *eth)
+static __always_inline int route(struct __sk_buff *skb, __u32 in_net, const struct rif_info *in_rif,
+				 struct bnet_eth *eth)
 {
 	struct route_key rk = { .prefixlen = 64 };
 	struct fdb_key fk = {};
@@ -573,7 +574,7 @@ static __always_inline int route(struct __sk_buff *skb, const struct rif_info *i
 	struct net_info *netp, net;
 	struct fdb_entry *dst;
 	struct mac_key *self;
-	__u32 zero = 0, out_net, gw_ip = in_rif->gw_ip;
+	__u32 zero = 0, out_net, nh_ip, gw_ip = in_rif->gw_ip, snat_ip = in_rif->snat_ip;
 	__u16 old_word, new_word;
 
 	if (eth->proto != bpf_htons(ETH_P_IP))
@@ -591,7 +592,22 @@ static __always_inline int route(struct __sk_buff *skb, const struct rif_info *i
 		count_drop(skb, BNET_DROP_NO_ROUTE);
 		return icmp_error(skb, eth, BNET_ICMP_NET_UNREACH, 0, gw_ip);
 	}
-	out_net = ri->net_id;
+	if (ri->flags & BNET_ROUTE_SNAT) {
+		/*
+		 * Leaving the cloud without a floating IP: the next hop is the
+		 * router's SNAT port on the sender's own subnet, on the network
+		 * node (seed 002 §3.2.1: default via the sg- address).
+		 */
+		if (snat_ip == 0) {
+			count_drop(skb, BNET_DROP_NO_ROUTE);
+			return icmp_error(skb, eth, BNET_ICMP_NET_UNREACH, 0, gw_ip);
+		}
+		out_net = in_net;
+		nh_ip = snat_ip;
+	} else {
+		out_net = ri->net_id;
+		nh_ip = ip.daddr;
+	}
 	out_rif = bpf_map_lookup_elem(&rifs, &out_net);
 	netp = bpf_map_lookup_elem(&networks, &out_net);
 	if (!out_rif || !netp)
@@ -604,7 +620,7 @@ static __always_inline int route(struct __sk_buff *skb, const struct rif_info *i
 		return icmp_error(skb, eth, BNET_ICMP_TTL_EXCEEDED, 0, gw_ip);
 	}
 	ak.net_id = out_net;
-	ak.ip = ip.daddr;
+	ak.ip = nh_ip;
 	nb = bpf_map_lookup_elem(&arp, &ak);
 	if (!nb) {
 		count_drop(skb, BNET_DROP_ROUTE_NEIGH);
@@ -932,7 +948,7 @@ int bnet_port_in(struct __sk_buff *skb)
 
 	rif = bpf_map_lookup_elem(&rifs, &net_id);
 	if (rif && mac_equal(eth.dst, rif->gw_mac))
-		return route(skb, rif, &eth);
+		return route(skb, net_id, rif, &eth);
 
 	key.net_id = net_id;
 	mac_copy(key.mac, eth.dst);

@@ -185,6 +185,7 @@ struct rif_info {
 	__u32 gw_ip;     /* network order */
 	__u8 gw_mac[6];
 	__u16 pad;
+	__u32 snat_ip; /* the router's SNAT port on this subnet (sg-), 0: none */
 };
 
 /* routes: longest prefix match on (router, destination) -> egress network. */
@@ -194,8 +195,11 @@ struct route_key {
 	__u32 ip; /* network order */
 };
 
+/* route_info.flags */
+#define BNET_ROUTE_SNAT (1U << 0) /* default route: via the SNAT port of the ingress subnet */
+
 struct route_info {
-	__u32 net_id; /* egress network: a connected subnet's */
+	__u32 net_id; /* egress network: a connected subnet's (0 for SNAT) */
 	__u32 flags;
 };
 

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -46,6 +47,10 @@ type Config struct {
 	VXLANPort   int    `yaml:"vxlan_port"`
 	UnderlayMTU int    `yaml:"underlay_mtu"`
 	LogLevel    string `yaml:"log_level"`
+	// NetnsPrefix is put before the names of the namespaces the agent
+	// creates itself (snat-<router>). Empty in production, where each node
+	// has its own /run/netns; set when several agents share one kernel.
+	NetnsPrefix string `yaml:"netns_prefix"`
 }
 
 // Defaults an operator gets without saying anything.
@@ -161,6 +166,9 @@ func (c *Config) Validate() error {
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		return fmt.Errorf("log_level: %q (debug | info | warn | error)", c.LogLevel)
+	}
+	if c.NetnsPrefix != "" && (strings.ContainsAny(c.NetnsPrefix, "/\x00 ") || len(c.NetnsPrefix) > 64) {
+		return fmt.Errorf("netns_prefix: %q is not usable in a namespace name", c.NetnsPrefix)
 	}
 	if c.PinDir == c.StateDir {
 		return errors.New("pin_dir and state_dir must differ")

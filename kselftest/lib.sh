@@ -205,6 +205,7 @@ cloud_up() {
 			vxlan_port: 4789
 			underlay_mtu: $UNDERLAY_MTU
 			log_level: ${BNET_LOG_LEVEL:-info}
+			netns_prefix: $P-n$i-
 		EOF
 		start_agent "$i" || exit $KSFT_FAIL
 	done

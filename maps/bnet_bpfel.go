@@ -98,6 +98,7 @@ type bnetRifInfo struct {
 	GwIp     uint32
 	GwMac    [6]uint8
 	Pad      uint16
+	SnatIp   uint32
 }
 
 type bnetRouteInfo struct {

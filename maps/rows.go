@@ -676,6 +676,7 @@ type RIFRow struct {
 	RouterID uint32
 	GwIP     netip.Addr
 	GwMAC    net.HardwareAddr
+	SNATIP   netip.Addr // the router's SNAT port on this subnet; zero: none
 }
 
 // PutRIF writes a network's router interface.
@@ -688,7 +689,13 @@ func (m *Maps) PutRIF(r RIFRow) error {
 	if err != nil {
 		return fmt.Errorf("put router interface %d: %w", r.NetID, err)
 	}
-	if err := m.RIFs.Put(r.NetID, &bnetRifInfo{RouterId: r.RouterID, GwIp: ip, GwMac: mac}); err != nil {
+	v := bnetRifInfo{RouterId: r.RouterID, GwIp: ip, GwMac: mac}
+	if r.SNATIP.IsValid() {
+		if v.SnatIp, err = ipToU32(r.SNATIP); err != nil {
+			return fmt.Errorf("put router interface %d: snat: %w", r.NetID, err)
+		}
+	}
+	if err := m.RIFs.Put(r.NetID, &v); err != nil {
 		return fmt.Errorf("put router interface %d: %w", r.NetID, err)
 	}
 	return nil
@@ -711,7 +718,11 @@ func (m *Maps) RIFRows() ([]RIFRow, error) {
 	)
 	it := m.RIFs.Iterate()
 	for it.Next(&k, &v) {
-		rows = append(rows, RIFRow{NetID: k, RouterID: v.RouterId, GwIP: u32ToIP(v.GwIp), GwMAC: macAddr(v.GwMac)})
+		r := RIFRow{NetID: k, RouterID: v.RouterId, GwIP: u32ToIP(v.GwIp), GwMAC: macAddr(v.GwMac)}
+		if v.SnatIp != 0 {
+			r.SNATIP = u32ToIP(v.SnatIp)
+		}
+		rows = append(rows, r)
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", MapRIFs, err)
@@ -725,7 +736,11 @@ type RouteRow struct {
 	RouterID uint32
 	Prefix   netip.Prefix
 	NetID    uint32
+	SNAT     bool // the default route through the router's SNAT ports
 }
+
+// routeSNAT is BNET_ROUTE_SNAT.
+const routeSNAT = 1 << 0
 
 func routeKey(routerID uint32, p netip.Prefix) (bnetRouteKey, error) {
 	ip, err := ipToU32(p.Addr())
@@ -739,7 +754,11 @@ func routeKey(routerID uint32, p netip.Prefix) (bnetRouteKey, error) {
 func (m *Maps) PutRoute(r RouteRow) error {
 	k, err := routeKey(r.RouterID, r.Prefix.Masked())
 	if err == nil {
-		err = m.Routes.Put(&k, &bnetRouteInfo{NetId: r.NetID})
+		v := bnetRouteInfo{NetId: r.NetID}
+		if r.SNAT {
+			v.Flags |= routeSNAT
+		}
+		err = m.Routes.Put(&k, &v)
 	}
 	if err != nil {
 		return fmt.Errorf("put route %d/%v: %w", r.RouterID, r.Prefix, err)
@@ -772,7 +791,8 @@ func (m *Maps) RouteRows() ([]RouteRow, error) {
 		if bits < 0 || bits > 32 {
 			continue
 		}
-		rows = append(rows, RouteRow{RouterID: k.RouterId, Prefix: netip.PrefixFrom(u32ToIP(k.Ip), bits), NetID: v.NetId})
+		rows = append(rows, RouteRow{RouterID: k.RouterId, Prefix: netip.PrefixFrom(u32ToIP(k.Ip), bits), NetID: v.NetId,
+			SNAT: v.Flags&routeSNAT != 0})
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", MapRoutes, err)

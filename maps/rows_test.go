@@ -85,9 +85,9 @@ func TestRowsRoundTrip(t *testing.T) {
 	must(m.DeleteNH(vtep))
 
 	rifs, err := m.RIFRows()
-	check("rifs", rifs, []RIFRow{{1, 3, netip.MustParseAddr("10.0.0.254"), macC}}, err)
+	check("rifs", rifs, []RIFRow{{1, 3, netip.MustParseAddr("10.0.0.254"), macC, netip.Addr{}}}, err)
 	routes, err := m.RouteRows()
-	check("routes", routes, []RouteRow{{3, netip.MustParsePrefix("10.0.0.0/24"), 1}, {3, netip.MustParsePrefix("10.9.0.0/16"), 2}}, err)
+	check("routes", routes, []RouteRow{{3, netip.MustParsePrefix("10.0.0.0/24"), 1, false}, {3, netip.MustParsePrefix("10.9.0.0/16"), 2, false}}, err)
 	dvr, err := m.DVRMACRows()
 	check("dvr_macs", dvr, []DVRMACRow{{macA, true}, {macR, false}}, err)
 
