@@ -523,7 +523,7 @@ func TestRouterCRUD(t *testing.T) {
 	for _, ext := range x {
 		aliases = append(aliases, str(ext.(map[string]any), "alias"))
 	}
-	if !slices.Contains(aliases, "router") || !slices.Contains(aliases, "dvr") {
+	if !slices.Contains(aliases, "router") || !slices.Contains(aliases, "dvr") || !slices.Contains(aliases, "ext-gw-mode") {
 		t.Errorf("extensions %v", aliases)
 	}
 	e.must(204, "DELETE", "/v2.0/routers/"+id, "", "")
@@ -639,15 +639,16 @@ func TestRouterRefusalsChangeNothing(t *testing.T) {
 			"legacy (centralized) routers are not supported yet: create the router with distributed=true (openstack router create --distributed)"},
 		{"legacy asked", "POST", "/v2.0/routers", `{"router": {"distributed": "false"}}`, 400, "InvalidInput", "legacy (centralized) routers are not supported yet"},
 		{"ha", "POST", "/v2.0/routers", `{"router": {"distributed": true, "ha": true}}`, 400, "InvalidInput", "HA routers are not supported"},
-		{"gateway", "POST", "/v2.0/routers", `{"router": {"distributed": true, "external_gateway_info": {"network_id": "` + e.net + `"}}}`, 400, "InvalidInput",
-			"external gateways (SNAT) are not supported yet"},
+		{"gateway not external", "POST", "/v2.0/routers", `{"router": {"distributed": true, "external_gateway_info": {"network_id": "` + e.net + `"}}}`, 400, "BadRequest",
+			"Bad router request: network " + e.net + " is not an external network"},
 		{"routes on create", "POST", "/v2.0/routers", `{"router": {"distributed": true, "routes": []}}`, 400, "HTTPBadRequest", "not allowed in POST"},
 		{"bad distributed", "POST", "/v2.0/routers", `{"router": {"distributed": "maybe"}}`, 400, "InvalidInput", "not a boolean"},
 		{"read-only status", "POST", "/v2.0/routers", `{"router": {"distributed": true, "status": "DOWN"}}`, 400, "HTTPBadRequest", ""},
 		{"make legacy", "PUT", put, `{"router": {"distributed": false}}`, 400, "InvalidInput", "distributed cannot be changed"},
 		{"make ha", "PUT", put, `{"router": {"ha": true}}`, 400, "InvalidInput", "HA routers are not supported"},
 		{"extra routes", "PUT", put, `{"router": {"routes": [{"destination": "10.9.0.0/24", "nexthop": "10.0.0.9"}]}}`, 400, "InvalidInput", "extra routes are not supported yet"},
-		{"set gateway", "PUT", put, `{"router": {"external_gateway_info": {"network_id": "` + e.net + `"}}}`, 400, "InvalidInput", "external gateways (SNAT) are not supported yet"},
+		{"set gateway not external", "PUT", put, `{"router": {"external_gateway_info": {"network_id": "` + e.net + `"}}}`, 400, "BadRequest",
+			"Bad router request: network " + e.net + " is not an external network"},
 		{"update unknown router", "PUT", "/v2.0/routers/nope", `{"router": {"name": "x"}}`, 404, "RouterNotFound", ""},
 		{"delete unknown router", "DELETE", "/v2.0/routers/nope", ``, 404, "RouterNotFound", ""},
 		{"delete router with interface", "DELETE", put, ``, 409, "RouterInUse", "Router " + e.router + " still has ports"},

@@ -81,6 +81,14 @@ func (s *Server) updateNetwork(w http.ResponseWriter, r *http.Request) {
 	}
 	n.RevisionNumber = old.RevisionNumber + 1
 	n.UpdatedAt = model.Now()
+	if old.External && !n.External {
+		for _, p := range portsOf(decodeAll[model.Port](s, model.KindPort), id) {
+			if p.DeviceOwner == model.OwnerRouterGateway {
+				s.fail(w, r, conflict("ExternalNetworkInUse", "External network %s cannot be updated to be made non-external, since it has existing gateway ports.", id))
+				return
+			}
+		}
+	}
 	others := without(decodeAll[model.Network](s, model.KindNetwork), netID, id)
 	if err := model.PrepareNetwork(&n, others, s.b.UnderlayMTU()); err != nil {
 		s.fail(w, r, err)

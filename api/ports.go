@@ -86,6 +86,17 @@ func defaultHost(p *model.Port, node string) {
 // insertPort stores p as a new port, with its identity and defaults filled
 // and checked against its network. The caller holds s.mu.
 func (s *Server) insertPort(p *model.Port) error {
+	if err := s.newPort(p); err != nil {
+		return err
+	}
+	return s.putPort(*p)
+}
+
+// newPort fills the identity and defaults of p, a port to create, and
+// checks it against its network and the ports there, pending ones
+// (planned, not stored yet) included. It writes nothing. The caller holds
+// s.mu.
+func (s *Server) newPort(p *model.Port, pending ...model.Port) error {
 	n, ok := decodeOne[model.Network](s, model.KindNetwork, p.NetworkID)
 	if !ok {
 		return networkNotFound(p.NetworkID)
@@ -100,11 +111,19 @@ func (s *Server) insertPort(p *model.Port) error {
 	p.RevisionNumber = 1
 	p.VIFType = model.VIFTap
 	subs := subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), p.NetworkID)
-	others := portsOf(decodeAll[model.Port](s, model.KindPort), p.NetworkID)
-	if err := model.PreparePort(p, subs, others); err != nil {
-		return err
-	}
-	return s.putPort(*p)
+	return model.PreparePort(p, subs, s.portsWith(p.NetworkID, "", pending))
+}
+
+// portsWith returns the ports of network as they will be once pending are
+// stored (a pending port replaces the stored one with its ID), without the
+// port skip.
+func (s *Server) portsWith(network, skip string, pending []model.Port) []model.Port {
+	all := decodeAll[model.Port](s, model.KindPort)
+	all = slices.DeleteFunc(all, func(p model.Port) bool {
+		return slices.ContainsFunc(pending, func(q model.Port) bool { return q.ID == p.ID })
+	})
+	all = append(all, pending...)
+	return without(portsOf(all, network), portID, skip)
 }
 
 func (s *Server) putPort(p model.Port) error {
@@ -145,6 +164,16 @@ func (s *Server) updatePort(w http.ResponseWriter, r *http.Request) {
 // replacePort stores p, the new state of port old, checked against its
 // network, with a new revision. The caller holds s.mu.
 func (s *Server) replacePort(old model.Port, p *model.Port) error {
+	if err := s.changedPort(old, p); err != nil {
+		return err
+	}
+	return s.putPort(*p)
+}
+
+// changedPort checks p, the new state of port old, against its network and
+// the ports there, pending ones included, and gives it a new revision. It
+// writes nothing. The caller holds s.mu.
+func (s *Server) changedPort(old model.Port, p *model.Port, pending ...model.Port) error {
 	defaultHost(p, s.b.Node())
 	n, ok := decodeOne[model.Network](s, model.KindNetwork, p.NetworkID)
 	if !ok {
@@ -156,11 +185,7 @@ func (s *Server) replacePort(old model.Port, p *model.Port) error {
 	p.RevisionNumber = old.RevisionNumber + 1
 	p.UpdatedAt = model.Now()
 	subs := subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), p.NetworkID)
-	others := without(portsOf(decodeAll[model.Port](s, model.KindPort), p.NetworkID), portID, old.ID)
-	if err := model.PreparePort(p, subs, others); err != nil {
-		return err
-	}
-	return s.putPort(*p)
+	return model.PreparePort(p, subs, s.portsWith(p.NetworkID, old.ID, pending))
 }
 
 func (s *Server) deletePort(w http.ResponseWriter, r *http.Request) {
@@ -173,9 +198,11 @@ func (s *Server) deletePort(w http.ResponseWriter, r *http.Request) {
 		if p, ok = decodeOne[model.Port](s, model.KindPort, id); !ok {
 			return portNotFound(id)
 		}
-		// A router's interface goes with remove_router_interface, which
-		// keeps the router consistent, as in Neutron.
-		if model.IsRouterInterface(p.DeviceOwner) {
+		// A router's ports go with the router's own requests
+		// (remove_router_interface, clearing the gateway), which keep the
+		// router consistent, as in Neutron. Once the router is gone (deleted
+		// on another node meanwhile, say) its leftovers may go.
+		if _, ok := s.st.Get(model.KindRouter, p.DeviceID); ok && model.IsRouterPort(p.DeviceOwner) {
 			return conflict("L3PortInUse", "Port %s has owner %s and therefore cannot be deleted directly via the port API.", id, p.DeviceOwner)
 		}
 		_, err := s.st.Delete(model.KindPort, id)

@@ -34,6 +34,9 @@ func (s *Server) showRouter(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) createRouter(w http.ResponseWriter, r *http.Request) {
 	in, err := readBody(r, "router", routerAttrs, false)
+	if err == nil {
+		err = readGateway(in)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -52,7 +55,16 @@ func (s *Server) createRouter(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.putRouter(rt); err != nil {
+	err = func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		pl, err := s.planGateway(&rt)
+		if err != nil {
+			return err
+		}
+		return s.putRouterWith(rt, pl)
+	}()
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -66,13 +78,33 @@ func (s *Server) putRouter(rt model.Router) error {
 	return err
 }
 
+// putRouterWith makes the port writes of pl, then stores rt; if that
+// fails, the port writes are undone. The caller holds s.mu.
+func (s *Server) putRouterWith(rt model.Router, pl portPlan) error {
+	undo, err := s.apply(pl)
+	if err != nil {
+		return err
+	}
+	if err := s.putRouter(rt); err != nil {
+		undo()
+		return err
+	}
+	return nil
+}
+
+// updateRouter also sets, changes or clears the gateway when the body has
+// external_gateway_info (null or {} clears it).
 func (s *Server) updateRouter(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	in, err := readBody(r, "router", routerAttrs, true)
+	if err == nil {
+		err = readGateway(in)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	_, gateway := in["external_gateway_info"]
 	err = func() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -92,7 +124,13 @@ func (s *Server) updateRouter(w http.ResponseWriter, r *http.Request) {
 		if err := model.PrepareRouter(&rt); err != nil {
 			return err
 		}
-		return s.putRouter(rt)
+		var pl portPlan
+		if gateway {
+			if pl, err = s.planGateway(&rt); err != nil {
+				return err
+			}
+		}
+		return s.putRouterWith(rt, pl)
 	}()
 	if err != nil {
 		s.fail(w, r, err)
@@ -115,20 +153,32 @@ func interfacesOf(all []model.Port, router string) []model.Port {
 }
 
 // deleteRouter refuses while interfaces remain, as Neutron does: they are
-// removed with remove_router_interface first.
+// removed with remove_router_interface first. The gateway port (and any
+// SNAT port left) goes with the router.
 func (s *Server) deleteRouter(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.st.Get(model.KindRouter, id); !ok {
-		s.fail(w, r, routerNotFound(id))
-		return
-	}
-	if len(interfacesOf(decodeAll[model.Port](s, model.KindPort), id)) > 0 {
-		s.fail(w, r, conflict("RouterInUse", "Router %s still has ports", id))
-		return
-	}
-	if _, err := s.st.Delete(model.KindRouter, id); err != nil {
+	err := func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.st.Get(model.KindRouter, id); !ok {
+			return routerNotFound(id)
+		}
+		all := decodeAll[model.Port](s, model.KindPort)
+		if len(interfacesOf(all, id)) > 0 {
+			return conflict("RouterInUse", "Router %s still has ports", id)
+		}
+		pl := portPlan{remove: append(routerOwned(all, id, model.OwnerRouterGateway), routerOwned(all, id, model.OwnerRouterSNAT)...)}
+		undo, err := s.apply(pl)
+		if err != nil {
+			return err
+		}
+		if _, err := s.st.Delete(model.KindRouter, id); err != nil {
+			undo()
+			return err
+		}
+		return nil
+	}()
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -173,7 +223,8 @@ func interfaceInfo(router string, p model.Port) map[string]any {
 }
 
 // addRouterInterface attaches a subnet (through a new port on its gateway
-// IP) or an existing unused port to the router.
+// IP) or an existing unused port to the router, with a SNAT port on the
+// subnet when the router has a gateway with SNAT.
 func (s *Server) addRouterInterface(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	req, err := readInterface(r)
@@ -204,13 +255,15 @@ func (s *Server) addRouterInterface(w http.ResponseWriter, r *http.Request) {
 }
 
 // interfaceOnSubnet creates rt's port on the gateway IP of subnet, as
-// createPort would. The caller holds s.mu.
+// createPort would, and its SNAT port there if rt has a gateway with SNAT.
+// The caller holds s.mu.
 func (s *Server) interfaceOnSubnet(rt model.Router, subnet string) (model.Port, error) {
 	sub, ok := decodeOne[model.Subnet](s, model.KindSubnet, subnet)
 	if !ok {
 		return model.Port{}, subnetNotFound(subnet)
 	}
-	if err := model.CheckRouterInterface(rt.ID, sub, decodeAll[model.Port](s, model.KindPort)); err != nil {
+	all := decodeAll[model.Port](s, model.KindPort)
+	if err := model.CheckRouterInterface(rt.ID, sub, all, decodeAll[model.Subnet](s, model.KindSubnet)); err != nil {
 		return model.Port{}, err
 	}
 	p := model.Port{
@@ -221,11 +274,20 @@ func (s *Server) interfaceOnSubnet(rt model.Router, subnet string) (model.Port, 
 		DeviceID:     rt.ID,
 		DeviceOwner:  model.InterfaceOwner(rt),
 	}
-	return p, s.insertPort(&p)
+	if err := s.newPort(&p); err != nil {
+		return p, err
+	}
+	pl := portPlan{create: []model.Port{p}}
+	if err := s.addSNAT(rt, []model.Port{p}, all, []model.Port{p}, &pl); err != nil {
+		return p, err
+	}
+	_, err := s.apply(pl)
+	return p, err
 }
 
 // interfaceFromPort makes the unused port id rt's interface, keeping its
-// address, as Neutron does. The caller holds s.mu.
+// address, as Neutron does, and adds its SNAT port as interfaceOnSubnet
+// does. The caller holds s.mu.
 func (s *Server) interfaceFromPort(rt model.Router, id string) (model.Port, error) {
 	old, ok := decodeOne[model.Port](s, model.KindPort, id)
 	if !ok {
@@ -241,12 +303,21 @@ func (s *Server) interfaceFromPort(rt model.Router, id string) (model.Port, erro
 	if !ok {
 		return model.Port{}, subnetNotFound(old.FixedIPs[0].SubnetID)
 	}
-	if err := model.CheckRouterInterface(rt.ID, sub, decodeAll[model.Port](s, model.KindPort)); err != nil {
+	all := decodeAll[model.Port](s, model.KindPort)
+	if err := model.CheckRouterInterface(rt.ID, sub, all, decodeAll[model.Subnet](s, model.KindSubnet)); err != nil {
 		return model.Port{}, err
 	}
 	p := old
 	p.DeviceOwner, p.DeviceID, p.HostID = model.InterfaceOwner(rt), rt.ID, ""
-	return p, s.replacePort(old, &p)
+	if err := s.changedPort(old, &p); err != nil {
+		return p, err
+	}
+	pl := portPlan{replace: []portChange{{old, p}}}
+	if err := s.addSNAT(rt, []model.Port{p}, all, []model.Port{p}, &pl); err != nil {
+		return p, err
+	}
+	_, err := s.apply(pl)
+	return p, err
 }
 
 // attachedTo names what uses a port already ("" if nothing): a device
@@ -271,7 +342,7 @@ func describePlug(prof map[string]string) string {
 }
 
 // removeRouterInterface deletes the router's interface port on a subnet, or
-// the one named, as Neutron does for both.
+// the one named, as Neutron does for both, and its SNAT port there.
 func (s *Server) removeRouterInterface(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	req, err := readInterface(r)
@@ -289,7 +360,12 @@ func (s *Server) removeRouterInterface(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return p, err
 		}
-		_, err = s.st.Delete(model.KindPort, p.ID)
+		// Its SNAT port goes first, as in Neutron.
+		all := decodeAll[model.Port](s, model.KindPort)
+		var pl portPlan
+		dropSNAT(id, p, all, &pl)
+		pl.remove = append(pl.remove, p)
+		_, err = s.apply(pl)
 		return p, err
 	}()
 	if err != nil {

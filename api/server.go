@@ -221,6 +221,7 @@ var extensions = []struct{ alias, name, desc string }{
 	{"agent", "agent", "The agent management extension."},
 	{"binding", "Port Binding", "Expose port bindings of a virtual port to external application"},
 	{"dvr", "Distributed Virtual Router", "Enables configuration of Distributed Virtual Routers."},
+	{"ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"},
 	{"external-net", "Neutron external network", "Adds external network attribute to network resource."},
 	{"net-mtu", "Network MTU", "Provides MTU attribute for a network resource."},
 	{"project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."},

@@ -152,9 +152,19 @@ func (s *Server) viewPorts(only string) []model.Port {
 }
 
 // viewRouters returns the routers (all, or only the one with id) with their
-// derived status: what the datapath reports, else ACTIVE.
+// derived status: what the datapath reports, else ACTIVE. A gateway shows
+// the addresses its port has now (a port update may have changed them).
 func (s *Server) viewRouters(only string) []model.Router {
 	routers := decodeAll[model.Router](s, model.KindRouter)
+	var gws []model.Port
+	for _, rt := range routers {
+		if rt.ExternalGateway != nil && (only == "" || rt.ID == only) {
+			gws = slices.DeleteFunc(decodeAll[model.Port](s, model.KindPort), func(p model.Port) bool {
+				return p.DeviceOwner != model.OwnerRouterGateway
+			})
+			break
+		}
+	}
 	out := make([]model.Router, 0, len(routers))
 	for _, rt := range routers {
 		if only != "" && rt.ID != only {
@@ -165,6 +175,17 @@ func (s *Server) viewRouters(only string) []model.Router {
 		}
 		if rt.Tags == nil {
 			rt.Tags = []string{}
+		}
+		if g := rt.ExternalGateway; g != nil {
+			for _, p := range gws {
+				if p.DeviceID == rt.ID && p.NetworkID == g.NetworkID {
+					g.ExternalFixedIPs = p.FixedIPs
+					break
+				}
+			}
+			if g.ExternalFixedIPs == nil {
+				g.ExternalFixedIPs = []model.FixedIP{}
+			}
 		}
 		rt.Status, rt.StatusReason = s.status(model.KindRouter, rt.ID, nil, model.StatusActive)
 		out = append(out, rt)

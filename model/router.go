@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -19,7 +20,12 @@ const (
 	OwnerDHCP            = "network:dhcp"
 )
 
-// ExternalGateway is a router's external_gateway_info.
+// ExternalGateway is a router's external_gateway_info: the external
+// network its gateway port (OwnerRouterGateway) is on, whether traffic
+// leaving through it is source-NATed (through the router's SNAT ports,
+// OwnerRouterSNAT, one on every subnet it routes), and the gateway port's
+// addresses. A client names the network and may ask for addresses; the
+// addresses stored are the port's.
 type ExternalGateway struct {
 	NetworkID        string    `json:"network_id"`
 	EnableSNAT       bool      `json:"enable_snat"`
@@ -54,6 +60,13 @@ func IsRouterInterface(owner string) bool {
 	return owner == OwnerRouterInterface || owner == OwnerRouterDVR
 }
 
+// IsRouterPort reports whether owner is that of a port a router creates
+// and deletes itself (interface, gateway, SNAT): the port API may not
+// delete one while its router exists.
+func IsRouterPort(owner string) bool {
+	return IsRouterInterface(owner) || owner == OwnerRouterGateway || owner == OwnerRouterSNAT
+}
+
 // NetworkOwned reports whether the port belongs to the network itself
 // (routers, DHCP, floating IPs) rather than to a VM: such ports are never
 // plugged into a namespace or device by `port plug`, and the agent derives
@@ -76,7 +89,10 @@ func PrepareRouter(r *Router) error {
 	}
 	// {} is how clients clear a gateway (openstack router unset
 	// --external-gateway sends it): the same as null.
-	if g := r.ExternalGateway; g != nil && g.NetworkID == "" && len(g.ExternalFixedIPs) == 0 {
+	if g := r.ExternalGateway; g != nil && g.NetworkID == "" {
+		if len(g.ExternalFixedIPs) > 0 {
+			return &Error{Code: 400, Type: "InvalidInput", Msg: "Invalid input for external_gateway_info. Reason: external_fixed_ips without a network_id."}
+		}
 		r.ExternalGateway = nil
 	}
 	if r.Routes == nil {
@@ -101,8 +117,6 @@ func CheckRouterSupported(r Router) error {
 		return badRequest("HA routers are not supported")
 	case !r.Distributed:
 		return badRequest("legacy (centralized) routers are not supported yet: create the router with distributed=true (openstack router create --distributed)")
-	case r.ExternalGateway != nil:
-		return badRequest("external gateways (SNAT) are not supported yet")
 	case len(r.Routes) > 0:
 		return badRequest("extra routes are not supported yet")
 	}
@@ -128,11 +142,15 @@ func InterfaceOwner(r Router) string {
 }
 
 // CheckRouterInterface checks that router may get an interface on sub, given
-// every port there is: the subnet needs a gateway, no router may route it
-// already, and its network may have no router interface at all yet. That
-// last one is bnet's limit, not Neutron's: the datapath keys a network's
-// gateway by network, so a network is routed on one subnet only.
-func CheckRouterInterface(router string, sub Subnet, ports []Port) error {
+// every port and subnet there is: the subnet needs a gateway, no router may
+// route it already, its network may have no router interface at all yet
+// and may not be the router's external gateway network, and its cidr may
+// not overlap a subnet the router has a port on already (Neutron's
+// check). The one-interface-per-network rule is bnet's limit, not
+// Neutron's: the datapath keys a network's gateway by network, so a
+// network is routed on one subnet only; for the same reason a router's
+// gateway network is not also one of its interfaces' networks.
+func CheckRouterInterface(router string, sub Subnet, ports []Port, subs []Subnet) error {
 	if sub.GatewayIP == nil {
 		return badRouter("Subnet %s has no gateway IP: a router interface needs one", sub.ID)
 	}
@@ -155,5 +173,77 @@ func CheckRouterInterface(router string, sub Subnet, ports []Port) error {
 			return badRouter("network %s already has a router interface (port %s); bnet routes one subnet per network", sub.NetworkID, p.ID)
 		}
 	}
+	for _, p := range ports {
+		if p.DeviceOwner == OwnerRouterGateway && p.DeviceID == router && p.NetworkID == sub.NetworkID {
+			return badRouter("network %s is the external gateway network of router %s: the router cannot also have an interface on it", sub.NetworkID, router)
+		}
+	}
+	return checkOverlap([]Subnet{sub}, routerSubnets(router, ports, subs))
+}
+
+// routerSubnets are the subnets router has a port on (interface, gateway,
+// SNAT), as Neutron gathers them to check overlaps.
+func routerSubnets(router string, ports []Port, subs []Subnet) []Subnet {
+	ids := map[string]bool{}
+	for _, p := range ports {
+		if p.DeviceID != router || !IsRouterPort(p.DeviceOwner) {
+			continue
+		}
+		for _, f := range p.FixedIPs {
+			ids[f.SubnetID] = true
+		}
+	}
+	var out []Subnet
+	for _, s := range subs {
+		if ids[s.ID] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// checkOverlap refuses any subnet of news whose cidr overlaps one of
+// routed's (other than itself), in Neutron's words.
+func checkOverlap(news, routed []Subnet) error {
+	for _, n := range news {
+		np, err := netip.ParsePrefix(n.CIDR)
+		if err != nil {
+			continue
+		}
+		for _, r := range routed {
+			if rp, err := netip.ParsePrefix(r.CIDR); err == nil && r.ID != n.ID && rp.Overlaps(np) {
+				return badRouter("Cidr %s of subnet %s overlaps with cidr %s of subnet %s", n.CIDR, n.ID, r.CIDR, r.ID)
+			}
+		}
+	}
 	return nil
+}
+
+// CheckGatewayNetwork checks that n, whose subnets are subs, may be
+// router's external gateway network, given every port and subnet there
+// is: it must be external and have a subnet to take an address from, may
+// not be one of the router's interface networks (bnet's limit, as in
+// CheckRouterInterface), and none of its subnets may overlap a subnet the
+// router routes (Neutron's check). The caller checks n exists.
+func CheckGatewayNetwork(router string, n Network, subs []Subnet, ports []Port, all []Subnet) error {
+	if !n.External {
+		return badRouter("network %s is not an external network", n.ID)
+	}
+	if len(subs) == 0 {
+		return badRouter("network %s has no subnet: the router's gateway port needs an address on one", n.ID)
+	}
+	var routed []Subnet
+	for _, s := range routerSubnets(router, ports, all) {
+		if s.NetworkID == n.ID {
+			// Its gateway port's own subnet, when the gateway stays.
+			continue
+		}
+		routed = append(routed, s)
+	}
+	for _, p := range ports {
+		if p.DeviceID == router && IsRouterInterface(p.DeviceOwner) && p.NetworkID == n.ID {
+			return badRouter("network %s has an interface of router %s (port %s): it cannot also be the router's external gateway network", n.ID, router, p.ID)
+		}
+	}
+	return checkOverlap(subs, routed)
 }
