@@ -700,12 +700,15 @@ func TestRouterShowWithInterfaces(t *testing.T) {
 		t.Fatalf("output:\n%s", out)
 	}
 	lines := strings.Split(strings.TrimRight(ifaces, "\n"), "\n")
-	if len(lines) != 2 || !reflect.DeepEqual(strings.Fields(lines[1]), []string{"p-9", "s-1", "10.0.0.1", "fa:16:3e:00:00:09", "ACTIVE"}) {
+	if len(lines) != 2 || !reflect.DeepEqual(strings.Fields(lines[1]), []string{"p-9", "interface", "s-1", "10.0.0.1", "fa:16:3e:00:00:09", "ACTIVE"}) {
 		t.Errorf("interfaces:\n%s", ifaces)
+	}
+	if strings.Contains(out, "Gateway:") {
+		t.Errorf("a router without a gateway shows one:\n%s", out)
 	}
 
 	out = mustRun(t, "--socket", f.socket, "router", "show", "r1", "-o", "json")
-	if wantJSON := indent(t, `{"interfaces": [`+rifPort+`], "router": `+routerR1+`}`); out != wantJSON {
+	if wantJSON := indent(t, `{"gateway_ports": [], "interfaces": [`+rifPort+`], "router": `+routerR1+`, "snat_ports": []}`); out != wantJSON {
 		t.Errorf("json:\n%s\nwant:\n%s", out, wantJSON)
 	}
 	out = mustRun(t, "--socket", f.socket, "router", "show", "r-2", "-o", "json")
@@ -768,6 +771,150 @@ func TestRouterDeleteInUse(t *testing.T) {
 		t.Errorf("code %d err %q", code, errOut)
 	}
 	if r := f.requests(); len(r) != 2 || r[1].Method != "DELETE" || r[1].URI != "/v2.0/routers/r-1" {
+		t.Errorf("requests = %+v", r)
+	}
+}
+
+const (
+	// routerGW is r1 with a gateway on n-pub; gwPort and snatPort are its
+	// gateway port and its SNAT port on s-1.
+	routerGW = `{"id": "r-1", "name": "r1", "distributed": true, "status": "ACTIVE", "admin_state_up": true,
+		"external_gateway_info": {"network_id": "n-pub", "enable_snat": true, "external_fixed_ips": [{"subnet_id": "s-pub", "ip_address": "192.0.2.105"}]}}`
+	gwPort = `{"id": "p-gw", "network_id": "n-pub", "mac_address": "fa:16:3e:00:00:0a", "device_id": "r-1",
+		"device_owner": "network:router_gateway", "binding:host_id": "", "status": "ACTIVE",
+		"fixed_ips": [{"subnet_id": "s-pub", "ip_address": "192.0.2.105"}]}`
+	snatPort = `{"id": "p-sg", "network_id": "n-1", "mac_address": "fa:16:3e:00:00:0b", "device_id": "r-1",
+		"device_owner": "network:router_centralized_snat", "binding:host_id": "", "status": "ACTIVE",
+		"fixed_ips": [{"subnet_id": "s-1", "ip_address": "10.0.0.5"}]}`
+)
+
+func TestRouterCreateWithGateway(t *testing.T) {
+	f := newFake(t, map[string]reply{
+		"GET /v2.0/networks?name=public": {200, `{"networks": [{"id": "n-pub", "name": "public"}]}`},
+		"POST /v2.0/routers":             {201, `{"router": ` + routerGW + `}`},
+	})
+	mustRun(t, "--socket", f.socket, "router", "create", "r1", "--distributed", "--external-network", "public")
+	want := []request{
+		{Method: "GET", URI: "/v2.0/networks?name=public"},
+		{Method: "POST", URI: "/v2.0/routers", Body: map[string]any{"router": map[string]any{"name": "r1", "distributed": true,
+			"external_gateway_info": map[string]any{"network_id": "n-pub"}}}},
+	}
+	if got := f.requests(); !reflect.DeepEqual(got, want) {
+		t.Errorf("requests = %+v", got)
+	}
+}
+
+func TestRouterSetClearGateway(t *testing.T) {
+	f := newFake(t, map[string]reply{
+		"GET /v2.0/routers?name=r1":      {200, `{"routers": [` + routerR1 + `]}`},
+		"GET /v2.0/networks?name=public": {200, `{"networks": [{"id": "n-pub", "name": "public"}]}`},
+		"PUT /v2.0/routers/r-1":          {200, `{"router": ` + routerGW + `}`},
+	})
+	out := mustRun(t, "--socket", f.socket, "router", "set-gateway", "r1", "public")
+	want := []request{
+		{Method: "GET", URI: "/v2.0/routers?name=r1"},
+		{Method: "GET", URI: "/v2.0/networks?name=public"},
+		{Method: "PUT", URI: "/v2.0/routers/r-1", Body: map[string]any{"router": map[string]any{
+			"external_gateway_info": map[string]any{"network_id": "n-pub", "enable_snat": true}}}},
+	}
+	if got := f.requests(); !reflect.DeepEqual(got, want) {
+		t.Errorf("requests = %+v", got)
+	}
+	for _, s := range []string{"Set the gateway of router r1:", "external_gateway_info", "192.0.2.105"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+
+	// Flags anywhere; --no-snat and --ip go into the request.
+	out = mustRun(t, "--socket", f.socket, "router", "set-gateway", "--no-snat", "r1", "public", "--ip", "192.0.2.105", "-o", "json")
+	r := f.requests()
+	if last := r[len(r)-1]; !reflect.DeepEqual(last.Body, map[string]any{"router": map[string]any{"external_gateway_info": map[string]any{
+		"network_id": "n-pub", "enable_snat": false, "external_fixed_ips": []any{map[string]any{"ip_address": "192.0.2.105"}}}}}) {
+		t.Errorf("request %+v", last)
+	}
+	if out != indent(t, `{"router": `+routerGW+`}`) {
+		t.Errorf("json:\n%s", out)
+	}
+
+	n := len(f.requests())
+	out = mustRun(t, "--socket", f.socket, "router", "clear-gateway", "r1")
+	r = f.requests()
+	want = []request{
+		{Method: "GET", URI: "/v2.0/routers?name=r1"},
+		{Method: "PUT", URI: "/v2.0/routers/r-1", Body: map[string]any{"router": map[string]any{"external_gateway_info": map[string]any{}}}},
+	}
+	if !reflect.DeepEqual(r[n:], want) {
+		t.Errorf("requests = %+v", r[n:])
+	}
+	if !strings.HasPrefix(out, "Cleared the gateway of router r1:\n") {
+		t.Errorf("output:\n%s", out)
+	}
+
+	// Bad arguments never reach the agent.
+	n = len(f.requests())
+	for _, args := range [][]string{{"set-gateway", "r1"}, {"set-gateway", "r1", "public", "x"}, {"set-gateway", "r1", "public", "--ip", "192.0.2"},
+		{"clear-gateway"}, {"clear-gateway", "r1", "public"}} {
+		_, errOut, code := run(t, append([]string{"--socket", f.socket, "router"}, args...)...)
+		if code != 1 || !strings.HasPrefix(errOut, "bnet: "+args[0]+": ") {
+			t.Errorf("%v: code %d err %q", args, code, errOut)
+		}
+	}
+	if len(f.requests()) != n {
+		t.Error("bad arguments reached the agent")
+	}
+
+	// The agent's refusal is what the operator reads.
+	f = newFake(t, map[string]reply{
+		"GET /v2.0/routers?name=r1":      {200, `{"routers": [` + routerR1 + `]}`},
+		"GET /v2.0/networks?name=n-priv": {200, `{"networks": []}`},
+		"PUT /v2.0/routers/r-1":          {400, `{"NeutronError": {"type": "BadRequest", "message": "Bad router request: network n-priv is not an external network", "detail": ""}}`},
+	})
+	_, errOut, code := run(t, "--socket", f.socket, "router", "set-gateway", "r1", "n-priv")
+	if code != 1 || errOut != "bnet: Bad router request: network n-priv is not an external network\n" {
+		t.Errorf("code %d err %q", code, errOut)
+	}
+}
+
+func TestRouterShowWithGateway(t *testing.T) {
+	f := newFake(t, map[string]reply{
+		"GET /v2.0/routers?name=r1":     {200, `{"routers": [` + routerGW + `]}`},
+		"GET /v2.0/routers/r-1":         {200, `{"router": ` + routerGW + `}`},
+		"GET /v2.0/ports?device_id=r-1": {200, `{"ports": [` + snatPort + `, ` + gwPort + `, ` + rifPort + `]}`},
+	})
+	out := mustRun(t, "--socket", f.socket, "router", "show", "r1")
+	if !strings.Contains(out, "\nGateway: network n-pub, ip 192.0.2.105, SNAT on\n") {
+		t.Errorf("no gateway line:\n%s", out)
+	}
+	_, ports, _ := strings.Cut(out, "\nInterfaces:\n")
+	lines := strings.Split(strings.TrimRight(ports, "\n"), "\n")
+	want := [][]string{
+		{"PORT", "ID", "ROLE", "SUBNET", "ID", "IP", "ADDRESS", "MAC", "ADDRESS", "STATUS"},
+		{"p-9", "interface", "s-1", "10.0.0.1", "fa:16:3e:00:00:09", "ACTIVE"},
+		{"p-gw", "gateway", "s-pub", "192.0.2.105", "fa:16:3e:00:00:0a", "ACTIVE"},
+		{"p-sg", "snat", "s-1", "10.0.0.5", "fa:16:3e:00:00:0b", "ACTIVE"},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("ports:\n%s", ports)
+	}
+	for i := range want {
+		if got := strings.Fields(lines[i]); !reflect.DeepEqual(got, want[i]) {
+			t.Errorf("line %d = %v, want %v", i, got, want[i])
+		}
+	}
+	out = mustRun(t, "--socket", f.socket, "router", "show", "r1", "-o", "json")
+	wantJSON := indent(t, `{"gateway_ports": [`+gwPort+`], "interfaces": [`+rifPort+`], "router": `+routerGW+`, "snat_ports": [`+snatPort+`]}`)
+	if out != wantJSON {
+		t.Errorf("json:\n%s\nwant:\n%s", out, wantJSON)
+	}
+}
+
+func TestNetworkCreateExternalFlat(t *testing.T) {
+	f := newFake(t, map[string]reply{"POST /v2.0/networks": {201, `{"network": ` + netDB + `}`}})
+	mustRun(t, "--socket", f.socket, "network", "create", "public", "--type", "flat", "--physnet", "public", "--external")
+	want := map[string]any{"network": map[string]any{"name": "public", "provider:network_type": "flat",
+		"provider:physical_network": "public", "router:external": true}}
+	if r := f.requests(); len(r) != 1 || !reflect.DeepEqual(r[0].Body, want) {
 		t.Errorf("requests = %+v", r)
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,6 +28,7 @@ func routerCommand() *cli.Command {
 			ArgsUsage: "NAME",
 			Flags: []cli.Flag{
 				&cli.BoolFlag{Name: "distributed", Usage: "a distributed (DVR) router, routed on every node: the only kind bnet has for now"},
+				&cli.StringFlag{Name: "external-network", Usage: "external network (name or ID) of the router's gateway, with SNAT"},
 			},
 			Action: routerCreate,
 		}, {
@@ -33,7 +37,7 @@ func routerCommand() *cli.Command {
 			Action: routerList,
 		}, {
 			Name:      "show",
-			Usage:     "show one router and its interfaces",
+			Usage:     "show one router and its ports (interfaces, gateway, SNAT)",
 			ArgsUsage: arg,
 			Action:    routerShow,
 		}, {
@@ -51,6 +55,20 @@ func routerCommand() *cli.Command {
 			Usage:     "stop routing a subnet: its interface port goes",
 			ArgsUsage: arg + " SUBNET_NAME_OR_ID",
 			Action:    func(c *cli.Context) error { return routerInterface(c, "remove") },
+		}, {
+			Name:      "set-gateway",
+			Usage:     "give the router a gateway on an external network: a gateway port there and, with SNAT, a SNAT port on every routed subnet",
+			ArgsUsage: arg + " NETWORK_NAME_OR_ID",
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "no-snat", Usage: "do not source-NAT traffic leaving through the gateway"},
+				&cli.StringFlag{Name: "ip", Usage: "the gateway port's address on the external network", DefaultText: "allocated"},
+			},
+			Action: routerSetGateway,
+		}, {
+			Name:      "clear-gateway",
+			Usage:     "remove the router's gateway: its gateway and SNAT ports go",
+			ArgsUsage: arg,
+			Action:    routerClearGateway,
 		}},
 	}
 }
@@ -66,17 +84,91 @@ func routerCreate(c *cli.Context) error {
 	if c.IsSet("distributed") {
 		attrs["distributed"] = c.Bool("distributed")
 	}
+	if arg := c.String("external-network"); arg != "" {
+		id, err := resolve(c, networks, arg)
+		if err != nil {
+			return err
+		}
+		attrs["external_gateway_info"] = map[string]any{"network_id": id}
+	}
 	return create(c, routers, attrs)
 }
 
-// routerPorts returns the router interface ports the query selects, each
-// also as the agent sent it.
+// routerSetGateway sets (or changes) the router's external gateway.
+func routerSetGateway(c *cli.Context) error {
+	rArg, nArg, err := twoArgs(c, "ROUTER name or ID", "NETWORK name or ID")
+	if err != nil {
+		return err
+	}
+	info := map[string]any{"enable_snat": !c.Bool("no-snat")}
+	if ip := c.String("ip"); ip != "" {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			return fmt.Errorf("set-gateway: --ip %q is not an IP address", ip)
+		}
+		info["external_fixed_ips"] = []map[string]string{{"ip_address": ip}}
+	}
+	rid, err := resolve(c, routers, rArg)
+	if err != nil {
+		return err
+	}
+	nid, err := resolve(c, networks, nArg)
+	if err != nil {
+		return err
+	}
+	info["network_id"] = nid
+	return updateGateway(c, rid, rArg, info, "Set the gateway of router %s:\n")
+}
+
+// routerClearGateway sends {} as external_gateway_info, as `openstack
+// router unset --external-gateway` does.
+func routerClearGateway(c *cli.Context) error {
+	arg, err := oneArg(c, "ROUTER name or ID")
+	if err != nil {
+		return err
+	}
+	id, err := resolve(c, routers, arg)
+	if err != nil {
+		return err
+	}
+	return updateGateway(c, id, arg, map[string]any{}, "Cleared the gateway of router %s:\n")
+}
+
+// updateGateway PUTs external_gateway_info on router id and prints the
+// router answered.
+func updateGateway(c *cli.Context, id, arg string, info map[string]any, done string) error {
+	asJSON, err := outputJSON(c)
+	if err != nil {
+		return err
+	}
+	var raw json.RawMessage
+	body := map[string]any{"router": map[string]any{"external_gateway_info": info}}
+	if err := client(c).Do(c.Context, "PUT", routers.item(id), body, &raw); err != nil {
+		return fmt.Errorf("%s of router %s: %w", c.Command.Name, arg, err)
+	}
+	out := getEnv(c).stdout
+	if asJSON {
+		return printRaw(out, raw)
+	}
+	fmt.Fprintf(out, done, arg)
+	var rt struct {
+		Router map[string]any `json:"router"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&rt); err != nil {
+		return fmt.Errorf("decode router: %w", err)
+	}
+	return showTable(out, rt.Router)
+}
+
+// routerPorts returns the ports a router owns (interfaces, gateway, SNAT)
+// that the query selects, each also as the agent sent it.
 func routerPorts(c *cli.Context, q url.Values) ([]model.Port, []json.RawMessage, error) {
 	var body struct {
 		Ports []json.RawMessage `json:"ports"`
 	}
 	if err := client(c).Do(c.Context, "GET", ports.path()+"?"+q.Encode(), nil, &body); err != nil {
-		return nil, nil, fmt.Errorf("list router interfaces: %w", err)
+		return nil, nil, fmt.Errorf("list router ports: %w", err)
 	}
 	var out []model.Port
 	var raw []json.RawMessage
@@ -85,12 +177,23 @@ func routerPorts(c *cli.Context, q url.Values) ([]model.Port, []json.RawMessage,
 		if err := json.Unmarshal(r, &p); err != nil {
 			return nil, nil, fmt.Errorf("decode port: %w", err)
 		}
-		if model.IsRouterInterface(p.DeviceOwner) {
+		if model.IsRouterPort(p.DeviceOwner) {
 			out = append(out, p)
 			raw = append(raw, r)
 		}
 	}
 	return out, raw, nil
+}
+
+// portRole is what a router's port is to it, for `router show`.
+func portRole(p model.Port) string {
+	switch p.DeviceOwner {
+	case model.OwnerRouterGateway:
+		return "gateway"
+	case model.OwnerRouterSNAT:
+		return "snat"
+	}
+	return "interface"
 }
 
 // routerList counts interfaces with one port query for all routers; -o
@@ -119,8 +222,9 @@ func routerList(c *cli.Context) error {
 		})
 }
 
-// routerShow prints the router and its interfaces: the ports whose
-// device_id is the router, as `openstack router show` gathers them.
+// routerShow prints the router and its ports: the ports whose device_id is
+// the router, as `openstack router show` gathers its interfaces. -o json
+// lists them by role: interfaces, gateway_ports, snat_ports.
 func routerShow(c *cli.Context) error {
 	asJSON, err := outputJSON(c)
 	if err != nil {
@@ -140,16 +244,18 @@ func routerShow(c *cli.Context) error {
 	if err := client(c).Do(c.Context, "GET", routers.item(id), nil, &body); err != nil {
 		return fmt.Errorf("show router %s: %w", arg, err)
 	}
-	ifaces, raw, err := routerPorts(c, url.Values{"device_id": {id}})
+	owned, raw, err := routerPorts(c, url.Values{"device_id": {id}})
 	if err != nil {
 		return err
 	}
 	out := getEnv(c).stdout
 	if asJSON {
-		if raw == nil {
-			raw = []json.RawMessage{}
+		byRole := map[string][]json.RawMessage{"interface": {}, "gateway": {}, "snat": {}}
+		for i, p := range owned {
+			byRole[portRole(p)] = append(byRole[portRole(p)], raw[i])
 		}
-		return printJSON(out, map[string]any{"router": body.Router, "interfaces": raw})
+		return printJSON(out, map[string]any{"router": body.Router, "interfaces": byRole["interface"],
+			"gateway_ports": byRole["gateway"], "snat_ports": byRole["snat"]})
 	}
 	dec := json.NewDecoder(bytes.NewReader(body.Router))
 	dec.UseNumber()
@@ -160,14 +266,31 @@ func routerShow(c *cli.Context) error {
 	if err := showTable(out, obj); err != nil {
 		return err
 	}
+	var rt model.Router
+	if err := json.Unmarshal(body.Router, &rt); err == nil && rt.ExternalGateway != nil {
+		g := rt.ExternalGateway
+		var ips []string
+		for _, f := range g.ExternalFixedIPs {
+			ips = append(ips, f.IPAddress)
+		}
+		snat := "on"
+		if !g.EnableSNAT {
+			snat = "off"
+		}
+		fmt.Fprintf(out, "\nGateway: network %s, ip %s, SNAT %s\n", g.NetworkID, orDash(strings.Join(ips, ",")), snat)
+	}
+	// Interfaces first, then the gateway, then SNAT ports, as a router's
+	// namespaces list them (qr-, qg-, sg-).
+	order := map[string]int{"interface": 0, "gateway": 1, "snat": 2}
+	slices.SortStableFunc(owned, func(a, b model.Port) int { return order[portRole(a)] - order[portRole(b)] })
 	var rows [][]string
-	for _, p := range ifaces {
+	for _, p := range owned {
 		for _, f := range p.FixedIPs {
-			rows = append(rows, []string{p.ID, f.SubnetID, f.IPAddress, p.MACAddress, p.Status})
+			rows = append(rows, []string{p.ID, portRole(p), f.SubnetID, f.IPAddress, p.MACAddress, p.Status})
 		}
 	}
 	fmt.Fprintln(out, "\nInterfaces:")
-	return table(out, []string{"port_id", "subnet_id", "ip_address", "mac_address", "status"}, rows)
+	return table(out, []string{"port_id", "role", "subnet_id", "ip_address", "mac_address", "status"}, rows)
 }
 
 // routerInterface adds or removes the router's interface on a subnet.
