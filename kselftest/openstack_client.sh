@@ -200,6 +200,46 @@ after=$(bn 1 -o json port list | jq -S "[.ports[] | del(.status, .status_reason)
 check_err $? "refused router requests changed the ports"
 log_test "openstack router refusals (interface port, in use, legacy)"
 
+# ---- external gateway: a gateway port on public_net, a SNAT port on share_subnet
+os 1 router set r1 --external-gateway public_net
+check_err $? "openstack router set r1 --external-gateway public_net failed"
+os 1 router show r1 -f json >"$WORK/r1-gw.json"
+# The client may render external_gateway_info as a JSON string.
+gwip=$(jq -r '.external_gateway_info | (if type == "string" then fromjson else . end) |
+	select(.enable_snat == true) | .external_fixed_ips[0].ip_address' "$WORK/r1-gw.json")
+case $gwip in 192.168.100.*) ;; *) check_err 1 "r1's gateway IP '$gwip' not in public_subnet: $(cat "$WORK/r1-gw.json")" ;; esac
+os 1 port list --device-owner network:router_gateway -f json >"$WORK/r1-qg.json"
+jq -e --arg ip "$gwip" 'length == 1 and any(.[0]["Fixed IP Addresses"][]; .ip_address == $ip)' "$WORK/r1-qg.json" >/dev/null
+check_err $? "port list --device-owner network:router_gateway: $(cat "$WORK/r1-qg.json")"
+qg=$(jq -r '.[0].ID' "$WORK/r1-qg.json")
+os 1 port show "$qg" -f json >"$WORK/qg.json"
+jq -e --arg r "$(jq -r .id "$WORK/r1.json")" '.device_id == $r and .binding_host_id == "" and .name == ""' "$WORK/qg.json" >/dev/null
+check_err $? "r1's gateway port: $(cat "$WORK/qg.json")"
+n=$(os 1 port list --router r1 --device-owner network:router_centralized_snat -f json |
+	jq '[.[] | select(any(.["Fixed IP Addresses"][]; .ip_address | startswith("192.168.111.")))] | length')
+[ "$n" = 1 ]
+check_err $? "r1 has $n SNAT ports on share_subnet, want 1"
+out=$(os 1 port delete "$qg" 2>&1)
+[ $? -ne 0 ] && [[ $out == *"cannot be deleted directly"* ]]
+check_err $? "deleting r1's gateway port through the port API was not refused: $out"
+out=$(os 1 router set r1 --external-gateway share_net 2>&1)
+[ $? -ne 0 ] && [[ $out == *"is not an external network"* ]]
+check_err $? "a gateway on the internal share_net was not refused: $out"
+log_test "openstack router set --external-gateway: gateway port in public_subnet, SNAT port"
+
+os 1 router unset r1 --external-gateway
+check_err $? "openstack router unset r1 --external-gateway failed"
+gw=$(os 1 router show r1 -f json | jq -c .external_gateway_info)
+[ "$gw" = null ] || [ "$gw" = '""' ] || [ "$gw" = '{}' ]
+check_err $? "r1 still shows external_gateway_info $gw"
+n=$(os 1 port list --router r1 -f json | jq length)
+[ "$n" = 1 ]
+check_err $? "r1 has $n ports after unset --external-gateway, want its one interface"
+n=$(os 1 port list --device-owner network:router_gateway -f json | jq length)
+[ "$n" = 0 ]
+check_err $? "$n gateway ports left after unset --external-gateway"
+log_test "openstack router unset --external-gateway: gateway and SNAT ports gone"
+
 os 1 router remove subnet r1 share_subnet
 check_err $? "openstack router remove subnet r1 share_subnet failed"
 n=$(os 1 port list --router r1 -f json | jq length)
