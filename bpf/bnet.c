@@ -500,6 +500,240 @@ static __always_inline int to_gre(struct __sk_buff *skb, const struct net_info *
 }
 
 
+
+/* ---- floating IPs: 1:1 NAT on the VM's node ----------------------------- */
+
+#define BNET_IP_OFF sizeof(struct bnet_eth)
+#define BNET_IP_CSUM_OFF (BNET_IP_OFF + offsetof(struct bnet_iph, check))
+#define BNET_L4_OFF (BNET_IP_OFF + sizeof(struct bnet_iph))
+
+/*
+ * nat_icmp_inner fixes the packet an ICMP error quotes: it is the packet
+ * the other side sent or received, so the address being translated sits in
+ * the opposite field (an error the VM sends quotes a packet *to* it). The
+ * quoted header's checksum and the ICMP checksum over both follow.
+ */
+static __always_inline int nat_icmp_inner(struct __sk_buff *skb, __u32 is_src, __u32 old, __u32 new_)
+{
+	__u32 ioff = BNET_L4_OFF + 8, aoff;
+	struct bnet_iph in;
+	__u16 ocsum, ncsum;
+	__u8 type;
+
+	if (bpf_skb_load_bytes(skb, BNET_L4_OFF, &type, 1) < 0)
+		return 0;
+	if (type != 3 && type != 11 && type != 12)
+		return 0;
+	if (bpf_skb_load_bytes(skb, ioff, &in, sizeof(in)) < 0)
+		return 0; /* too short a quote to translate */
+	aoff = ioff + (is_src ? offsetof(struct bnet_iph, daddr) : offsetof(struct bnet_iph, saddr));
+	if ((is_src ? in.daddr : in.saddr) != old)
+		return 0;
+	ocsum = in.check;
+	if (bpf_skb_store_bytes(skb, aoff, &new_, 4, 0) < 0 ||
+	    bpf_l3_csum_replace(skb, ioff + offsetof(struct bnet_iph, check), old, new_, 4) < 0 ||
+	    bpf_skb_load_bytes(skb, ioff + offsetof(struct bnet_iph, check), &ncsum, 2) < 0 ||
+	    bpf_l4_csum_replace(skb, BNET_L4_OFF + 2, old, new_, 4) < 0 ||
+	    bpf_l4_csum_replace(skb, BNET_L4_OFF + 2, ocsum, ncsum, 2) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * nat_addr rewrites the packet's source (is_src) or destination IPv4
+ * address from old to new_: the IP header checksum, the TCP/UDP checksum
+ * whose pseudo header holds the address, and the quoted packet of an ICMP
+ * error. IPv4 without options only (the caller checked).
+ */
+static __noinline int nat_addr(struct __sk_buff *skb, __u32 is_src, __u32 old, __u32 new_)
+{
+	struct bnet_iph ip;
+	__u32 off;
+
+	if (!skb || bpf_skb_load_bytes(skb, BNET_IP_OFF, &ip, sizeof(ip)) < 0 || ip.ver_ihl != 0x45)
+		return -1;
+	off = BNET_IP_OFF + (is_src ? offsetof(struct bnet_iph, saddr) : offsetof(struct bnet_iph, daddr));
+	if (bpf_skb_store_bytes(skb, off, &new_, 4, 0) < 0 ||
+	    bpf_l3_csum_replace(skb, BNET_IP_CSUM_OFF, old, new_, 4) < 0)
+		return -1;
+	if (ip.frag_off & bpf_htons(BNET_IP_OFFMASK))
+		return 0; /* a later fragment carries no L4 header */
+	switch (ip.protocol) {
+	case BNET_IPPROTO_TCP:
+		return bpf_l4_csum_replace(skb, BNET_L4_OFF + 16, old, new_, BPF_F_PSEUDO_HDR | 4);
+	case BNET_IPPROTO_UDP:
+		return bpf_l4_csum_replace(skb, BNET_L4_OFF + 6, old, new_,
+					   BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | 4);
+	case BNET_IPPROTO_ICMP:
+		return nat_icmp_inner(skb, is_src, old, new_);
+	}
+	return 0;
+}
+
+/* dec_ttl takes one off the TTL of ip (already loaded), in the packet too. */
+static __always_inline int dec_ttl(struct __sk_buff *skb, struct bnet_iph *ip)
+{
+	__u16 old_word = bpf_htons((__u16)ip->ttl << 8 | ip->protocol), new_word;
+
+	ip->ttl--;
+	new_word = bpf_htons((__u16)ip->ttl << 8 | ip->protocol);
+	if (bpf_skb_store_bytes(skb, BNET_IP_OFF + offsetof(struct bnet_iph, ttl), &ip->ttl, 1, 0) < 0 ||
+	    bpf_l3_csum_replace(skb, BNET_IP_CSUM_OFF, old_word, new_word, 2) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * fip_out sends a routed packet of a VM with a floating IP straight out of
+ * this node onto the external network, its source translated to the
+ * floating IP (seed 002 §3.2.2, without the rfp/fpr veths and the fip
+ * namespace): from this node's fg address MAC to the external gateway, or
+ * directly to a port of the external network when the destination is one
+ * (on this node: delivered without touching the NIC).
+ */
+static __noinline int fip_out(struct __sk_buff *skb, struct bnet_eth *eth, struct bnet_iph *ip,
+			      const struct fip_out_info *fo, __u32 gw_ip)
+{
+	struct arp_key ak = {};
+	struct fdb_key fk = {};
+	struct net_info *netp, net;
+	struct arp_entry *nb;
+	struct fdb_entry *dst;
+	struct ext_gw_info *ext;
+	__u32 ext_net;
+
+	if (!skb || !eth || !ip || !fo)
+		return TC_ACT_SHOT;
+	ext_net = fo->ext_net;
+	ext = bpf_map_lookup_elem(&ext_gw, &ext_net);
+	netp = bpf_map_lookup_elem(&networks, &ext_net);
+	if (!ext || !netp)
+		return drop(skb, BNET_DROP_NO_NETWORK);
+	net = *netp;
+	if (ip->ttl <= 1) {
+		count_drop(skb, BNET_DROP_TTL_EXCEEDED);
+		return icmp_error(skb, eth, BNET_ICMP_TTL_EXCEEDED, 0, gw_ip);
+	}
+	ak.net_id = ext_net;
+	ak.ip = ip->daddr;
+	nb = bpf_map_lookup_elem(&arp, &ak);
+	if (nb) {
+		mac_copy(eth->dst, nb->mac);
+	} else {
+		if (!(ext->gw_mac[0] | ext->gw_mac[1] | ext->gw_mac[2] | ext->gw_mac[3] | ext->gw_mac[4] | ext->gw_mac[5]))
+			return drop(skb, BNET_DROP_FIP_NEIGH);
+		mac_copy(eth->dst, ext->gw_mac);
+	}
+	mac_copy(eth->src, ext->fg_mac);
+	if (too_big(skb, eth, net.mtu))
+		return frag_needed(skb, eth, net.mtu);
+	if (dec_ttl(skb, ip) < 0 || nat_addr(skb, 1, ip->saddr, fo->fip) < 0 ||
+	    bpf_skb_store_bytes(skb, 0, eth, 2 * ETH_ALEN, 0) < 0)
+		return drop(skb, BNET_DROP_MALFORMED);
+	fk.net_id = ext_net;
+	mac_copy(fk.mac, eth->dst);
+	dst = bpf_map_lookup_elem(&fdb, &fk);
+	if (dst && dst->ifindex)
+		return deliver_local(skb, dst->ifindex);
+	return to_phys(skb, &net);
+}
+
+/*
+ * fip_in takes a packet for a floating IP this node serves (sent to its fg
+ * MAC on external network ext_net) to the VM: destination translated to
+ * the fixed IP, TTL - 1, from the VM's gateway MAC to the VM. It returns
+ * BNET_CONTINUE, touching nothing, when the packet is for the fg address
+ * itself or for no floating IP here.
+ */
+static __noinline int fip_in(struct __sk_buff *skb, __u32 ext_net, __u32 tagged)
+{
+	struct arp_key ak = { .net_id = ext_net };
+	struct fdb_key fk = {};
+	struct bnet_eth eth;
+	struct bnet_iph ip;
+	struct fip_in_info *fi;
+	struct rif_info *rif;
+	struct arp_entry *nb;
+	struct fdb_entry *dst;
+	__u32 tnet, fixed;
+
+	if (!skb || bpf_skb_load_bytes(skb, BNET_IP_OFF, &ip, sizeof(ip)) < 0 || ip.ver_ihl != 0x45)
+		return BNET_CONTINUE;
+	ak.ip = ip.daddr;
+	fi = bpf_map_lookup_elem(&fips_in, &ak);
+	if (!fi)
+		return BNET_CONTINUE;
+	tnet = fi->net_id;
+	fixed = fi->fixed_ip;
+	rif = bpf_map_lookup_elem(&rifs, &tnet);
+	if (!rif)
+		return drop(skb, BNET_DROP_NO_NETWORK);
+	ak.net_id = tnet;
+	ak.ip = fixed;
+	nb = bpf_map_lookup_elem(&arp, &ak);
+	if (!nb)
+		return drop(skb, BNET_DROP_ROUTE_NEIGH);
+	fk.net_id = tnet;
+	mac_copy(fk.mac, nb->mac);
+	dst = bpf_map_lookup_elem(&fdb, &fk);
+	if (!dst || dst->ifindex == 0)
+		return drop(skb, BNET_DROP_FDB_MISS); /* the VM is not here (any more) */
+	if (ip.ttl <= 1)
+		return drop(skb, BNET_DROP_TTL_EXCEEDED);
+	mac_copy(eth.dst, nb->mac);
+	mac_copy(eth.src, rif->gw_mac);
+	if (tagged && bpf_skb_vlan_pop(skb) < 0)
+		return drop(skb, BNET_DROP_VLAN_PUSH);
+	if (dec_ttl(skb, &ip) < 0 || nat_addr(skb, 0, ip.daddr, fixed) < 0 ||
+	    bpf_skb_store_bytes(skb, 0, &eth, 2 * ETH_ALEN, 0) < 0)
+		return drop(skb, BNET_DROP_MALFORMED);
+	return deliver_local(skb, dst->ifindex);
+}
+
+/*
+ * proxy_arp answers, on the external network, an ARP request for a
+ * floating IP this node serves with its fg MAC: the fg port's proxy_arp of
+ * seed 002 §3.2.3, from this node only (fips_in holds only its own).
+ * BNET_CONTINUE for anything else.
+ */
+static __always_inline int proxy_arp(struct __sk_buff *skb, __u32 net_id)
+{
+	struct arp_key ak = { .net_id = net_id };
+	struct bnet_arp ah;
+	struct ext_gw_info *ext;
+	struct bnet_eth out;
+	__u8 sha[ETH_ALEN];
+	__be32 spa;
+
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &ah, sizeof(ah)) < 0)
+		return BNET_CONTINUE;
+	if (ah.htype != bpf_htons(1) || ah.ptype != bpf_htons(ETH_P_IP) || ah.hlen != ETH_ALEN || ah.plen != 4 ||
+	    ah.op != bpf_htons(1))
+		return BNET_CONTINUE;
+	ak.ip = ah.tpa;
+	if (!bpf_map_lookup_elem(&fips_in, &ak))
+		return BNET_CONTINUE;
+	ext = bpf_map_lookup_elem(&ext_gw, &net_id);
+	if (!ext)
+		return BNET_CONTINUE;
+	mac_copy(sha, ah.sha);
+	spa = ah.spa;
+	ah.op = bpf_htons(2);
+	mac_copy(ah.tha, sha);
+	ah.tpa = spa;
+	mac_copy(ah.sha, ext->fg_mac);
+	ah.spa = ak.ip;
+	mac_copy(out.dst, sha);
+	mac_copy(out.src, ext->fg_mac);
+	out.proto = bpf_htons(ETH_P_ARP);
+	if (bpf_skb_store_bytes(skb, 0, &out, sizeof(out), 0) < 0 ||
+	    bpf_skb_store_bytes(skb, sizeof(out), &ah, sizeof(ah), 0) < 0)
+		return drop(skb, BNET_DROP_MALFORMED);
+	/* Out of the NIC it came from; a VLAN tag in the metadata stays on. */
+	ctx_barrier(skb);
+	return bpf_redirect(skb->ifindex, 0);
+}
+
 /* ---- distributed routing ----------------------------------------------- */
 
 /*
@@ -588,6 +822,14 @@ static __always_inline int route(struct __sk_buff *skb, __u32 in_net, const stru
 	rk.router_id = in_rif->router_id;
 	rk.ip = ip.daddr;
 	ri = bpf_map_lookup_elem(&routes, &rk);
+	if (!ri || (ri->flags & BNET_ROUTE_SNAT)) {
+		/* Leaving the cloud: a floating IP goes out here, never via SNAT. */
+		struct arp_key fk = { .net_id = in_net, .ip = ip.saddr };
+		struct fip_out_info *fo = bpf_map_lookup_elem(&fips_out, &fk);
+
+		if (fo)
+			return fip_out(skb, eth, &ip, fo, gw_ip);
+	}
 	if (!ri) {
 		count_drop(skb, BNET_DROP_NO_ROUTE);
 		return icmp_error(skb, eth, BNET_ICMP_NET_UNREACH, 0, gw_ip);
@@ -913,6 +1155,7 @@ int bnet_port_in(struct __sk_buff *skb)
 	struct fdb_key key = {};
 	struct fdb_entry *dst;
 	struct rif_info *rif;
+	struct ext_gw_info *ext;
 	struct bnet_eth eth;
 	__u32 net_id;
 
@@ -949,6 +1192,15 @@ int bnet_port_in(struct __sk_buff *skb)
 	rif = bpf_map_lookup_elem(&rifs, &net_id);
 	if (rif && mac_equal(eth.dst, rif->gw_mac))
 		return route(skb, net_id, rif, &eth);
+
+	/* A port of an external network talking to a floating IP served here. */
+	ext = bpf_map_lookup_elem(&ext_gw, &net_id);
+	if (ext && eth.proto == bpf_htons(ETH_P_IP) && mac_equal(eth.dst, ext->fg_mac)) {
+		int rc = fip_in(skb, net_id, 0);
+
+		if (rc != BNET_CONTINUE)
+			return rc;
+	}
 
 	key.net_id = net_id;
 	mac_copy(key.mac, eth.dst);
@@ -1042,6 +1294,7 @@ int bnet_phys_in(struct __sk_buff *skb)
 	struct fdb_key key = {};
 	struct fdb_entry *dst;
 	struct net_info *netp, net;
+	struct ext_gw_info *ext;
 	struct bnet_eth eth;
 	__u32 *nid, net_id, tagged;
 
@@ -1064,9 +1317,23 @@ int bnet_phys_in(struct __sk_buff *skb)
 		return drop(skb, BNET_DROP_MALFORMED);
 
 	if (eth.dst[0] & 1) {
+		if (eth.proto == bpf_htons(ETH_P_ARP)) {
+			int rc = proxy_arp(skb, net_id);
+
+			if (rc != BNET_CONTINUE)
+				return rc;
+		}
 		if (tagged && bpf_skb_vlan_pop(skb) < 0)
 			return drop(skb, BNET_DROP_VLAN_PUSH);
 		return flood_out(skb, net_id, &net, &eth, BNET_FROM_PHYS);
+	}
+
+	ext = bpf_map_lookup_elem(&ext_gw, &net_id);
+	if (ext && eth.proto == bpf_htons(ETH_P_IP) && mac_equal(eth.dst, ext->fg_mac)) {
+		int rc = fip_in(skb, net_id, tagged);
+
+		if (rc != BNET_CONTINUE)
+			return rc;
 	}
 
 	key.net_id = net_id;

@@ -66,6 +66,7 @@ enum bnet_drop_reason {
 	BNET_DROP_TTL_EXCEEDED = 20,   /* routed, TTL ran out (ICMP time exceeded sent) */
 	BNET_DROP_ROUTE_NEIGH = 21,    /* routed to an address no port holds (ICMP host unreachable) */
 	BNET_DROP_NOT_IPV4 = 22,       /* sent to a router, not IPv4 (not routed yet) */
+	BNET_DROP_FIP_NEIGH = 23,      /* floating IP out, external next hop not resolved yet */
 	BNET_DROP_MAX,
 };
 
@@ -214,6 +215,29 @@ struct mac_key {
 	__u16 pad;
 };
 
+/*
+ * Floating IPs, 1:1 NAT on the VM's own node (seed 002 §3.2.2-3.2.3 without
+ * the fip namespace). fips_out: (tenant network, fixed IP) -> floating IP;
+ * fips_in: (external network, floating IP) -> fixed IP; both keyed like
+ * arp. ext_gw: external network -> this node's own address there (the fg
+ * port: proxy ARP answers with its MAC) and the next hop's MAC.
+ */
+struct fip_out_info {
+	__u32 fip; /* network order */
+	__u32 ext_net;
+};
+
+struct fip_in_info {
+	__u32 net_id;   /* the VM's tenant network */
+	__u32 fixed_ip; /* network order */
+};
+
+struct ext_gw_info {
+	__u8 fg_mac[6];
+	__u8 gw_mac[6]; /* the external subnet gateway's; zero: not resolved */
+	__u32 fg_ip;
+};
+
 #ifdef BNET_DECLARE_MAPS
 /* Maps are pinned by name under the agent's pin directory. */
 struct {
@@ -330,6 +354,31 @@ struct {
 	__type(value, struct mac_key);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } dvr_self SEC(".maps");
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_ARP);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct arp_key);
+	__type(value, struct fip_out_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fips_out SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_ARP);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct arp_key);
+	__type(value, struct fip_in_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fips_in SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_NETWORKS);
+	__type(key, __u32);
+	__type(value, struct ext_gw_info);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ext_gw SEC(".maps");
 #endif /* BNET_DECLARE_MAPS */
 
 #endif /* BNET_H */

@@ -25,6 +25,13 @@ type bnetArpKey struct {
 	Ip    uint32
 }
 
+type bnetExtGwInfo struct {
+	_     structs.HostLayout
+	FgMac [6]uint8
+	GwMac [6]uint8
+	FgIp  uint32
+}
+
 type bnetFdbEntry struct {
 	_       structs.HostLayout
 	Ifindex uint32
@@ -38,6 +45,18 @@ type bnetFdbKey struct {
 	NetId uint32
 	Mac   [6]uint8
 	Pad   uint16
+}
+
+type bnetFipInInfo struct {
+	_       structs.HostLayout
+	NetId   uint32
+	FixedIp uint32
+}
+
+type bnetFipOutInfo struct {
+	_      structs.HostLayout
+	Fip    uint32
+	ExtNet uint32
 }
 
 type bnetFloodEntry struct {
@@ -141,7 +160,10 @@ const (
 	bnetMapDropStats   = "drop_stats"
 	bnetMapDvrMacs     = "dvr_macs"
 	bnetMapDvrSelf     = "dvr_self"
+	bnetMapExtGw       = "ext_gw"
 	bnetMapFdb         = "fdb"
+	bnetMapFipsIn      = "fips_in"
+	bnetMapFipsOut     = "fips_out"
 	bnetMapFlood       = "flood"
 	bnetMapNetworks    = "networks"
 	bnetMapNodeCfg     = "node_cfg"
@@ -213,7 +235,10 @@ type bnetMapSpecs struct {
 	DropStats   *ebpf.MapSpec `ebpf:"drop_stats"`
 	DvrMacs     *ebpf.MapSpec `ebpf:"dvr_macs"`
 	DvrSelf     *ebpf.MapSpec `ebpf:"dvr_self"`
+	ExtGw       *ebpf.MapSpec `ebpf:"ext_gw"`
 	Fdb         *ebpf.MapSpec `ebpf:"fdb"`
+	FipsIn      *ebpf.MapSpec `ebpf:"fips_in"`
+	FipsOut     *ebpf.MapSpec `ebpf:"fips_out"`
 	Flood       *ebpf.MapSpec `ebpf:"flood"`
 	Networks    *ebpf.MapSpec `ebpf:"networks"`
 	NodeCfg     *ebpf.MapSpec `ebpf:"node_cfg"`
@@ -255,7 +280,10 @@ type bnetMaps struct {
 	DropStats   *ebpf.Map `ebpf:"drop_stats"`
 	DvrMacs     *ebpf.Map `ebpf:"dvr_macs"`
 	DvrSelf     *ebpf.Map `ebpf:"dvr_self"`
+	ExtGw       *ebpf.Map `ebpf:"ext_gw"`
 	Fdb         *ebpf.Map `ebpf:"fdb"`
+	FipsIn      *ebpf.Map `ebpf:"fips_in"`
+	FipsOut     *ebpf.Map `ebpf:"fips_out"`
 	Flood       *ebpf.Map `ebpf:"flood"`
 	Networks    *ebpf.Map `ebpf:"networks"`
 	NodeCfg     *ebpf.Map `ebpf:"node_cfg"`
@@ -273,7 +301,10 @@ func (m *bnetMaps) Close() error {
 		m.DropStats,
 		m.DvrMacs,
 		m.DvrSelf,
+		m.ExtGw,
 		m.Fdb,
+		m.FipsIn,
+		m.FipsOut,
 		m.Flood,
 		m.Networks,
 		m.NodeCfg,

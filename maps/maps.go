@@ -31,6 +31,9 @@ const (
 	MapRoutes    = "routes"
 	MapDVRMACs   = "dvr_macs"
 	MapDVRSelf   = "dvr_self"
+	MapFIPsOut   = "fips_out"
+	MapFIPsIn    = "fips_in"
+	MapExtGW     = "ext_gw"
 )
 
 // Fan-out limits of a flood entry (BNET_FLOOD_LOCAL, BNET_FLOOD_REMOTE).
@@ -47,6 +50,7 @@ type Maps struct {
 	Ports, Networks, Segments, FDB, ARP, Flood, NodeCfg, DropStats *ebpf.Map
 	Peers, NH                                                      *ebpf.Map
 	RIFs, Routes, DVRMACs, DVRSelf                                 *ebpf.Map
+	FIPsOut, FIPsIn, ExtGW                                         *ebpf.Map
 }
 
 // Programs holds the four TC ingress programs.
@@ -89,6 +93,9 @@ func Load(pinDir string) (*Maps, *Programs, error) {
 		Routes:    objs.Routes,
 		DVRMACs:   objs.DvrMacs,
 		DVRSelf:   objs.DvrSelf,
+		FIPsOut:   objs.FipsOut,
+		FIPsIn:    objs.FipsIn,
+		ExtGW:     objs.ExtGw,
 	}
 	p := &Programs{PortIn: objs.BnetPortIn, TunIn: objs.BnetTunIn, PhysIn: objs.BnetPhysIn, UlIn: objs.BnetUlIn}
 	return m, p, nil
@@ -110,6 +117,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 		{MapFDB, &m.FDB}, {MapARP, &m.ARP}, {MapFlood, &m.Flood},
 		{MapNodeCfg, &m.NodeCfg}, {MapDropStats, &m.DropStats}, {MapPeers, &m.Peers}, {MapNH, &m.NH},
 		{MapRIFs, &m.RIFs}, {MapRoutes, &m.Routes}, {MapDVRMACs, &m.DVRMACs}, {MapDVRSelf, &m.DVRSelf},
+		{MapFIPsOut, &m.FIPsOut}, {MapFIPsIn, &m.FIPsIn}, {MapExtGW, &m.ExtGW},
 	}
 	opts := &ebpf.LoadPinOptions{ReadOnly: readOnly}
 	for _, f := range fields {
@@ -128,7 +136,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 
 func (m *Maps) all() []*ebpf.Map {
 	return []*ebpf.Map{m.Ports, m.Networks, m.Segments, m.FDB, m.ARP, m.Flood, m.NodeCfg, m.DropStats, m.Peers, m.NH,
-		m.RIFs, m.Routes, m.DVRMACs, m.DVRSelf}
+		m.RIFs, m.Routes, m.DVRMACs, m.DVRSelf, m.FIPsOut, m.FIPsIn, m.ExtGW}
 }
 
 // Close closes the map FDs; the pins stay.

@@ -32,6 +32,7 @@ var reasonNames = []string{
 	"ttl_exceeded",
 	"route_neigh",
 	"not_ipv4",
+	"fip_neigh",
 }
 
 // ReasonName maps a drop reason value to its stable lower-case name;

@@ -301,6 +301,7 @@ func (m *Maps) MapRows() ([]MapRow, error) {
 		{MapNetworks, m.Networks}, {MapNodeCfg, m.NodeCfg}, {MapPorts, m.Ports}, {MapSegments, m.Segments},
 		{MapPeers, m.Peers}, {MapNH, m.NH},
 		{MapRIFs, m.RIFs}, {MapRoutes, m.Routes}, {MapDVRMACs, m.DVRMACs}, {MapDVRSelf, m.DVRSelf},
+		{MapFIPsOut, m.FIPsOut}, {MapFIPsIn, m.FIPsIn}, {MapExtGW, m.ExtGW},
 	}
 	rows := make([]MapRow, 0, len(named))
 	for _, n := range named {
@@ -864,5 +865,133 @@ func (m *Maps) DVRMACRows() ([]DVRMACRow, error) {
 		return nil, fmt.Errorf("read %s: %w", MapDVRMACs, err)
 	}
 	slices.SortFunc(rows, func(a, b DVRMACRow) int { return bytes.Compare(a.MAC, b.MAC) })
+	return rows, nil
+}
+
+// ---- floating IPs -------------------------------------------------------------
+
+// FIPRow is one floating IP served by this node: the VM's (network, fixed
+// IP) and the (external network, floating IP) it is known as outside.
+// It is written to both fips_out and fips_in.
+type FIPRow struct {
+	NetID   uint32
+	FixedIP netip.Addr
+	ExtNet  uint32
+	FIP     netip.Addr
+}
+
+// PutFIP writes both directions of a floating IP.
+func (m *Maps) PutFIP(r FIPRow) error {
+	fixed, err := ipToU32(r.FixedIP)
+	if err != nil {
+		return fmt.Errorf("put floating ip %v: fixed: %w", r.FIP, err)
+	}
+	fip, err := ipToU32(r.FIP)
+	if err != nil {
+		return fmt.Errorf("put floating ip %v: %w", r.FIP, err)
+	}
+	// Inbound last: a floating IP answers from outside only once its way
+	// back out exists.
+	if err := m.FIPsOut.Put(&bnetArpKey{NetId: r.NetID, Ip: fixed}, &bnetFipOutInfo{Fip: fip, ExtNet: r.ExtNet}); err != nil {
+		return fmt.Errorf("put floating ip %v: %w", r.FIP, err)
+	}
+	if err := m.FIPsIn.Put(&bnetArpKey{NetId: r.ExtNet, Ip: fip}, &bnetFipInInfo{NetId: r.NetID, FixedIp: fixed}); err != nil {
+		return fmt.Errorf("put floating ip %v: %w", r.FIP, err)
+	}
+	return nil
+}
+
+// DeleteFIP removes both directions; missing entries are not an error.
+func (m *Maps) DeleteFIP(r FIPRow) error {
+	fixed, err1 := ipToU32(r.FixedIP)
+	fip, err2 := ipToU32(r.FIP)
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("delete floating ip %v: %w", r.FIP, err)
+	}
+	if err := ignoreMissing(m.FIPsIn.Delete(&bnetArpKey{NetId: r.ExtNet, Ip: fip})); err != nil {
+		return fmt.Errorf("delete floating ip %v: %w", r.FIP, err)
+	}
+	if err := ignoreMissing(m.FIPsOut.Delete(&bnetArpKey{NetId: r.NetID, Ip: fixed})); err != nil {
+		return fmt.Errorf("delete floating ip %v: %w", r.FIP, err)
+	}
+	return nil
+}
+
+// FIPRows lists the floating IPs this node serves (from fips_in), by address.
+func (m *Maps) FIPRows() ([]FIPRow, error) {
+	var (
+		k    bnetArpKey
+		v    bnetFipInInfo
+		rows []FIPRow
+	)
+	it := m.FIPsIn.Iterate()
+	for it.Next(&k, &v) {
+		rows = append(rows, FIPRow{NetID: v.NetId, FixedIP: u32ToIP(v.FixedIp), ExtNet: k.NetId, FIP: u32ToIP(k.Ip)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapFIPsIn, err)
+	}
+	slices.SortFunc(rows, func(a, b FIPRow) int { return a.FIP.Compare(b.FIP) })
+	return rows, nil
+}
+
+// ExtGWRow is this node's presence on an external network: its fg address
+// and the external next hop's MAC (nil until resolved).
+type ExtGWRow struct {
+	NetID uint32
+	FgIP  netip.Addr
+	FgMAC net.HardwareAddr
+	GwMAC net.HardwareAddr
+}
+
+// PutExtGW writes a node's external-network presence.
+func (m *Maps) PutExtGW(r ExtGWRow) error {
+	ip, err := ipToU32(r.FgIP)
+	if err != nil {
+		return fmt.Errorf("put external gateway %d: %w", r.NetID, err)
+	}
+	fg, err := macBytes(r.FgMAC)
+	if err != nil {
+		return fmt.Errorf("put external gateway %d: fg: %w", r.NetID, err)
+	}
+	v := bnetExtGwInfo{FgMac: fg, FgIp: ip}
+	if len(r.GwMAC) > 0 {
+		if v.GwMac, err = macBytes(r.GwMAC); err != nil {
+			return fmt.Errorf("put external gateway %d: next hop: %w", r.NetID, err)
+		}
+	}
+	if err := m.ExtGW.Put(r.NetID, &v); err != nil {
+		return fmt.Errorf("put external gateway %d: %w", r.NetID, err)
+	}
+	return nil
+}
+
+// DeleteExtGW removes it; a missing one is not an error.
+func (m *Maps) DeleteExtGW(netID uint32) error {
+	if err := ignoreMissing(m.ExtGW.Delete(netID)); err != nil {
+		return fmt.Errorf("delete external gateway %d: %w", netID, err)
+	}
+	return nil
+}
+
+// ExtGWRows lists them by network.
+func (m *Maps) ExtGWRows() ([]ExtGWRow, error) {
+	var (
+		k    uint32
+		v    bnetExtGwInfo
+		rows []ExtGWRow
+	)
+	it := m.ExtGW.Iterate()
+	for it.Next(&k, &v) {
+		r := ExtGWRow{NetID: k, FgIP: u32ToIP(v.FgIp), FgMAC: macAddr(v.FgMac)}
+		if v.GwMac != [6]uint8{} {
+			r.GwMAC = macAddr(v.GwMac)
+		}
+		rows = append(rows, r)
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapExtGW, err)
+	}
+	slices.SortFunc(rows, func(a, b ExtGWRow) int { return cmp.Compare(a.NetID, b.NetID) })
 	return rows, nil
 }

@@ -91,7 +91,20 @@ func TestRowsRoundTrip(t *testing.T) {
 	dvr, err := m.DVRMACRows()
 	check("dvr_macs", dvr, []DVRMACRow{{macA, true}, {macR, false}}, err)
 
-	if len(mapRows) != 14 || fill["fdb"].Entries != 2 || fill["fdb"].Capacity != 262144 ||
+	must(m.PutFIP(FIPRow{NetID: 1, FixedIP: ipA, ExtNet: 2, FIP: netip.MustParseAddr("203.0.113.5")}))
+	must(m.PutExtGW(ExtGWRow{NetID: 2, FgIP: netip.MustParseAddr("203.0.113.9"), FgMAC: macB}))
+	fips, err := m.FIPRows()
+	check("fips", fips, []FIPRow{{1, ipA, 2, netip.MustParseAddr("203.0.113.5")}}, err)
+	ext, err := m.ExtGWRows()
+	check("ext_gw", ext, []ExtGWRow{{2, netip.MustParseAddr("203.0.113.9"), macB, nil}}, err)
+	must(m.DeleteFIP(fips[0]))
+	must(m.DeleteFIP(fips[0]))
+	must(m.DeleteExtGW(2))
+	if fips, _ := m.FIPRows(); len(fips) != 0 {
+		t.Fatalf("fip left: %v", fips)
+	}
+
+	if len(mapRows) != 17 || fill["fdb"].Entries != 2 || fill["fdb"].Capacity != 262144 ||
 		fill["node_cfg"].Type != "array" || fill["drop_stats"].Type != "percpu_hash" || fill["drop_stats"].Entries != 0 {
 		t.Fatalf("map rows %+v", mapRows)
 	}
