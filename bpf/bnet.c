@@ -349,6 +349,10 @@ static __noinline int icmp_error(struct __sk_buff *skb, const struct bnet_eth *e
 	/* Options would shift the quote; such senders are rare enough. */
 	if (icmp.quoted.ver_ihl != 0x45)
 		return TC_ACT_SHOT;
+	/* Only the first fragment is answered (RFC 1122 3.2.2): the others
+	 * carry no L4 header to quote. */
+	if (icmp.quoted.frag_off & bpf_htons(BNET_IP_OFFMASK))
+		return TC_ACT_SHOT;
 	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + sizeof(struct bnet_iph), icmp.l4,
 			       sizeof(icmp.l4)) < 0)
 		return TC_ACT_SHOT;
@@ -589,10 +593,12 @@ static __always_inline int dec_ttl(struct __sk_buff *skb, struct bnet_iph *ip)
  * floating IP (seed 002 §3.2.2, without the rfp/fpr veths and the fip
  * namespace): from this node's fg address MAC to the external gateway, or
  * directly to a port of the external network when the destination is one
- * (on this node: delivered without touching the NIC).
+ * (on this node: delivered without touching the NIC). The caller has
+ * answered TTL and size errors: three calls deep, the stack is too small
+ * for icmp_error.
  */
 static __noinline int fip_out(struct __sk_buff *skb, struct bnet_eth *eth, struct bnet_iph *ip,
-			      const struct fip_out_info *fo, __u32 gw_ip)
+			      const struct fip_out_info *fo)
 {
 	struct arp_key ak = {};
 	struct fdb_key fk = {};
@@ -610,10 +616,6 @@ static __noinline int fip_out(struct __sk_buff *skb, struct bnet_eth *eth, struc
 	if (!ext || !netp)
 		return drop(skb, BNET_DROP_NO_NETWORK);
 	net = *netp;
-	if (ip->ttl <= 1) {
-		count_drop(skb, BNET_DROP_TTL_EXCEEDED);
-		return icmp_error(skb, eth, BNET_ICMP_TTL_EXCEEDED, 0, gw_ip);
-	}
 	ak.net_id = ext_net;
 	ak.ip = ip->daddr;
 	nb = bpf_map_lookup_elem(&arp, &ak);
@@ -625,8 +627,6 @@ static __noinline int fip_out(struct __sk_buff *skb, struct bnet_eth *eth, struc
 		mac_copy(eth->dst, ext->gw_mac);
 	}
 	mac_copy(eth->src, ext->fg_mac);
-	if (too_big(skb, eth, net.mtu))
-		return frag_needed(skb, eth, net.mtu);
 	if (dec_ttl(skb, ip) < 0 || nat_addr(skb, 1, ip->saddr, fo->fip) < 0 ||
 	    bpf_skb_store_bytes(skb, 0, eth, 2 * ETH_ALEN, 0) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
@@ -768,7 +768,9 @@ static __always_inline int router_echo(struct __sk_buff *skb, const struct bnet_
 	struct bnet_eth out;
 	__u8 type = 0, reply = 0;
 
+	/* A fragment of a ping would need reassembly to answer: not here. */
 	if (ip->protocol != BNET_IPPROTO_ICMP || ip->ver_ihl != 0x45 ||
+	    (ip->frag_off & bpf_htons(BNET_IP_MF | BNET_IP_OFFMASK)) ||
 	    bpf_skb_load_bytes(skb, ihl, &type, 1) < 0 || type != 8)
 		return drop(skb, BNET_DROP_NO_ROUTE);
 	mac_copy(out.dst, eth->src);
@@ -827,8 +829,20 @@ static __always_inline int route(struct __sk_buff *skb, __u32 in_net, const stru
 		struct arp_key fk = { .net_id = in_net, .ip = ip.saddr };
 		struct fip_out_info *fo = bpf_map_lookup_elem(&fips_out, &fk);
 
-		if (fo)
-			return fip_out(skb, eth, &ip, fo, gw_ip);
+		if (fo) {
+			__u32 ext_net = fo->ext_net;
+			struct net_info *ext = bpf_map_lookup_elem(&networks, &ext_net);
+
+			if (ip.ttl <= 1) {
+				count_drop(skb, BNET_DROP_TTL_EXCEEDED);
+				return icmp_error(skb, eth, BNET_ICMP_TTL_EXCEEDED, 0, gw_ip);
+			}
+			if (ext && too_big(skb, eth, ext->mtu)) {
+				count_drop(skb, BNET_DROP_FRAG_NEEDED);
+				return icmp_error(skb, eth, BNET_ICMP_FRAG_NEEDED, ext->mtu, gw_ip);
+			}
+			return fip_out(skb, eth, &ip, fo);
+		}
 	}
 	if (!ri) {
 		count_drop(skb, BNET_DROP_NO_ROUTE);
@@ -869,6 +883,20 @@ static __always_inline int route(struct __sk_buff *skb, __u32 in_net, const stru
 		return icmp_error(skb, eth, BNET_ICMP_HOST_UNREACH, 0, gw_ip);
 	}
 
+	fk.net_id = out_net;
+	mac_copy(fk.mac, nb->mac);
+	dst = bpf_map_lookup_elem(&fdb, &fk);
+	if (!dst)
+		return drop(skb, BNET_DROP_FDB_MISS);
+	/*
+	 * Judge the size before anything is rewritten, so that an oversize
+	 * packet is answered, from the gateway, to the sender as it sent it.
+	 */
+	if (dst->ifindex == 0 && too_big(skb, eth, net.mtu)) {
+		count_drop(skb, BNET_DROP_FRAG_NEEDED);
+		return icmp_error(skb, eth, BNET_ICMP_FRAG_NEEDED, net.mtu, gw_ip);
+	}
+
 	/* TTL and protocol share one 16-bit word of the header checksum. */
 	old_word = bpf_htons((__u16)ip.ttl << 8 | ip.protocol);
 	ip.ttl--;
@@ -880,12 +908,6 @@ static __always_inline int route(struct __sk_buff *skb, __u32 in_net, const stru
 				2) < 0 ||
 	    bpf_skb_store_bytes(skb, 0, eth, 2 * ETH_ALEN, 0) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
-
-	fk.net_id = out_net;
-	mac_copy(fk.mac, nb->mac);
-	dst = bpf_map_lookup_elem(&fdb, &fk);
-	if (!dst)
-		return drop(skb, BNET_DROP_FDB_MISS);
 	if (dst->ifindex != 0)
 		return deliver_local(skb, dst->ifindex);
 
@@ -898,17 +920,11 @@ static __always_inline int route(struct __sk_buff *skb, __u32 in_net, const stru
 		return drop(skb, BNET_DROP_MALFORMED);
 	switch (net.type) {
 	case BNET_NET_VXLAN:
-		if (too_big(skb, eth, net.mtu))
-			return frag_needed(skb, eth, net.mtu);
 		return to_tunnel(skb, &net, dst->vtep);
 	case BNET_NET_GRE:
-		if (too_big(skb, eth, net.mtu))
-			return frag_needed(skb, eth, net.mtu);
 		return to_gre(skb, &net, dst->vtep, eth);
 	case BNET_NET_FLAT:
 	case BNET_NET_VLAN:
-		if (too_big(skb, eth, net.mtu))
-			return frag_needed(skb, eth, net.mtu);
 		return to_phys(skb, &net);
 	}
 	return drop(skb, BNET_DROP_FDB_MISS);

@@ -997,14 +997,6 @@ func TestRouteFragNeeded(t *testing.T) {
 				addr4(out[30:]) != rtIPA || addr4(out[42+12:]) != rtIPA || addr4(out[42+16:]) != c.dst {
 				t.Fatalf("ICMP answer malformed: %x", out)
 			}
-			if !bytes.Equal(out, want) && bytes.Equal(out[0:6], rtDVRSelf) {
-				// Known datapath bug: route() rewrites the MACs and the TTL before
-				// too_big, so frag_needed answers from the rewritten
-				// header: Ethernet to this node's DVR MAC (A never takes
-				// it) from the destination VM's MAC, IP from the
-				// destination, quoting TTL-1.
-				t.Skipf("known bug: frag-needed for a routed packet goes to the DVR MAC, not to A:\n got %x\nwant %x", out, want)
-			}
 			if !bytes.Equal(out, want) {
 				t.Fatalf("ICMP answer\n got %x\nwant %x", out, want)
 			}
@@ -1065,12 +1057,6 @@ func TestRouteFragments(t *testing.T) {
 			r := newRouteTopo(t)
 			ret, out := r.run(r.p.PortIn, r.a, bytes.Clone(c.in))
 			r.wantDrops(map[string]uint64{fmt.Sprintf("%d/%s", r.a, c.reason): 1})
-			if ret == actRedirect && bytes.Equal(out, icmpErr(c.in, c.typ, c.code, rtGw1)) {
-				// Known datapath bug: icmp_error does not look at the
-				// fragment offset and quotes 8 bytes from the middle of
-				// the datagram as if they were its L4 header.
-				t.Skipf("known bug: ICMP type %d code %d sent for a non-initial fragment: %x", out[34], out[35], out)
-			}
 			if ret != actShot || !bytes.Equal(out, c.in) {
 				t.Fatalf("verdict %d, frame changed %v; want shot, untouched", ret, !bytes.Equal(out, c.in))
 			}
@@ -1082,13 +1068,6 @@ func TestRouteFragments(t *testing.T) {
 		r := newRouteTopo(t)
 		in := frag(1, rtGw1, 64, 185, false) // pktTo's ICMP data starts with type 8
 		ret, out := r.run(r.p.PortIn, r.a, bytes.Clone(in))
-		if ret == actRedirect && out[34] == 0 && bytes.Equal(out[26:30], in[30:34]) && bytes.Equal(out[30:34], in[26:30]) {
-			// Known datapath bug: router_echo does not look at the
-			// fragment offset: it swaps the addresses, zeroes the data
-			// byte it took for the type and rewrites two data bytes as a
-			// checksum, and sends that back.
-			t.Skipf("known bug: non-initial fragment answered as an echo request:\n in %x\nout %x", in, out)
-		}
 		if ret != actShot || !bytes.Equal(out, in) {
 			t.Fatalf("verdict %d, frame changed %v; want shot, untouched", ret, !bytes.Equal(out, in))
 		}
