@@ -56,6 +56,9 @@ type Agent struct {
 	underlayName    string
 	// dvrMAC is this node's DVR host MAC (see dvr.go).
 	dvrMAC net.HardwareAddr
+	// portAPI creates the ports the agent owns itself (fg-); set once the
+	// API server exists.
+	portAPI portCreator
 
 	stMu     sync.RWMutex
 	statuses map[string]status
@@ -96,6 +99,9 @@ func Run(ctx context.Context, configPath string) error {
 		log.Warn("first reconcile", "err", err)
 	}
 	srv := api.NewServer(a.st, a, log.With("part", "api"))
+	a.mu.Lock()
+	a.portAPI = srv
+	a.mu.Unlock()
 	apiErr := make(chan error, 2)
 	go func() { apiErr <- srv.ServeUnix(ctx, cfg.APISocket) }()
 	if cfg.APIListen != "" {
@@ -259,6 +265,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 		}
 	}
 
+	a.syncFGPorts(snap)
 	nodes := a.nodes()
 	snat := snatHosts(snap.routers, nodes)
 	local, plugErrs := a.plugLocal(snap, snat)
@@ -323,7 +330,7 @@ func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localP
 			if snat[p.DeviceID] != a.cfg.Node {
 				continue
 			}
-		} else if p.HostID != a.cfg.Node || p.NetworkOwned() {
+		} else if p.HostID != a.cfg.Node || (p.NetworkOwned() && p.DeviceOwner != model.OwnerFloatingIPGateway) {
 			continue
 		}
 		n := s.nets[p.NetworkID]
@@ -335,6 +342,18 @@ func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localP
 		var ifname string
 		var idx int
 		switch {
+		case p.DeviceOwner == model.OwnerFloatingIPGateway:
+			ifname = hostIfName(p.ID)
+			ns := a.fipNetns(p.NetworkID)
+			snatNS[ns] = true
+			vm := vmSide{Netns: ns, IfName: fgIfName(p), MAC: mac, MTU: n.MTU}
+			vm.Addr, _ = a.vmAddr(s, p) // on-link only: it resolves the next hop, routes nothing
+			idx, err = plugNetns(ifname, vm)
+			if err == nil {
+				if l, e := netlink.LinkByIndex(idx); e == nil && l.Attrs().Alias == "" {
+					_ = netlink.LinkSetAlias(l, aliasPrefix+p.ID)
+				}
+			}
 		case isSNATPort(p):
 			ifname = hostIfName(p.ID)
 			ns := a.snatNetns(p.DeviceID)
@@ -392,7 +411,7 @@ func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localP
 			a.log.Warn("snat namespace", "router", id, "err", err)
 		}
 	}
-	a.sweepSNAT(snatNS)
+	a.sweepNetns(snatNS)
 	return local, errs
 }
 

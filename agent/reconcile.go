@@ -15,15 +15,23 @@ import (
 
 // snapshot is the replicated state one reconcile works from.
 type snapshot struct {
-	nets    map[string]model.Network
-	subnets map[string]model.Subnet
-	ports   []model.Port // winners only, sorted by ID
-	routers map[string]model.Router
-	losers  map[string]string
+	nets     map[string]model.Network
+	subnets  map[string]model.Subnet
+	ports    []model.Port // winners only, sorted by ID
+	routers  map[string]model.Router
+	fips     []model.FloatingIP
+	portByID map[string]model.Port
+	losers   map[string]string
 }
 
 func (a *Agent) snapshot() snapshot {
-	s := snapshot{nets: map[string]model.Network{}, subnets: map[string]model.Subnet{}, routers: map[string]model.Router{}}
+	s := snapshot{nets: map[string]model.Network{}, subnets: map[string]model.Subnet{}, routers: map[string]model.Router{},
+		portByID: map[string]model.Port{}}
+	for _, r := range a.st.List(model.KindFloatingIP) {
+		if f, err := store.Decode[model.FloatingIP](r); err == nil {
+			s.fips = append(s.fips, f)
+		}
+	}
 	for _, r := range a.st.List(model.KindRouter) {
 		if rt, err := store.Decode[model.Router](r); err == nil {
 			s.routers[rt.ID] = rt
@@ -66,6 +74,7 @@ func (a *Agent) snapshot() snapshot {
 			continue
 		}
 		s.ports = append(s.ports, p)
+		s.portByID[p.ID] = p
 	}
 	return s
 }
@@ -106,6 +115,16 @@ type desired struct {
 	rifs    map[uint32]maps.RIFRow
 	routes  map[maps.RouteRow]bool
 	dvrMACs map[string]net.HardwareAddr
+	// Floating IPs served here.
+	extGW map[uint32]maps.ExtGWRow
+	fips  map[netip.Addr]maps.FIPRow
+	garp  map[netip.Addr]garpTarget
+}
+
+// garpTarget is where a floating IP newly served here is announced from.
+type garpTarget struct {
+	netns, ifname string
+	mac           net.HardwareAddr
 }
 
 func fdbKey(net uint32, mac net.HardwareAddr) string { return fmt.Sprintf("%d/%s", net, mac) }
@@ -174,6 +193,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 		fdb: map[string]maps.FDBRow{}, arp: map[string]maps.ARPRow{}, flood: map[uint32]maps.FloodRow{},
 		peers: map[maps.PeerRow]bool{}, nh: map[netip.Addr]maps.NHRow{},
 		rifs: map[uint32]maps.RIFRow{}, routes: map[maps.RouteRow]bool{}, dvrMACs: map[string]net.HardwareAddr{},
+		extGW: map[uint32]maps.ExtGWRow{}, fips: map[netip.Addr]maps.FIPRow{}, garp: map[netip.Addr]garpTarget{},
 	}
 	st := map[string]status{}
 	// Only networks with a port on this node are programmed here, as
@@ -201,6 +221,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 		}
 	}
 	a.computeRouters(s, local, netOf, nodes, &d)
+	a.computeFIPs(s, local, netOf, &d)
 	for _, nv := range nodes {
 		if len(nv.dvrMAC) == 6 {
 			d.dvrMACs[nv.dvrMAC.String()] = nv.dvrMAC
@@ -221,7 +242,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 				st[p.ID] = status{model.StatusDown, "no live network node to hold SNAT"}
 				continue
 			}
-		} else if p.NetworkOwned() {
+		} else if p.NetworkOwned() && p.DeviceOwner != model.OwnerFloatingIPGateway {
 			// A router interface is the gateway on every node hosting its
 			// router: answered by the ARP responder, routed by rifs, never
 			// an FDB entry pointing at some other node.
@@ -523,7 +544,47 @@ func (a *Agent) program(d desired) error {
 			keep(m.PutDVRMAC(mac))
 		}
 	}
+	curExt, err := m.ExtGWRows()
+	keep(err)
+	haveExt := map[uint32]maps.ExtGWRow{}
+	for _, r := range curExt {
+		haveExt[r.NetID] = r
+	}
+	for id, r := range d.extGW {
+		if h, ok := haveExt[id]; !ok || h.FgIP != r.FgIP || !bytes.Equal(h.FgMAC, r.FgMAC) || !bytes.Equal(h.GwMAC, r.GwMAC) {
+			keep(m.PutExtGW(r))
+		}
+	}
+	curFIPs, err := m.FIPRows()
+	keep(err)
+	haveFIP := map[netip.Addr]maps.FIPRow{}
+	for _, r := range curFIPs {
+		haveFIP[r.FIP] = r
+	}
+	for ip, r := range d.fips {
+		if h, ok := haveFIP[ip]; !ok || h != r {
+			if ok {
+				keep(m.DeleteFIP(h))
+			}
+			keep(m.PutFIP(r))
+			if t, ok := d.garp[ip]; ok {
+				if err := garp(t.netns, t.ifname, t.mac, ip); err != nil {
+					a.log.Warn("gratuitous ARP", "fip", ip, "err", err)
+				}
+			}
+		}
+	}
 	// Removals.
+	for ip, r := range haveFIP {
+		if _, ok := d.fips[ip]; !ok {
+			keep(m.DeleteFIP(r))
+		}
+	}
+	for id := range haveExt {
+		if _, ok := d.extGW[id]; !ok {
+			keep(m.DeleteExtGW(id))
+		}
+	}
 	for _, r := range curDVR {
 		if _, ok := d.dvrMACs[r.MAC.String()]; !ok {
 			keep(m.DeleteDVRMAC(r.MAC))

@@ -118,24 +118,26 @@ func ensureSNAT(ns, qg string, snat bool) error {
 	return nil
 }
 
-// sweepSNAT deletes the SNAT namespaces of this agent that no router wants
-// here any more (the router lost its gateway, or another node holds it
-// now); their veths go with them.
-func (a *Agent) sweepSNAT(wanted map[string]bool) {
-	prefix := a.cfg.NetnsPrefix + "snat-"
+// sweepNetns deletes the namespaces this agent made (snat-, fip-) that
+// nothing wants here any more (a router lost its gateway or moved, the
+// last floating IP left); their veths go with them.
+func (a *Agent) sweepNetns(wanted map[string]bool) {
 	ents, err := os.ReadDir("/run/netns")
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), prefix) || wanted[e.Name()] {
+		if wanted[e.Name()] {
+			continue
+		}
+		if !strings.HasPrefix(e.Name(), a.cfg.NetnsPrefix+"snat-") && !strings.HasPrefix(e.Name(), a.cfg.NetnsPrefix+"fip-") {
 			continue
 		}
 		if err := netns.DeleteNamed(e.Name()); err != nil {
-			a.log.Warn("delete snat namespace", "netns", e.Name(), "err", err)
+			a.log.Warn("delete namespace", "netns", e.Name(), "err", err)
 			_ = os.Remove(filepath.Join("/run/netns", e.Name()))
 			continue
 		}
-		a.log.Info("snat namespace removed", "netns", e.Name())
+		a.log.Info("namespace removed", "netns", e.Name())
 	}
 }

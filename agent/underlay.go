@@ -109,6 +109,10 @@ func resolveNH(vtep netip.Addr) (maps.NHRow, error) {
 	return maps.NHRow{}, errUnresolved
 }
 
+// retrySoon schedules a reconcile shortly: something is being resolved
+// (an ARP answer) and the maps should have it as soon as it arrives.
+func (a *Agent) retrySoon() { time.AfterFunc(300*time.Millisecond, a.trigger) }
+
 // nextHops resolves the VTEPs GRE floods reach. Unresolved ones are left
 // out and a reconcile is scheduled soon after; meanwhile floods count
 // no_neigh for them (unicast IP needs no entry: bpf_redirect_neigh).
@@ -127,7 +131,7 @@ func (a *Agent) nextHops(vteps map[netip.Addr]bool) map[netip.Addr]maps.NHRow {
 		out[v] = nh
 	}
 	if pending {
-		time.AfterFunc(300*time.Millisecond, a.trigger)
+		a.retrySoon()
 	}
 	return out
 }
