@@ -59,6 +59,9 @@ type Agent struct {
 	// portAPI creates the ports the agent owns itself (fg-); set once the
 	// API server exists.
 	portAPI portCreator
+	// announce holds the floating IPs that started being served here in
+	// this reconcile: announced once their fg port is up.
+	announce []garpTarget
 
 	stMu     sync.RWMutex
 	statuses map[string]status
@@ -301,6 +304,12 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 		}
 	}
 	a.sweep(wanted)
+	for _, t := range a.announce {
+		if e := garp(t.netns, t.ifname, t.mac, t.ip); e != nil {
+			a.log.Warn("gratuitous ARP", "fip", t.ip, "err", e)
+		}
+	}
+	a.announce = a.announce[:0]
 
 	live := map[string]bool{}
 	for id := range snap.nets {

@@ -125,6 +125,7 @@ type desired struct {
 type garpTarget struct {
 	netns, ifname string
 	mac           net.HardwareAddr
+	ip            netip.Addr
 }
 
 func fdbKey(net uint32, mac net.HardwareAddr) string { return fmt.Sprintf("%d/%s", net, mac) }
@@ -568,9 +569,9 @@ func (a *Agent) program(d desired) error {
 			}
 			keep(m.PutFIP(r))
 			if t, ok := d.garp[ip]; ok {
-				if err := garp(t.netns, t.ifname, t.mac, ip); err != nil {
-					a.log.Warn("gratuitous ARP", "fip", ip, "err", err)
-				}
+				// Sent once the fg port is up, at the end of the reconcile.
+				t.ip = ip
+				a.announce = append(a.announce, t)
 			}
 		}
 	}
