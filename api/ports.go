@@ -202,11 +202,21 @@ func (s *Server) deletePort(w http.ResponseWriter, r *http.Request) {
 		// (remove_router_interface, clearing the gateway), which keep the
 		// router consistent, as in Neutron. Once the router is gone (deleted
 		// on another node meanwhile, say) its leftovers may go.
-		if _, ok := s.st.Get(model.KindRouter, p.DeviceID); ok && model.IsRouterPort(p.DeviceOwner) {
+		// The same for a floating IP's port: it goes with the floating IP.
+		if _, ok := s.st.Get(model.KindRouter, p.DeviceID); (ok && model.IsRouterPort(p.DeviceOwner)) || s.heldByFloatingIP(p) {
 			return conflict("L3PortInUse", "Port %s has owner %s and therefore cannot be deleted directly via the port API.", id, p.DeviceOwner)
 		}
-		_, err := s.st.Delete(model.KindPort, id)
-		return err
+		// Floating IPs associated with the port are disassociated first, as
+		// Neutron does on port delete (api/floatingips.go).
+		undo, err := s.disassociatePort(p)
+		if err != nil {
+			return err
+		}
+		if _, err := s.st.Delete(model.KindPort, id); err != nil {
+			undo()
+			return err
+		}
+		return nil
 	}()
 	if err != nil {
 		s.fail(w, r, err)

@@ -126,6 +126,15 @@ func (s *Server) updateRouter(w http.ResponseWriter, r *http.Request) {
 		}
 		var pl portPlan
 		if gateway {
+			// Floating IPs associated through the router keep its gateway
+			// on their network (api/floatingips.go).
+			net := ""
+			if rt.ExternalGateway != nil {
+				net = rt.ExternalGateway.NetworkID
+			}
+			if err := model.CheckGatewayFloatingIPs(rt.ID, net, s.floatingIPs()); err != nil {
+				return err
+			}
 			if pl, err = s.planGateway(&rt); err != nil {
 				return err
 			}
@@ -162,6 +171,10 @@ func (s *Server) deleteRouter(w http.ResponseWriter, r *http.Request) {
 		defer s.mu.Unlock()
 		if _, ok := s.st.Get(model.KindRouter, id); !ok {
 			return routerNotFound(id)
+		}
+		// Floating IPs associated through the router keep it.
+		if err := model.CheckRouterFloatingIPs(id, s.floatingIPs()); err != nil {
+			return err
 		}
 		all := decodeAll[model.Port](s, model.KindPort)
 		if len(interfacesOf(all, id)) > 0 {
@@ -360,8 +373,12 @@ func (s *Server) removeRouterInterface(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return p, err
 		}
-		// Its SNAT port goes first, as in Neutron.
 		all := decodeAll[model.Port](s, model.KindPort)
+		// Floating IPs associated through the interface keep it.
+		if err := model.CheckInterfaceFloatingIPs(id, p, all, s.floatingIPs()); err != nil {
+			return p, err
+		}
+		// Its SNAT port goes first, as in Neutron.
 		var pl portPlan
 		dropSNAT(id, p, all, &pl)
 		pl.remove = append(pl.remove, p)

@@ -1,6 +1,6 @@
 // Package api serves bnet's OpenStack Networking API v2.0 subset (networks,
-// subnets, ports, routers, agents) on the agent's unix socket, and is the client the
-// CLI uses to talk to it.
+// subnets, ports, routers, floating IPs, agents) on the agent's unix
+// socket, and is the client the CLI uses to talk to it.
 package api
 
 import (
@@ -91,6 +91,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /v2.0/routers/{id}/add_router_interface", s.addRouterInterface)
 	mux.HandleFunc("PUT /v2.0/routers/{id}/remove_router_interface", s.removeRouterInterface)
 
+	mux.HandleFunc("GET /v2.0/floatingips", s.listFloatingIPs)
+	mux.HandleFunc("POST /v2.0/floatingips", s.createFloatingIP)
+	mux.HandleFunc("GET /v2.0/floatingips/{id}", s.showFloatingIP)
+	mux.HandleFunc("PUT /v2.0/floatingips/{id}", s.updateFloatingIP)
+	mux.HandleFunc("DELETE /v2.0/floatingips/{id}", s.deleteFloatingIP)
+
 	s.routeTags(mux)
 
 	mux.HandleFunc("GET /v2.0/agents", s.listAgents)
@@ -112,8 +118,8 @@ func (s *Server) Handler() http.Handler {
 				}
 			}
 			msg := "The resource could not be found."
-			// A Neutron collection bnet does not serve (floating IPs,
-			// security groups, QoS, trunks...) says so, instead of a bare 404.
+			// A Neutron collection bnet does not serve (security groups,
+			// QoS, trunks...) says so, instead of a bare 404.
 			if rest, ok := strings.CutPrefix(r.URL.Path, "/v2.0/"); ok && rest != "" {
 				coll, _, _ := strings.Cut(rest, "/")
 				if !slices.Contains(served, coll) {
@@ -204,11 +210,11 @@ func (s *Server) versions(w http.ResponseWriter, r *http.Request) {
 }
 
 // served are the collections under /v2.0/.
-var served = []string{"networks", "subnets", "ports", "routers", "agents", "extensions"}
+var served = []string{"networks", "subnets", "ports", "routers", "floatingips", "agents", "extensions"}
 
 func (s *Server) resources(w http.ResponseWriter, r *http.Request) {
 	var res []any
-	for _, c := range [][2]string{{"network", "networks"}, {"subnet", "subnets"}, {"port", "ports"}, {"router", "routers"}, {"agent", "agents"}} {
+	for _, c := range [][2]string{{"network", "networks"}, {"subnet", "subnets"}, {"port", "ports"}, {"router", "routers"}, {"floatingip", "floatingips"}, {"agent", "agents"}} {
 		res = append(res, map[string]any{"name": c[0], "collection": c[1],
 			"links": []any{map[string]string{"href": "http://" + r.Host + "/v2.0/" + c[1], "rel": "self"}}})
 	}

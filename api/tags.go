@@ -16,10 +16,11 @@ var taggable = map[string]struct {
 	kind     string
 	notFound func(string) error
 }{
-	"networks": {model.KindNetwork, networkNotFound},
-	"subnets":  {model.KindSubnet, subnetNotFound},
-	"ports":    {model.KindPort, portNotFound},
-	"routers":  {model.KindRouter, routerNotFound},
+	"networks":    {model.KindNetwork, networkNotFound},
+	"subnets":     {model.KindSubnet, subnetNotFound},
+	"ports":       {model.KindPort, portNotFound},
+	"routers":     {model.KindRouter, routerNotFound},
+	"floatingips": {model.KindFloatingIP, floatingIPNotFound},
 }
 
 func (s *Server) routeTags(mux *http.ServeMux) {

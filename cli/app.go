@@ -86,6 +86,7 @@ func NewApp(version string, stdout, stderr io.Writer) *cli.App {
 			subnetCommand(),
 			portCommand(),
 			routerCommand(),
+			fipCommand(),
 			fdbCommand(),
 			arpCommand(),
 			tunnelCommand(),

@@ -227,6 +227,61 @@ out=$(os 1 router set r1 --external-gateway share_net 2>&1)
 check_err $? "a gateway on the internal share_net was not refused: $out"
 log_test "openstack router set --external-gateway: gateway port in public_subnet, SNAT port"
 
+# ---- floating IPs: an address of public_net, NATed to test-03 (share_net,
+# which r1 routes to its gateway on public_net)
+os 1 floating ip create public_net -f json >"$WORK/fip.json"
+check_err $? "openstack floating ip create public_net failed"
+fip=$(jq -r .floating_ip_address "$WORK/fip.json")
+case $fip in 192.168.100.*) ;; *) check_err 1 "floating IP '$fip' not in public_subnet: $(cat "$WORK/fip.json")" ;; esac
+jq -e '.status == "DOWN" and .port_id == null and .router_id == null' "$WORK/fip.json" >/dev/null
+check_err $? "a new floating IP as the client shows it: $(cat "$WORK/fip.json")"
+n=$(os 1 port list --device-owner network:floatingip -f json |
+	jq --arg ip "$fip" '[.[] | select(any(.["Fixed IP Addresses"][]; .ip_address == $ip))] | length')
+[ "$n" = 1 ]
+check_err $? "$n network:floatingip ports hold $fip, want 1"
+os 1 floating ip set --port test-03 "$fip"
+check_err $? "openstack floating ip set --port test-03 $fip failed"
+os 1 floating ip show "$fip" -f json >"$WORK/fip-show.json"
+check_err $? "openstack floating ip show $fip failed"
+jq -e --arg p "$(jq -r .id "$WORK/test-03.json")" --arg r "$(jq -r .id "$WORK/r1.json")" --arg ip "$ip3" \
+	'.port_id == $p and .router_id == $r and .fixed_ip_address == $ip and .status == "ACTIVE"' "$WORK/fip-show.json" >/dev/null
+check_err $? "$fip after set --port test-03: $(cat "$WORK/fip-show.json")"
+log_test "openstack floating ip create, set --port: associated with test-03 through r1"
+
+before=$(bn 1 -o json port list | jq -S "[.ports[] | del(.status, .status_reason)]")
+out=$(os 1 router unset r1 --external-gateway 2>&1)
+[ $? -ne 0 ] && [[ $out == *"required by one or more floating IPs"* ]]
+check_err $? "clearing r1's gateway under a floating IP was not refused: $out"
+out=$(os 1 router remove subnet r1 share_subnet 2>&1)
+[ $? -ne 0 ] && [[ $out == *"required by one or more floating IPs"* ]]
+check_err $? "removing share_subnet from r1 under a floating IP was not refused: $out"
+fipport=$(os 1 port list --device-owner network:floatingip -f json | jq -r '.[0].ID')
+out=$(os 1 port delete "$fipport" 2>&1)
+[ $? -ne 0 ] && [[ $out == *"cannot be deleted directly"* ]]
+check_err $? "deleting the floating IP's port through the port API was not refused: $out"
+out=$(os 1 floating ip create share_net 2>&1)
+[ $? -ne 0 ] && [[ $out == *"is not a valid external network"* ]]
+check_err $? "a floating IP on the internal share_net was not refused: $out"
+after=$(bn 1 -o json port list | jq -S "[.ports[] | del(.status, .status_reason)]")
+[ "$before" = "$after" ]
+check_err $? "refused floating IP requests changed the ports"
+log_test "openstack floating ip refusals (gateway and interface in use, its port, internal network)"
+
+os 1 floating ip unset --port "$fip"
+check_err $? "openstack floating ip unset --port $fip failed"
+os 1 floating ip show "$fip" -f json >"$WORK/fip-unset.json"
+jq -e '.port_id == null and .router_id == null and .fixed_ip_address == null and .status == "DOWN"' "$WORK/fip-unset.json" >/dev/null
+check_err $? "$fip after unset --port: $(cat "$WORK/fip-unset.json")"
+os 1 floating ip delete "$fip"
+check_err $? "openstack floating ip delete $fip failed"
+n=$(os 1 floating ip list -f json | jq length)
+[ "$n" = 0 ]
+check_err $? "floating ip list shows $n floating IPs after delete"
+n=$(os 1 port list --device-owner network:floatingip -f json | jq length)
+[ "$n" = 0 ]
+check_err $? "$n network:floatingip ports left after floating ip delete"
+log_test "openstack floating ip unset --port, delete: the address goes with its port"
+
 os 1 router unset r1 --external-gateway
 check_err $? "openstack router unset r1 --external-gateway failed"
 gw=$(os 1 router show r1 -f json | jq -c .external_gateway_info)
@@ -253,7 +308,7 @@ check_err $? "router list shows $n routers after delete"
 log_test "openstack router remove subnet, router delete"
 
 # ---- what bnet does not do yet: a clear "not supported", no crash
-for cmd in "floating ip create public_net" "security group create sg1"; do
+for cmd in "security group create sg1"; do
 	# shellcheck disable=SC2086
 	out=$(os 1 $cmd 2>&1)
 	rc=$?
