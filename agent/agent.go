@@ -365,12 +365,12 @@ func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localP
 			}
 		case isSNATPort(p):
 			ifname = hostIfName(p.ID)
-			ns := a.snatNetns(p.DeviceID)
+			ns := a.routerNetns(s.routers[p.DeviceID])
 			snatNS[ns] = true
 			vm := vmSide{Netns: ns, IfName: snatIfName(p), MAC: mac, MTU: n.MTU}
 			vm.Addr, vm.Gateway = a.vmAddr(s, p)
-			if p.DeviceOwner == model.OwnerRouterSNAT {
-				// sg- ports only reach their subnet; the way out is qg-.
+			if p.DeviceOwner != model.OwnerRouterGateway {
+				// sg- and qr- ports only reach their subnet; the way out is qg-.
 				vm.Gateway = netip.Addr{}
 			}
 			idx, err = plugNetns(ifname, vm)
@@ -406,7 +406,7 @@ func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localP
 		local[p.ID] = localPort{port: p, ifname: ifname, ifindex: idx}
 	}
 	for id, r := range s.routers {
-		ns := a.snatNetns(id)
+		ns := a.routerNetns(r)
 		if snat[id] != a.cfg.Node || !snatNS[ns] {
 			continue
 		}
@@ -416,8 +416,17 @@ func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localP
 				qg = snatIfName(p)
 			}
 		}
-		if err := ensureSNAT(ns, qg, r.ExternalGateway != nil && r.ExternalGateway.EnableSNAT); err != nil {
-			a.log.Warn("snat namespace", "router", id, "err", err)
+		var fips []natPair
+		if !r.Distributed {
+			fips = a.legacyFIPs(s, id)
+			if qg != "" {
+				if err := qgAddresses(ns, qg, fips); err != nil {
+					a.log.Warn("floating ip addresses", "router", id, "err", err)
+				}
+			}
+		}
+		if err := ensureSNAT(ns, qg, r.ExternalGateway != nil && r.ExternalGateway.EnableSNAT, fips); err != nil {
+			a.log.Warn("router namespace", "router", id, "err", err)
 		}
 	}
 	a.sweepNetns(snatNS)

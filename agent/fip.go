@@ -50,6 +50,9 @@ func (a *Agent) localFIPs(s snapshot) map[string][]model.FloatingIP {
 		if !ok || p.HostID != a.cfg.Node {
 			continue
 		}
+		if f.RouterID != nil && !s.routers[*f.RouterID].Distributed {
+			continue // a legacy router's: NATed in its namespace
+		}
 		out[f.FloatingNetworkID] = append(out[f.FloatingNetworkID], f)
 	}
 	return out
@@ -219,3 +222,20 @@ func garp(ns, ifname string, mac net.HardwareAddr, ip netip.Addr) error {
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// legacyFIPs are the floating IPs of a legacy router, NATed in its qrouter
+// namespace.
+func (a *Agent) legacyFIPs(s snapshot, router string) []natPair {
+	var out []natPair
+	for _, f := range s.fips {
+		if f.RouterID == nil || *f.RouterID != router || f.FixedIPAddress == nil {
+			continue
+		}
+		fip, err1 := netip.ParseAddr(f.FloatingIPAddress)
+		fixed, err2 := netip.ParseAddr(*f.FixedIPAddress)
+		if err1 == nil && err2 == nil {
+			out = append(out, natPair{fip: fip, fixed: fixed})
+		}
+	}
+	return out
+}

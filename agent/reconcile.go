@@ -237,7 +237,8 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 		}
 		host := p.HostID
 		if isSNATPort(p) {
-			// Hosted wherever snatHosts says, on every node alike.
+			// Hosted wherever snatHosts says, on every node alike (qr- of
+			// legacy routers included: they are ordinary ports there).
 			host = snat[p.DeviceID]
 			if host == "" {
 				st[p.ID] = status{model.StatusDown, "no live network node to hold SNAT"}

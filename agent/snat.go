@@ -4,12 +4,15 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -23,9 +26,12 @@ import (
 // §3.2.1). VMs without a floating IP reach it through their own node's
 // DVR router, whose default route is the sg- address of their subnet.
 
-// isSNATPort reports whether p belongs in a router's SNAT namespace.
+// isSNATPort reports whether p belongs in a router's namespace on the
+// network node: the SNAT namespace of a distributed router (qg-, sg-) or
+// the qrouter namespace of a legacy one (qg-, qr-).
 func isSNATPort(p model.Port) bool {
-	return p.DeviceOwner == model.OwnerRouterSNAT || p.DeviceOwner == model.OwnerRouterGateway
+	return p.DeviceOwner == model.OwnerRouterSNAT || p.DeviceOwner == model.OwnerRouterGateway ||
+		p.DeviceOwner == model.OwnerRouterInterface
 }
 
 // snatHosts picks the node holding each gatewayed router's SNAT namespace:
@@ -36,7 +42,9 @@ func isSNATPort(p model.Port) bool {
 func snatHosts(routers map[string]model.Router, nodes map[string]nodeView) map[string]string {
 	out := map[string]string{}
 	for id, r := range routers {
-		if r.ExternalGateway == nil || !r.AdminStateUp {
+		// A distributed router needs the network node only for SNAT; a
+		// legacy one lives there entirely (seed 000 flow 3, seed 003).
+		if !r.AdminStateUp || (r.Distributed && r.ExternalGateway == nil) {
 			continue
 		}
 		var best string
@@ -58,9 +66,15 @@ func snatHosts(routers map[string]model.Router, nodes map[string]nodeView) map[s
 	return out
 }
 
-// snatNetns names a router's SNAT namespace as Neutron does, behind the
-// node's netns_prefix.
-func (a *Agent) snatNetns(routerID string) string { return a.cfg.NetnsPrefix + "snat-" + routerID }
+// routerNetns names a router's namespace on the network node as Neutron
+// does (snat-<id> for a distributed router, qrouter-<id> for a legacy
+// one), behind the node's netns_prefix.
+func (a *Agent) routerNetns(r model.Router) string {
+	if r.Distributed {
+		return a.cfg.NetnsPrefix + "snat-" + r.ID
+	}
+	return a.cfg.NetnsPrefix + "qrouter-" + r.ID
+}
 
 // snatIfName is the device name inside the SNAT namespace: qg-/sg- and the
 // start of the port id, Neutron's naming.
@@ -69,8 +83,11 @@ func snatIfName(p model.Port) string {
 	if len(id) > 11 {
 		id = id[:11]
 	}
-	if p.DeviceOwner == model.OwnerRouterGateway {
+	switch p.DeviceOwner {
+	case model.OwnerRouterGateway:
 		return "qg-" + id
+	case model.OwnerRouterInterface:
+		return "qr-" + id
 	}
 	return "sg-" + id
 }
@@ -78,7 +95,7 @@ func snatIfName(p model.Port) string {
 // ensureSNAT makes a router's SNAT namespace forward, and masquerade out of
 // qg when SNAT is on, in table "ip bnet": what neutron-l3-agent-snat
 // does with one iptables rule per subnet.
-func ensureSNAT(ns, qg string, snat bool) error {
+func ensureSNAT(ns, qg string, snat bool, fips []natPair) error {
 	h, err := netns.GetFromName(ns)
 	if err != nil {
 		return fmt.Errorf("snat namespace %s: %w", ns, err)
@@ -99,13 +116,42 @@ func ensureSNAT(ns, qg string, snat bool) error {
 	c.AddTable(t)
 	c.DelTable(t)
 	t = c.AddTable(t)
+	name := make([]byte, unix.IFNAMSIZ)
+	copy(name, qg)
+	if len(fips) > 0 && qg != "" {
+		// A legacy router's floating IPs: 1:1 NAT in its namespace, as the
+		// neutron-l3-agent-float-snat and PREROUTING DNAT rules do.
+		pre := c.AddChain(&nftables.Chain{
+			Name: "fip-in", Table: t, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest,
+		})
+		post := c.AddChain(&nftables.Chain{
+			Name: "fip-out", Table: t, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityRef(*nftables.ChainPriorityNATSource - 1),
+		})
+		for _, f := range fips {
+			fip, fixed := f.fip.As4(), f.fixed.As4()
+			c.AddRule(&nftables.Rule{Table: t, Chain: pre, Exprs: []expr.Any{
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: fip[:]},
+				&expr.Immediate{Register: 1, Data: fixed[:]},
+				&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1},
+			}})
+			c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: []expr.Any{
+				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: name},
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: fixed[:]},
+				&expr.Immediate{Register: 1, Data: fip[:]},
+				&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1},
+			}})
+		}
+	}
 	if snat && qg != "" {
 		ch := c.AddChain(&nftables.Chain{
 			Name: "snat", Table: t, Type: nftables.ChainTypeNAT,
 			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource,
 		})
-		name := make([]byte, unix.IFNAMSIZ)
-		copy(name, qg)
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: name},
@@ -130,7 +176,8 @@ func (a *Agent) sweepNetns(wanted map[string]bool) {
 		if wanted[e.Name()] {
 			continue
 		}
-		if !strings.HasPrefix(e.Name(), a.cfg.NetnsPrefix+"snat-") && !strings.HasPrefix(e.Name(), a.cfg.NetnsPrefix+"fip-") {
+		if !strings.HasPrefix(e.Name(), a.cfg.NetnsPrefix+"snat-") && !strings.HasPrefix(e.Name(), a.cfg.NetnsPrefix+"fip-") &&
+			!strings.HasPrefix(e.Name(), a.cfg.NetnsPrefix+"qrouter-") {
 			continue
 		}
 		if err := netns.DeleteNamed(e.Name()); err != nil {
@@ -140,4 +187,54 @@ func (a *Agent) sweepNetns(wanted map[string]bool) {
 		}
 		a.log.Info("namespace removed", "netns", e.Name())
 	}
+}
+
+// natPair is a floating IP and the fixed IP behind it.
+type natPair struct{ fip, fixed netip.Addr }
+
+// qgAddresses puts a legacy router's floating IPs on its qg- device as
+// /32s, so its kernel answers ARP for them, as Neutron's legacy router
+// does; addresses of floating IPs that left are removed.
+func qgAddresses(ns, qg string, fips []natPair) error {
+	h, err := netns.GetFromName(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	nh, err := netlink.NewHandleAt(h)
+	if err != nil {
+		return err
+	}
+	defer nh.Close()
+	l, err := nh.LinkByName(qg)
+	if err != nil {
+		return err
+	}
+	want := map[netip.Addr]bool{}
+	for _, f := range fips {
+		want[f.fip] = true
+	}
+	addrs, err := nh.AddrList(l, unix.AF_INET)
+	if err != nil {
+		return err
+	}
+	for _, ad := range addrs {
+		ip, _ := netip.AddrFromSlice(ad.IP)
+		ip = ip.Unmap()
+		ones, _ := ad.Mask.Size()
+		if ones != 32 {
+			continue // the qg- port's own address
+		}
+		if want[ip] {
+			delete(want, ip)
+			continue
+		}
+		_ = nh.AddrDel(l, &ad)
+	}
+	for ip := range want {
+		if err := nh.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(32, 32)}}); err != nil {
+			return fmt.Errorf("floating ip %s on %s: %w", ip, qg, err)
+		}
+	}
+	return nil
 }

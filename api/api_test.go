@@ -635,9 +635,7 @@ func TestRouterRefusalsChangeNothing(t *testing.T) {
 		code                     int
 		typ, msg                 string
 	}{
-		{"legacy by default", "POST", "/v2.0/routers", `{"router": {"name": "r2"}}`, 400, "InvalidInput",
-			"legacy (centralized) routers are not supported yet: create the router with distributed=true (openstack router create --distributed)"},
-		{"legacy asked", "POST", "/v2.0/routers", `{"router": {"distributed": "false"}}`, 400, "InvalidInput", "legacy (centralized) routers are not supported yet"},
+		{"ha", "POST", "/v2.0/routers", `{"router": {"name": "r2", "ha": true}}`, 400, "InvalidInput", "HA routers are not supported"},
 		{"ha", "POST", "/v2.0/routers", `{"router": {"distributed": true, "ha": true}}`, 400, "InvalidInput", "HA routers are not supported"},
 		{"gateway not external", "POST", "/v2.0/routers", `{"router": {"distributed": true, "external_gateway_info": {"network_id": "` + e.net + `"}}}`, 400, "BadRequest",
 			"Bad router request: network " + e.net + " is not an external network"},

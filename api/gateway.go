@@ -266,7 +266,9 @@ func gatewayError(err error, network string) error {
 // otherwise. all are the stored ports. The caller holds s.mu.
 func (s *Server) planSNAT(rt model.Router, ifaces, all []model.Port, pl *portPlan) error {
 	want := map[string]bool{}
-	if g := rt.ExternalGateway; g != nil && g.EnableSNAT {
+	// Only a distributed router has SNAT ports: a legacy one NATs in its
+	// own namespace, on its qr- interfaces.
+	if g := rt.ExternalGateway; g != nil && g.EnableSNAT && rt.Distributed {
 		for _, p := range ifaces {
 			for _, f := range p.FixedIPs {
 				want[f.SubnetID] = true
@@ -296,7 +298,7 @@ func snatSubnet(p model.Port) string {
 // if rt has a gateway with SNAT. all are the stored ports, pending the
 // planned ones not stored yet. The caller holds s.mu.
 func (s *Server) addSNAT(rt model.Router, ifaces, all, pending []model.Port, pl *portPlan) error {
-	if g := rt.ExternalGateway; g == nil || !g.EnableSNAT {
+	if g := rt.ExternalGateway; g == nil || !g.EnableSNAT || !rt.Distributed {
 		return nil
 	}
 	have := map[string]bool{}

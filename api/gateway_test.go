@@ -339,8 +339,6 @@ func TestGatewayRefusalsChangeNothing(t *testing.T) {
 			"NetworkNotFound", "Network nope could not be found."},
 		{"create: not external", "POST", "/v2.0/routers", `{"router": {"distributed": true, "external_gateway_info": {"network_id": "` + e.net + `"}}}`, 400,
 			"BadRequest", "Bad router request: network " + e.net + " is not an external network"},
-		{"create: legacy with gateway", "POST", "/v2.0/routers", `{"router": {"external_gateway_info": {"network_id": "` + e.pub + `"}}}`, 400,
-			"InvalidInput", "legacy (centralized) routers are not supported yet"},
 		{"create: address taken", "POST", "/v2.0/routers", `{"router": {"distributed": true, "external_gateway_info": {"network_id": "` + e.pub + `",
 			"external_fixed_ips": [{"ip_address": "` + gwIP + `"}]}}}`, 409, "IpAddressAlreadyAllocated", gwIP},
 		{"unknown network", "PUT", put, gwBody(`{"network_id": "nope"}`), 404, "NetworkNotFound", ""},

@@ -615,7 +615,7 @@ const (
 )
 
 func TestRouterCreate(t *testing.T) {
-	legacy := `{"NeutronError": {"type": "InvalidInput", "message": "Invalid input for operation: legacy (centralized) routers are not supported yet: create the router with distributed=true (openstack router create --distributed)", "detail": ""}}`
+	refusal := `{"NeutronError": {"type": "InvalidInput", "message": "Invalid input for operation: HA routers are not supported", "detail": ""}}`
 	f := newFake(t, map[string]reply{"POST /v2.0/routers": {201, `{"router": ` + routerR1 + `}`}})
 	out := mustRun(t, "--socket", f.socket, "router", "create", "r1", "--distributed")
 	want := map[string]any{"router": map[string]any{"name": "r1", "distributed": true}}
@@ -629,10 +629,10 @@ func TestRouterCreate(t *testing.T) {
 	}
 
 	// Without --distributed nothing is sent for it: the agent's default
-	// applies, and its refusal is what the operator reads.
-	f = newFake(t, map[string]reply{"POST /v2.0/routers": {400, legacy}})
+	// (legacy) applies, and a refusal is what the operator reads.
+	f = newFake(t, map[string]reply{"POST /v2.0/routers": {400, refusal}})
 	out, errOut, code := run(t, "--socket", f.socket, "router", "create", "r2")
-	if code != 1 || out != "" || !strings.HasPrefix(errOut, "bnet: Invalid input for operation: legacy (centralized) routers are not supported yet") {
+	if code != 1 || out != "" || !strings.HasPrefix(errOut, "bnet: Invalid input for operation: HA routers are not supported") {
 		t.Errorf("code %d out %q err %q", code, out, errOut)
 	}
 	want = map[string]any{"router": map[string]any{"name": "r2"}}

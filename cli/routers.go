@@ -27,7 +27,7 @@ func routerCommand() *cli.Command {
 			Usage:     "create a router",
 			ArgsUsage: "NAME",
 			Flags: []cli.Flag{
-				&cli.BoolFlag{Name: "distributed", Usage: "a distributed (DVR) router, routed on every node: the only kind bnet has for now"},
+				&cli.BoolFlag{Name: "distributed", Usage: "a distributed (DVR) router, routed on every node; without it a legacy router, all in a namespace on a network node"},
 				&cli.StringFlag{Name: "external-network", Usage: "external network (name or ID) of the router's gateway, with SNAT"},
 			},
 			Action: routerCreate,

@@ -190,15 +190,18 @@ check_err $? "deleting r1 with an interface was not refused: $out"
 out=$(os 1 router add subnet r1 share_subnet 2>&1)
 [ $? -ne 0 ] && [[ $out == *"already has a port on subnet"* ]]
 check_err $? "a second interface on share_subnet was not refused: $out"
-out=$(os 1 router create r2 2>&1)
-[ $? -ne 0 ] && [[ $out == *"legacy (centralized) routers are not supported yet"* ]]
-check_err $? "a legacy router was not refused with a clear message: $out"
-! bn 1 router show r2 >/dev/null 2>&1
-check_err $? "the refused legacy router r2 exists"
 after=$(bn 1 -o json port list | jq -S "[.ports[] | del(.status, .status_reason)]")
 [ "$before" = "$after" ]
 check_err $? "refused router requests changed the ports"
-log_test "openstack router refusals (interface port, in use, legacy)"
+log_test "openstack router refusals (interface port, in use)"
+
+# Without --distributed: a legacy router, as in Neutron.
+d=$(os 1 router create r2 -f json | jq -r .distributed)
+[ "$d" = false ]
+check_err $? "router create without --distributed: distributed is '$d', want false (legacy)"
+os 1 router delete r2
+check_err $? "router delete r2 failed"
+log_test "openstack router create without --distributed makes a legacy router"
 
 # ---- external gateway: a gateway port on public_net, a SNAT port on share_subnet
 os 1 router set r1 --external-gateway public_net

@@ -115,8 +115,6 @@ func CheckRouterSupported(r Router) error {
 	switch {
 	case r.HA:
 		return badRequest("HA routers are not supported")
-	case !r.Distributed:
-		return badRequest("legacy (centralized) routers are not supported yet: create the router with distributed=true (openstack router create --distributed)")
 	case len(r.Routes) > 0:
 		return badRequest("extra routes are not supported yet")
 	}
