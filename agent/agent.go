@@ -478,6 +478,20 @@ func (a *Agent) sweep(wanted map[string]bool) {
 
 // --- api.Backend ---
 
+// RouterHost is the node holding router id's namespace, as every node
+// computes it.
+func (a *Agent) RouterHost(id string) string {
+	rec, ok := a.st.Get(model.KindRouter, id)
+	if !ok {
+		return ""
+	}
+	r, err := store.Decode[model.Router](rec)
+	if err != nil {
+		return ""
+	}
+	return snatHosts(map[string]model.Router{id: r}, a.nodes())[id]
+}
+
 // Node is this agent's node name.
 func (a *Agent) Node() string { return a.cfg.Node }
 

@@ -38,6 +38,7 @@ func (f *fakeBackend) Status(kind, id string) (string, string) {
 	s := f.status[kind+"/"+id]
 	return s[0], s[1]
 }
+func (f *fakeBackend) RouterHost(id string) string { return "node1" }
 func (f *fakeBackend) Reconcile(context.Context) error {
 	f.mu.Lock()
 	f.reconciles++
@@ -700,5 +701,19 @@ func TestRouterRefusalsChangeNothing(t *testing.T) {
 				t.Errorf("store changed by a refused request")
 			}
 		})
+	}
+}
+
+// The router's namespace host is served as Neutron's l3-agents list.
+func TestRouterL3Agents(t *testing.T) {
+	e := newEnv(t)
+	id := str(e.must(201, "POST", "/v2.0/routers", `{"router": {"name": "r", "distributed": true}}`, "router"), "id")
+	out := e.must(200, "GET", "/v2.0/routers/"+id+"/l3-agents", "", "")
+	ags, _ := out["agents"].([]any)
+	if len(ags) != 1 || ags[0].(map[string]any)["host"] != "node1" {
+		t.Fatalf("l3-agents = %v", out)
+	}
+	if code, _ := e.call("GET", "/v2.0/routers/nope/l3-agents", ""); code != 404 {
+		t.Errorf("missing router: %d", code)
 	}
 }

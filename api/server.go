@@ -36,6 +36,9 @@ type Backend interface {
 	Status(kind, id string) (status, reason string)
 	// Reconcile programs the local datapath now and waits for it.
 	Reconcile(ctx context.Context) error
+	// RouterHost is the node holding a router's namespace (a distributed
+	// router's SNAT, a legacy router whole), "" when none does.
+	RouterHost(id string) string
 }
 
 // Server answers the API from the replicated store.
@@ -98,6 +101,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /v2.0/floatingips/{id}", s.deleteFloatingIP)
 
 	s.routeTags(mux)
+	mux.HandleFunc("GET /v2.0/routers/{id}/l3-agents", s.routerAgents)
 
 	mux.HandleFunc("GET /v2.0/agents", s.listAgents)
 	mux.HandleFunc("GET /v2.0/agents/{id}", s.showAgent)

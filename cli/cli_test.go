@@ -691,6 +691,7 @@ func TestRouterShowWithInterfaces(t *testing.T) {
 		{Method: "GET", URI: "/v2.0/routers?name=r1"},
 		{Method: "GET", URI: "/v2.0/routers/r-1"},
 		{Method: "GET", URI: "/v2.0/ports?device_id=r-1"},
+		{Method: "GET", URI: "/v2.0/routers/r-1/l3-agents"},
 	}
 	if got := f.requests(); !reflect.DeepEqual(got, want) {
 		t.Errorf("requests = %+v", got)

@@ -289,6 +289,18 @@ func routerShow(c *cli.Context) error {
 			rows = append(rows, []string{p.ID, portRole(p), f.SubnetID, f.IPAddress, p.MACAddress, p.Status})
 		}
 	}
+	var ag struct {
+		Agents []struct {
+			Host string `json:"host"`
+		} `json:"agents"`
+	}
+	if err := client(c).Do(c.Context, "GET", routers.item(id)+"/l3-agents", nil, &ag); err == nil && len(ag.Agents) > 0 {
+		what := "SNAT"
+		if !rt.Distributed {
+			what = "the whole router"
+		}
+		fmt.Fprintf(out, "\nNamespace host: %s (%s)\n", ag.Agents[0].Host, what)
+	}
 	fmt.Fprintln(out, "\nInterfaces:")
 	return table(out, []string{"port_id", "role", "subnet_id", "ip_address", "mac_address", "status"}, rows)
 }
