@@ -27,20 +27,6 @@ var floatingIPAttrs = attrs{
 
 func floatingIPNotFound(id string) error { return model.FloatingIPNotFound(id) }
 
-func (s *Server) listFloatingIPs(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, 200, map[string]any{"floatingips": render(s.viewFloatingIPs(""), r.URL.Query())})
-}
-
-func (s *Server) showFloatingIP(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	v := s.viewFloatingIPs(id)
-	if len(v) == 0 {
-		s.fail(w, r, floatingIPNotFound(id))
-		return
-	}
-	writeJSON(w, 200, map[string]any{"floatingip": renderOne(v[0], r.URL.Query())})
-}
-
 // viewFloatingIPs returns the floating IPs (all, or only the one with id)
 // with their derived status.
 func (s *Server) viewFloatingIPs(only string) []model.FloatingIP {

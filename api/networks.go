@@ -10,20 +10,6 @@ func networkNotFound(id string) error {
 	return notFound("NetworkNotFound", "Network %s could not be found.", id)
 }
 
-func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, 200, map[string]any{"networks": render(s.viewNetworks(""), r.URL.Query())})
-}
-
-func (s *Server) showNetwork(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	v := s.viewNetworks(id)
-	if len(v) == 0 {
-		s.fail(w, r, networkNotFound(id))
-		return
-	}
-	writeJSON(w, 200, map[string]any{"network": renderOne(v[0], r.URL.Query())})
-}
-
 func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
 	in, err := readBody(r, "network", networkAttrs, false)
 	if err != nil {

@@ -11,20 +11,6 @@ func portNotFound(id string) error {
 	return notFound("PortNotFound", "Port %s could not be found.", id)
 }
 
-func (s *Server) listPorts(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, 200, map[string]any{"ports": render(s.viewPorts(""), r.URL.Query())})
-}
-
-func (s *Server) showPort(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	v := s.viewPorts(id)
-	if len(v) == 0 {
-		s.fail(w, r, portNotFound(id))
-		return
-	}
-	writeJSON(w, 200, map[string]any{"port": renderOne(v[0], r.URL.Query())})
-}
-
 func portsOf(all []model.Port, network string) []model.Port {
 	return slices.DeleteFunc(all, func(p model.Port) bool { return p.NetworkID != network })
 }

@@ -18,20 +18,6 @@ func badRouterRequest(format string, a ...any) error {
 	return &model.Error{Code: 400, Type: "BadRequest", Msg: "Bad router request: " + fmt.Sprintf(format, a...)}
 }
 
-func (s *Server) listRouters(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, 200, map[string]any{"routers": render(s.viewRouters(""), r.URL.Query())})
-}
-
-func (s *Server) showRouter(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	v := s.viewRouters(id)
-	if len(v) == 0 {
-		s.fail(w, r, routerNotFound(id))
-		return
-	}
-	writeJSON(w, 200, map[string]any{"router": renderOne(v[0], r.URL.Query())})
-}
-
 func (s *Server) createRouter(w http.ResponseWriter, r *http.Request) {
 	in, err := readBody(r, "router", routerAttrs, false)
 	if err == nil {

@@ -12,20 +12,6 @@ func subnetNotFound(id string) error {
 	return notFound("SubnetNotFound", "Subnet %s could not be found.", id)
 }
 
-func (s *Server) listSubnets(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, 200, map[string]any{"subnets": render(s.viewSubnets(""), r.URL.Query())})
-}
-
-func (s *Server) showSubnet(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	v := s.viewSubnets(id)
-	if len(v) == 0 {
-		s.fail(w, r, subnetNotFound(id))
-		return
-	}
-	writeJSON(w, 200, map[string]any{"subnet": renderOne(v[0], r.URL.Query())})
-}
-
 func subnetsOf(all []model.Subnet, network string) []model.Subnet {
 	return slices.DeleteFunc(all, func(s model.Subnet) bool { return s.NetworkID != network })
 }

@@ -218,3 +218,24 @@ func fillProject(project, tenant *string) {
 	}
 	*tenant = *project
 }
+
+// list answers GET on a collection: every object view gives, filtered and
+// projected as the query asks, under the collection's plural key.
+func list[T any](plural string, view func(only string) []T) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{plural: render(view(""), r.URL.Query())})
+	}
+}
+
+// show answers GET on one object of a collection, or its not-found error.
+func show[T any](s *Server, singular string, view func(only string) []T, notFound func(string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		v := view(id)
+		if len(v) == 0 {
+			s.fail(w, r, notFound(id))
+			return
+		}
+		writeJSON(w, 200, map[string]any{singular: renderOne(v[0], r.URL.Query())})
+	}
+}
