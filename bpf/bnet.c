@@ -505,6 +505,74 @@ static __always_inline int to_gre(struct __sk_buff *skb, const struct net_info *
 
 
 
+
+/* ---- port security ------------------------------------------------------ */
+
+/*
+ * spoofed says why a frame from a secured port must not pass, or
+ * BNET_DROP_NONE (seed 003: the IP/MAC pairs and ARP spoofing protection
+ * Neutron puts in iptables and br-int table 24). The source MAC must be one
+ * the port may use; an IPv4 source must be a fixed IP or allowed pair
+ * bound to that MAC (0.0.0.0 only for a DHCP request); ARP must carry the
+ * same MAC and an address the port holds (0.0.0.0 for a probe); a VM never
+ * answers DHCP and never advertises itself as an IPv6 router.
+ */
+static __always_inline __u32 spoofed(struct __sk_buff *skb, __u32 ifindex, const struct bnet_eth *eth)
+{
+	struct port_mac_key mk = { .ifindex = ifindex };
+	struct addr_key ak = { .prefixlen = 64, .ifindex = ifindex };
+	struct arp_entry *bound;
+	struct bnet_iph ip;
+	struct bnet_arp ah;
+	__be16 ports[2];
+	__u8 nh[2];
+
+	mac_copy(mk.mac, eth->src);
+	if (!bpf_map_lookup_elem(&port_macs, &mk))
+		return BNET_DROP_SPOOF_MAC;
+
+	if (eth->proto == bpf_htons(ETH_P_IP)) {
+		if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &ip, sizeof(ip)) < 0 || (ip.ver_ihl >> 4) != 4 ||
+		    (ip.ver_ihl & 0xf) < 5)
+			return BNET_DROP_MALFORMED;
+		if (ip.protocol == BNET_IPPROTO_UDP && !(ip.frag_off & bpf_htons(BNET_IP_OFFMASK))) {
+			if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + (ip.ver_ihl & 0xf) * 4, ports,
+					       sizeof(ports)) < 0)
+				return BNET_DROP_MALFORMED;
+			if (ports[0] == bpf_htons(67))
+				return BNET_DROP_DHCP_SERVER;
+			if (ip.saddr == 0)
+				return ports[0] == bpf_htons(68) && ports[1] == bpf_htons(67) ? BNET_DROP_NONE
+											     : BNET_DROP_SPOOF_IP;
+		}
+		ak.ip = ip.saddr;
+		bound = bpf_map_lookup_elem(&port_addrs, &ak);
+		if (!bound || !mac_equal(bound->mac, eth->src))
+			return BNET_DROP_SPOOF_IP;
+		return BNET_DROP_NONE;
+	}
+	if (eth->proto == bpf_htons(ETH_P_ARP)) {
+		if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &ah, sizeof(ah)) < 0)
+			return BNET_DROP_MALFORMED;
+		if (!mac_equal(ah.sha, eth->src))
+			return BNET_DROP_SPOOF_ARP;
+		if (ah.spa == 0)
+			return BNET_DROP_NONE; /* a probe (RFC 5227) */
+		ak.ip = ah.spa;
+		bound = bpf_map_lookup_elem(&port_addrs, &ak);
+		if (!bound || !mac_equal(bound->mac, ah.sha))
+			return BNET_DROP_SPOOF_ARP;
+		return BNET_DROP_NONE;
+	}
+	if (eth->proto == bpf_htons(ETH_P_IPV6)) {
+		/* Next header 58 (ICMPv6) with type 134: a router advertisement. */
+		if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + 6, &nh[0], 1) == 0 && nh[0] == 58 &&
+		    bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + 40, &nh[1], 1) == 0 && nh[1] == 134)
+			return BNET_DROP_ROUTER_ADVERT;
+	}
+	return BNET_DROP_NONE;
+}
+
 /* ---- floating IPs: 1:1 NAT on the VM's node ----------------------------- */
 
 #define BNET_IP_OFF sizeof(struct bnet_eth)
@@ -1194,6 +1262,12 @@ int bnet_port_in(struct __sk_buff *skb)
 	/* A group address is never a valid source. */
 	if (eth.src[0] & 1)
 		return drop(skb, BNET_DROP_MALFORMED);
+	if (port->flags & BNET_PORT_SECURE) {
+		__u32 why = spoofed(skb, in, &eth);
+
+		if (why != BNET_DROP_NONE)
+			return drop(skb, why);
+	}
 
 	if (eth.proto == bpf_htons(ETH_P_ARP)) {
 		int rc = arp_respond(skb, net_id);

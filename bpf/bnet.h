@@ -67,11 +67,17 @@ enum bnet_drop_reason {
 	BNET_DROP_ROUTE_NEIGH = 21,    /* routed to an address no port holds (ICMP host unreachable) */
 	BNET_DROP_NOT_IPV4 = 22,       /* sent to a router, not IPv4 (not routed yet) */
 	BNET_DROP_FIP_NEIGH = 23,      /* floating IP out, external next hop not resolved yet */
+	BNET_DROP_SPOOF_MAC = 24,      /* source MAC not the port's (or an allowed pair's) */
+	BNET_DROP_SPOOF_IP = 25,       /* IPv4 source not the port's (or an allowed pair's) */
+	BNET_DROP_SPOOF_ARP = 26,      /* ARP sender MAC/IP not the port's */
+	BNET_DROP_DHCP_SERVER = 27,    /* a VM answering DHCP (UDP source port 67) */
+	BNET_DROP_ROUTER_ADVERT = 28,  /* a VM sending IPv6 router advertisements */
 	BNET_DROP_MAX,
 };
 
 /* Port flags (port_info.flags). */
 #define BNET_PORT_UP (1U << 0)
+#define BNET_PORT_SECURE (1U << 1) /* port security on: sources checked */
 
 /* ports: host-side ifindex of a VM port -> what the port is. */
 struct port_info {
@@ -238,6 +244,24 @@ struct ext_gw_info {
 	__u32 fg_ip;
 };
 
+/*
+ * Port security: what a secured port may send. port_addrs: (port, IPv4
+ * prefix) -> the MAC allowed to use it (fixed IPs as /32 with the port's
+ * MAC, allowed address pairs as given). port_macs: (port, MAC) -> 1, the
+ * source MACs the port may use at all. Keyed by the host ifindex.
+ */
+struct addr_key {
+	__u32 prefixlen; /* 32 (the ifindex) + the prefix length */
+	__u32 ifindex;
+	__u32 ip; /* network order */
+};
+
+struct port_mac_key {
+	__u32 ifindex;
+	__u8 mac[6];
+	__u16 pad;
+};
+
 #ifdef BNET_DECLARE_MAPS
 /* Maps are pinned by name under the agent's pin directory. */
 struct {
@@ -379,6 +403,23 @@ struct {
 	__type(value, struct ext_gw_info);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ext_gw SEC(".maps");
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BNET_MAX_ARP);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct addr_key);
+	__type(value, struct arp_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} port_addrs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_ARP);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct port_mac_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} port_macs SEC(".maps");
 #endif /* BNET_DECLARE_MAPS */
 
 #endif /* BNET_H */

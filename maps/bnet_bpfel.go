@@ -13,6 +13,13 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type bnetAddrKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Ifindex   uint32
+	Ip        uint32
+}
+
 type bnetArpEntry struct {
 	_   structs.HostLayout
 	Mac [6]uint8
@@ -111,6 +118,13 @@ type bnetPortInfo struct {
 	Pad   uint16
 }
 
+type bnetPortMacKey struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Mac     [6]uint8
+	Pad     uint16
+}
+
 type bnetRifInfo struct {
 	_        structs.HostLayout
 	RouterId uint32
@@ -167,6 +181,8 @@ const (
 	bnetMapFlood       = "flood"
 	bnetMapNetworks    = "networks"
 	bnetMapNodeCfg     = "node_cfg"
+	bnetMapPortAddrs   = "port_addrs"
+	bnetMapPortMacs    = "port_macs"
 	bnetMapPorts       = "ports"
 	bnetMapRifs        = "rifs"
 	bnetMapRoutes      = "routes"
@@ -242,6 +258,8 @@ type bnetMapSpecs struct {
 	Flood       *ebpf.MapSpec `ebpf:"flood"`
 	Networks    *ebpf.MapSpec `ebpf:"networks"`
 	NodeCfg     *ebpf.MapSpec `ebpf:"node_cfg"`
+	PortAddrs   *ebpf.MapSpec `ebpf:"port_addrs"`
+	PortMacs    *ebpf.MapSpec `ebpf:"port_macs"`
 	Ports       *ebpf.MapSpec `ebpf:"ports"`
 	Rifs        *ebpf.MapSpec `ebpf:"rifs"`
 	Routes      *ebpf.MapSpec `ebpf:"routes"`
@@ -287,6 +305,8 @@ type bnetMaps struct {
 	Flood       *ebpf.Map `ebpf:"flood"`
 	Networks    *ebpf.Map `ebpf:"networks"`
 	NodeCfg     *ebpf.Map `ebpf:"node_cfg"`
+	PortAddrs   *ebpf.Map `ebpf:"port_addrs"`
+	PortMacs    *ebpf.Map `ebpf:"port_macs"`
 	Ports       *ebpf.Map `ebpf:"ports"`
 	Rifs        *ebpf.Map `ebpf:"rifs"`
 	Routes      *ebpf.Map `ebpf:"routes"`
@@ -308,6 +328,8 @@ func (m *bnetMaps) Close() error {
 		m.Flood,
 		m.Networks,
 		m.NodeCfg,
+		m.PortAddrs,
+		m.PortMacs,
 		m.Ports,
 		m.Rifs,
 		m.Routes,

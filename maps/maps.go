@@ -34,6 +34,8 @@ const (
 	MapFIPsOut   = "fips_out"
 	MapFIPsIn    = "fips_in"
 	MapExtGW     = "ext_gw"
+	MapPortAddrs = "port_addrs"
+	MapPortMACs  = "port_macs"
 )
 
 // Fan-out limits of a flood entry (BNET_FLOOD_LOCAL, BNET_FLOOD_REMOTE).
@@ -42,8 +44,11 @@ const (
 	FloodRemoteMax = 128
 )
 
-// portUp is BNET_PORT_UP.
-const portUp = 1 << 0
+// Port flags: BNET_PORT_UP, BNET_PORT_SECURE.
+const (
+	portUp     = 1 << 0
+	portSecure = 1 << 1
+)
 
 // Maps holds every datapath map. All fields are set after Load or Open.
 type Maps struct {
@@ -51,6 +56,7 @@ type Maps struct {
 	Peers, NH                                                      *ebpf.Map
 	RIFs, Routes, DVRMACs, DVRSelf                                 *ebpf.Map
 	FIPsOut, FIPsIn, ExtGW                                         *ebpf.Map
+	PortAddrs, PortMACs                                            *ebpf.Map
 }
 
 // Programs holds the four TC ingress programs.
@@ -96,6 +102,8 @@ func Load(pinDir string) (*Maps, *Programs, error) {
 		FIPsOut:   objs.FipsOut,
 		FIPsIn:    objs.FipsIn,
 		ExtGW:     objs.ExtGw,
+		PortAddrs: objs.PortAddrs,
+		PortMACs:  objs.PortMacs,
 	}
 	p := &Programs{PortIn: objs.BnetPortIn, TunIn: objs.BnetTunIn, PhysIn: objs.BnetPhysIn, UlIn: objs.BnetUlIn}
 	return m, p, nil
@@ -118,6 +126,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 		{MapNodeCfg, &m.NodeCfg}, {MapDropStats, &m.DropStats}, {MapPeers, &m.Peers}, {MapNH, &m.NH},
 		{MapRIFs, &m.RIFs}, {MapRoutes, &m.Routes}, {MapDVRMACs, &m.DVRMACs}, {MapDVRSelf, &m.DVRSelf},
 		{MapFIPsOut, &m.FIPsOut}, {MapFIPsIn, &m.FIPsIn}, {MapExtGW, &m.ExtGW},
+		{MapPortAddrs, &m.PortAddrs}, {MapPortMACs, &m.PortMACs},
 	}
 	opts := &ebpf.LoadPinOptions{ReadOnly: readOnly}
 	for _, f := range fields {
@@ -136,7 +145,8 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 
 func (m *Maps) all() []*ebpf.Map {
 	return []*ebpf.Map{m.Ports, m.Networks, m.Segments, m.FDB, m.ARP, m.Flood, m.NodeCfg, m.DropStats, m.Peers, m.NH,
-		m.RIFs, m.Routes, m.DVRMACs, m.DVRSelf, m.FIPsOut, m.FIPsIn, m.ExtGW}
+		m.RIFs, m.Routes, m.DVRMACs, m.DVRSelf, m.FIPsOut, m.FIPsIn, m.ExtGW,
+		m.PortAddrs, m.PortMACs}
 }
 
 // Close closes the map FDs; the pins stay.

@@ -33,6 +33,11 @@ var reasonNames = []string{
 	"route_neigh",
 	"not_ipv4",
 	"fip_neigh",
+	"spoof_mac",
+	"spoof_ip",
+	"spoof_arp",
+	"dhcp_server",
+	"router_advert",
 }
 
 // ReasonName maps a drop reason value to its stable lower-case name;

@@ -19,6 +19,7 @@ type PortRow struct {
 	NetID   uint32
 	MAC     net.HardwareAddr
 	Up      bool
+	Secure  bool // port security: sources checked against port_addrs/port_macs
 }
 
 // NetRow is one networks entry.
@@ -127,7 +128,8 @@ func (m *Maps) PortRows() ([]PortRow, error) {
 	)
 	it := m.Ports.Iterate()
 	for it.Next(&k, &v) {
-		rows = append(rows, PortRow{Ifindex: k, NetID: v.NetId, MAC: macAddr(v.Mac), Up: v.Flags&portUp != 0})
+		rows = append(rows, PortRow{Ifindex: k, NetID: v.NetId, MAC: macAddr(v.Mac), Up: v.Flags&portUp != 0,
+			Secure: v.Flags&portSecure != 0})
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", MapPorts, err)
@@ -302,6 +304,7 @@ func (m *Maps) MapRows() ([]MapRow, error) {
 		{MapPeers, m.Peers}, {MapNH, m.NH},
 		{MapRIFs, m.RIFs}, {MapRoutes, m.Routes}, {MapDVRMACs, m.DVRMACs}, {MapDVRSelf, m.DVRSelf},
 		{MapFIPsOut, m.FIPsOut}, {MapFIPsIn, m.FIPsIn}, {MapExtGW, m.ExtGW},
+		{MapPortAddrs, m.PortAddrs}, {MapPortMACs, m.PortMACs},
 	}
 	rows := make([]MapRow, 0, len(named))
 	for _, n := range named {
@@ -351,6 +354,9 @@ func (m *Maps) PutPort(r PortRow) error {
 	v := bnetPortInfo{NetId: r.NetID, Mac: mac}
 	if r.Up {
 		v.Flags |= portUp
+	}
+	if r.Secure {
+		v.Flags |= portSecure
 	}
 	if err := m.Ports.Put(r.Ifindex, &v); err != nil {
 		return fmt.Errorf("put port %d: %w", r.Ifindex, err)
@@ -993,5 +999,129 @@ func (m *Maps) ExtGWRows() ([]ExtGWRow, error) {
 		return nil, fmt.Errorf("read %s: %w", MapExtGW, err)
 	}
 	slices.SortFunc(rows, func(a, b ExtGWRow) int { return cmp.Compare(a.NetID, b.NetID) })
+	return rows, nil
+}
+
+// ---- port security ------------------------------------------------------------
+
+// PortAddrRow lets a secured port send from Prefix with MAC.
+type PortAddrRow struct {
+	Ifindex uint32
+	Prefix  netip.Prefix
+	MAC     net.HardwareAddr
+}
+
+func portAddrKey(ifindex uint32, p netip.Prefix) (bnetAddrKey, error) {
+	ip, err := ipToU32(p.Masked().Addr())
+	if err != nil || !p.IsValid() {
+		return bnetAddrKey{}, fmt.Errorf("port %d address %v: not an IPv4 prefix", ifindex, p)
+	}
+	return bnetAddrKey{Prefixlen: 32 + uint32(p.Bits()), Ifindex: ifindex, Ip: ip}, nil
+}
+
+// PutPortAddr writes one allowed source of a port.
+func (m *Maps) PutPortAddr(r PortAddrRow) error {
+	k, err := portAddrKey(r.Ifindex, r.Prefix)
+	if err != nil {
+		return err
+	}
+	mac, err := macBytes(r.MAC)
+	if err != nil {
+		return fmt.Errorf("port %d address %v: %w", r.Ifindex, r.Prefix, err)
+	}
+	if err := m.PortAddrs.Put(&k, &bnetArpEntry{Mac: mac}); err != nil {
+		return fmt.Errorf("put port %d address %v: %w", r.Ifindex, r.Prefix, err)
+	}
+	return nil
+}
+
+// DeletePortAddr withdraws one; a missing one is not an error.
+func (m *Maps) DeletePortAddr(ifindex uint32, p netip.Prefix) error {
+	k, err := portAddrKey(ifindex, p)
+	if err == nil {
+		err = ignoreMissing(m.PortAddrs.Delete(&k))
+	}
+	if err != nil {
+		return fmt.Errorf("delete port %d address %v: %w", ifindex, p, err)
+	}
+	return nil
+}
+
+// PortAddrRows lists the allowed sources of every secured port.
+func (m *Maps) PortAddrRows() ([]PortAddrRow, error) {
+	var (
+		k    bnetAddrKey
+		v    bnetArpEntry
+		rows []PortAddrRow
+	)
+	it := m.PortAddrs.Iterate()
+	for it.Next(&k, &v) {
+		bits := int(k.Prefixlen) - 32
+		if bits < 0 || bits > 32 {
+			continue
+		}
+		rows = append(rows, PortAddrRow{Ifindex: k.Ifindex, Prefix: netip.PrefixFrom(u32ToIP(k.Ip), bits), MAC: macAddr(v.Mac)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapPortAddrs, err)
+	}
+	slices.SortFunc(rows, func(a, b PortAddrRow) int {
+		return cmp.Or(cmp.Compare(a.Ifindex, b.Ifindex), a.Prefix.Addr().Compare(b.Prefix.Addr()), cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits()))
+	})
+	return rows, nil
+}
+
+// PortMACRow lets a secured port send with MAC.
+type PortMACRow struct {
+	Ifindex uint32
+	MAC     net.HardwareAddr
+}
+
+func portMACKey(r PortMACRow) (bnetPortMacKey, error) {
+	mac, err := macBytes(r.MAC)
+	return bnetPortMacKey{Ifindex: r.Ifindex, Mac: mac}, err
+}
+
+// PutPortMAC writes one allowed source MAC of a port.
+func (m *Maps) PutPortMAC(r PortMACRow) error {
+	k, err := portMACKey(r)
+	if err == nil {
+		err = m.PortMACs.Put(&k, uint32(1))
+	}
+	if err != nil {
+		return fmt.Errorf("put port %d mac %v: %w", r.Ifindex, r.MAC, err)
+	}
+	return nil
+}
+
+// DeletePortMAC withdraws one; a missing one is not an error.
+func (m *Maps) DeletePortMAC(r PortMACRow) error {
+	k, err := portMACKey(r)
+	if err == nil {
+		err = ignoreMissing(m.PortMACs.Delete(&k))
+	}
+	if err != nil {
+		return fmt.Errorf("delete port %d mac %v: %w", r.Ifindex, r.MAC, err)
+	}
+	return nil
+}
+
+// PortMACRows lists the allowed source MACs of every secured port.
+func (m *Maps) PortMACRows() ([]PortMACRow, error) {
+	var (
+		k    bnetPortMacKey
+		v    uint32
+		rows []PortMACRow
+	)
+	it := m.PortMACs.Iterate()
+	for it.Next(&k, &v) {
+		rows = append(rows, PortMACRow{Ifindex: k.Ifindex, MAC: macAddr(k.Mac)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapPortMACs, err)
+	}
+	slices.SortFunc(rows, func(a, b PortMACRow) int {
+		return cmp.Or(cmp.Compare(a.Ifindex, b.Ifindex), bytes.Compare(a.MAC, b.MAC))
+	})
 	return rows, nil
 }

@@ -47,7 +47,7 @@ func TestRowsRoundTrip(t *testing.T) {
 		}
 	}
 	ports, err := m.PortRows()
-	check("ports", ports, []PortRow{{10, 1, macA, true}, {20, 2, macB, false}}, err)
+	check("ports", ports, []PortRow{{10, 1, macA, true, false}, {20, 2, macB, false, false}}, err)
 	nets, err := m.NetRows()
 	check("networks", nets, []NetRow{{1, "vxlan", 100, 0, 1450}, {2, "vlan", 42, 3, 1500}}, err)
 	segs, err := m.SegmentRows()
@@ -104,7 +104,18 @@ func TestRowsRoundTrip(t *testing.T) {
 		t.Fatalf("fip left: %v", fips)
 	}
 
-	if len(mapRows) != 17 || fill["fdb"].Entries != 2 || fill["fdb"].Capacity != 262144 ||
+	must(m.PutPortAddr(PortAddrRow{Ifindex: 10, Prefix: netip.MustParsePrefix("10.0.0.1/32"), MAC: macA}))
+	must(m.PutPortAddr(PortAddrRow{Ifindex: 10, Prefix: netip.MustParsePrefix("10.0.9.7/24"), MAC: macB}))
+	must(m.PutPortMAC(PortMACRow{Ifindex: 10, MAC: macA}))
+	addrs, err := m.PortAddrRows()
+	check("port_addrs", addrs, []PortAddrRow{{10, netip.MustParsePrefix("10.0.0.1/32"), macA}, {10, netip.MustParsePrefix("10.0.9.0/24"), macB}}, err)
+	pm, err := m.PortMACRows()
+	check("port_macs", pm, []PortMACRow{{10, macA}}, err)
+	must(m.DeletePortAddr(10, netip.MustParsePrefix("10.0.9.7/24")))
+	must(m.DeletePortMAC(PortMACRow{Ifindex: 10, MAC: macA}))
+	must(m.DeletePortMAC(PortMACRow{Ifindex: 10, MAC: macA}))
+
+	if len(mapRows) != 19 || fill["fdb"].Entries != 2 || fill["fdb"].Capacity != 262144 ||
 		fill["node_cfg"].Type != "array" || fill["drop_stats"].Type != "percpu_hash" || fill["drop_stats"].Entries != 0 {
 		t.Fatalf("map rows %+v", mapRows)
 	}
@@ -142,7 +153,7 @@ func TestRowsRoundTrip(t *testing.T) {
 		must(m.DeleteFlood(1))
 	}
 	ports, err = m.PortRows()
-	check("ports after delete", ports, []PortRow{{20, 2, macB, false}}, err)
+	check("ports after delete", ports, []PortRow{{20, 2, macB, false, false}}, err)
 	fdb, err = m.FDBRows()
 	check("fdb after delete", fdb, []FDBRow{{1, macA, 10, netip.Addr{}}}, err)
 
