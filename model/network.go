@@ -66,12 +66,15 @@ func MTUReason(n Network, underlayMTU int) string {
 	}
 }
 
-// PrepareNetwork fills the defaults of n (type, MTU, an automatic segment id)
-// and checks it against others, every other network known (excluding n
+// PrepareNetwork fills the defaults of n (type, MTU, an automatic segment id,
+// port_security_enabled true) and checks it against others, every other network known (excluding n
 // itself on update). It only changes n.
 func PrepareNetwork(n *Network, others []Network, underlayMTU int) error {
 	if n.NetworkType == "" {
 		n.NetworkType = DefaultNetworkType
+	}
+	if n.PortSecurityEnabled == nil {
+		n.PortSecurityEnabled = Bool(true)
 	}
 	if n.PhysicalNetwork != nil && *n.PhysicalNetwork == "" {
 		n.PhysicalNetwork = nil

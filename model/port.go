@@ -49,7 +49,8 @@ func NormalizeMAC(s string) (string, error) {
 	return hw.String(), nil
 }
 
-// PreparePort fills the defaults of p (MAC, fixed IPs) and checks it. subs are
+// PreparePort fills the defaults of p (MAC, fixed IPs, port security, the
+// MACs of allowed address pairs) and checks it. subs are
 // the subnets of p's network, others the other ports of that network
 // (excluding p on update). The caller checks the network exists.
 func PreparePort(p *Port, subs []Subnet, others []Port) error {
@@ -74,6 +75,9 @@ func PreparePort(p *Port, subs []Subnet, others []Port) error {
 		}
 	}
 	if err := checkProfile(p.Profile); err != nil {
+		return err
+	}
+	if err := checkPortSecurity(p); err != nil {
 		return err
 	}
 	if p.Profile == nil {
