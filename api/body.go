@@ -27,16 +27,22 @@ type attrs struct {
 	// ints and bools accept the string forms the OpenStack client sends
 	// ("provider:segmentation_id": "100").
 	ints, bools []string
+	// check, when set, checks and rewrites the shape of attributes that
+	// decoding onto the model would not judge (nulls, nested objects), after
+	// the string conversions.
+	check func(in map[string]json.RawMessage) error
 }
 
 var (
 	networkAttrs = attrs{
 		post: []string{"name", "admin_state_up", "shared", "router:external", "mtu", "provider:network_type",
-			"provider:physical_network", "provider:segmentation_id", "description", "tags", "project_id", "tenant_id"},
-		put:     []string{"name", "admin_state_up", "shared", "router:external", "mtu", "description", "tags"},
-		ignored: []string{"availability_zone_hints", "port_security_enabled", "is_default", "dns_domain", "qos_policy_id", "vlan_transparent"},
+			"provider:physical_network", "provider:segmentation_id", "port_security_enabled", "description", "tags",
+			"project_id", "tenant_id"},
+		put:     []string{"name", "admin_state_up", "shared", "router:external", "mtu", "port_security_enabled", "description", "tags"},
+		ignored: []string{"availability_zone_hints", "is_default", "dns_domain", "qos_policy_id", "vlan_transparent"},
 		ints:    []string{"mtu", "provider:segmentation_id"},
-		bools:   []string{"admin_state_up", "shared", "router:external"},
+		bools:   []string{"admin_state_up", "shared", "router:external", "port_security_enabled"},
+		check:   checkPortSecurityBody,
 	}
 	subnetAttrs = attrs{
 		post: []string{"name", "network_id", "ip_version", "cidr", "gateway_ip", "enable_dhcp", "allocation_pools",
@@ -49,12 +55,14 @@ var (
 	}
 	portAttrs = attrs{
 		post: []string{"name", "network_id", "mac_address", "fixed_ips", "admin_state_up", "device_id", "device_owner",
-			"binding:host_id", "binding:profile", "description", "tags", "project_id", "tenant_id"},
+			"binding:host_id", "binding:profile", "port_security_enabled", "allowed_address_pairs", "description", "tags",
+			"project_id", "tenant_id"},
 		put: []string{"name", "mac_address", "fixed_ips", "admin_state_up", "device_id", "device_owner",
-			"binding:host_id", "binding:profile", "description", "tags"},
-		ignored: []string{"security_groups", "port_security_enabled", "binding:vnic_type", "allowed_address_pairs",
-			"extra_dhcp_opts", "dns_name", "dns_domain", "qos_policy_id", "propagate_uplink_status", "numa_affinity_policy"},
-		bools: []string{"admin_state_up"},
+			"binding:host_id", "binding:profile", "port_security_enabled", "allowed_address_pairs", "description", "tags"},
+		ignored: []string{"security_groups", "binding:vnic_type", "extra_dhcp_opts", "dns_name", "dns_domain",
+			"qos_policy_id", "propagate_uplink_status", "numa_affinity_policy"},
+		bools: []string{"admin_state_up", "port_security_enabled"},
+		check: checkPortBody,
 	}
 	// distributed and ha may be sent on update unchanged (openstack router
 	// set --distributed on a distributed router); model.CheckRouterUpdate and
@@ -141,6 +149,11 @@ func readBody(r *http.Request, kind string, a attrs, update bool) (map[string]js
 				return nil, invalidInput(k, s, "not a boolean")
 			}
 			in[k] = json.RawMessage(strconv.FormatBool(bv))
+		}
+	}
+	if a.check != nil {
+		if err := a.check(in); err != nil {
+			return nil, err
 		}
 	}
 	return in, nil

@@ -96,6 +96,7 @@ func (s *Server) newPort(p *model.Port, pending ...model.Port) error {
 	p.UpdatedAt = p.CreatedAt
 	p.RevisionNumber = 1
 	p.VIFType = model.VIFTap
+	model.DefaultPortSecurity(p, n)
 	subs := subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), p.NetworkID)
 	return model.PreparePort(p, subs, s.portsWith(p.NetworkID, "", pending))
 }

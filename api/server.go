@@ -229,11 +229,13 @@ func (s *Server) resources(w http.ResponseWriter, r *http.Request) {
 // clients that probe for them show the attributes.
 var extensions = []struct{ alias, name, desc string }{
 	{"agent", "agent", "The agent management extension."},
+	{"allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"},
 	{"binding", "Port Binding", "Expose port bindings of a virtual port to external application"},
 	{"dvr", "Distributed Virtual Router", "Enables configuration of Distributed Virtual Routers."},
 	{"ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"},
 	{"external-net", "Neutron external network", "Adds external network attribute to network resource."},
 	{"net-mtu", "Network MTU", "Provides MTU attribute for a network resource."},
+	{"port-security", "Port Security", "Provides port security"},
 	{"project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."},
 	{"provider", "Provider Network", "Expose mapping of virtual networks to physical networks"},
 	{"router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."},

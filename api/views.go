@@ -85,6 +85,7 @@ func (s *Server) viewNetworks(only string) []model.Network {
 		}
 		n.Status, n.StatusReason = s.status(model.KindNetwork, n.ID, losers, model.StatusActive)
 		n.MTUReason = model.MTUReason(n, s.b.UnderlayMTU())
+		n.PortSecurityEnabled = model.Bool(n.PortSecurity())
 		out = append(out, n)
 	}
 	return out
@@ -124,6 +125,11 @@ func (s *Server) viewPorts(only string) []model.Port {
 	for _, p := range ports {
 		if only != "" && p.ID != only {
 			continue
+		}
+		// Records older than the extensions show Neutron's defaults.
+		p.PortSecurityEnabled = model.Bool(p.PortSecurity())
+		if p.AllowedAddressPairs == nil {
+			p.AllowedAddressPairs = []model.AddressPair{}
 		}
 		def := model.StatusActive
 		if !p.AdminStateUp {
