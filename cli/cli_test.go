@@ -476,7 +476,9 @@ func TestPortListFiltersByNetwork(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("output:\n%s", out)
 	}
-	want := []string{"p-1", "vm1", "n-1", "fa:16:3e:00:00:01", "10.0.0.5", "netns=vm1", "cmpt1", "ACTIVE"}
+	// No port_security_enabled in the answer (an older agent): Neutron's
+	// default, true.
+	want := []string{"p-1", "vm1", "n-1", "fa:16:3e:00:00:01", "10.0.0.5", "netns=vm1", "cmpt1", "True", "-", "ACTIVE"}
 	if got := strings.Fields(lines[1]); !reflect.DeepEqual(got, want) {
 		t.Errorf("row = %v", got)
 	}

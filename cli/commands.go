@@ -101,6 +101,7 @@ func networkCommand() *cli.Command {
 				&cli.StringFlag{Name: "physnet", Usage: "physical network (flat, vlan)"},
 				&cli.IntFlag{Name: "mtu", Usage: "MTU", DefaultText: "derived from the underlay"},
 				&cli.BoolFlag{Name: "external", Usage: "mark as external (router:external)"},
+				&cli.BoolFlag{Name: "no-port-security", Usage: "new ports of the network default to port_security_enabled false"},
 				&cli.StringFlag{Name: "project", Usage: "owning project ID"},
 			},
 			Action: networkCreate,
@@ -144,6 +145,9 @@ func networkCreate(c *cli.Context) error {
 	}
 	if c.Bool("external") {
 		attrs["router:external"] = true
+	}
+	if c.Bool("no-port-security") {
+		attrs["port_security_enabled"] = false
 	}
 	if c.IsSet("project") {
 		attrs["project_id"] = c.String("project")
@@ -258,9 +262,11 @@ func portCommand() *cli.Command {
 				&cli.StringFlag{Name: "netns", Usage: "network namespace standing in for a VM (created if missing)"},
 				&cli.StringFlag{Name: "device", Usage: "existing tap or veth to adopt"},
 				&cli.StringFlag{Name: "host", Usage: "node to bind the port to (binding:host_id)", DefaultText: "the node of the agent asked"},
+				&cli.BoolFlag{Name: "no-port-security", Usage: "port_security_enabled false: no anti-spoofing for this port", DefaultText: "the network's port_security_enabled"},
+				allowedAddressFlag(),
 			},
 			Action: portCreate,
-		}}, append(plugCommands(), crud(ports, &cli.Command{
+		}, portUpdateCommand()}, append(plugCommands(), crud(ports, &cli.Command{
 			Name:  "list",
 			Usage: "list ports",
 			Flags: []cli.Flag{
@@ -301,6 +307,16 @@ func portCreate(c *cli.Context) error {
 		}
 		attrs["mac_address"] = hw.String()
 	}
+	if c.Bool("no-port-security") {
+		attrs["port_security_enabled"] = false
+	}
+	pairs, err := allowedAddresses(c)
+	if err != nil {
+		return err
+	}
+	if pairs != nil {
+		attrs["allowed_address_pairs"] = pairs
+	}
 	if netns != "" {
 		attrs["binding:profile"] = map[string]string{model.ProfileNetns: netns}
 	} else if dev != "" {
@@ -324,7 +340,7 @@ func portList(c *cli.Context) error {
 		q = url.Values{"network_id": {id}}
 	}
 	return list(c, ports, q,
-		[]string{"id", "name", "network_id", "mac_address", "fixed_ips", "binding", "host", "status"},
+		[]string{"id", "name", "network_id", "mac_address", "fixed_ips", "binding", "host", "port_security", "allowed_address_pairs", "status"},
 		portRow)
 }
 
@@ -335,5 +351,5 @@ func portRow(p model.Port) []string {
 	}
 	binding := describeBinding(p.Profile)
 	return []string{p.ID, p.Name, p.NetworkID, p.MACAddress, strings.Join(ips, ","),
-		orDash(binding), orDash(p.HostID), p.Status}
+		orDash(binding), orDash(p.HostID), cell(p.PortSecurity()), orDash(pairsCell(p.AllowedAddressPairs)), p.Status}
 }
