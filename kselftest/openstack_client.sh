@@ -103,6 +103,32 @@ n=$(os 2 port list --fixed-ip ip-address=192.168.100.101 -f json | jq -r '.[0].N
 check_err $? "port list --fixed-ip ip-address=192.168.100.101 gives '$n'"
 log_test "openstack port list filters, answered by another node"
 
+# ---- port security and allowed address pairs (extensions port-security,
+# allowed-address-pairs): a pair without a MAC takes the port's.
+os 1 port create vip-01 --network share_net --allowed-address ip-address=192.168.111.200 -f json >"$WORK/vip-01.json"
+check_err $? "openstack port create --allowed-address failed"
+os 1 port show vip-01 -f json >"$WORK/vip-01-show.json"
+jq -e '.port_security_enabled == true and (.allowed_address_pairs | length) == 1 and
+	.allowed_address_pairs[0].ip_address == "192.168.111.200" and
+	.allowed_address_pairs[0].mac_address == .mac_address' "$WORK/vip-01-show.json" >/dev/null
+check_err $? "vip-01 as the client shows it: $(cat "$WORK/vip-01-show.json")"
+out=$(os 1 port set --no-security-group --disable-port-security vip-01 2>&1)
+[ $? -ne 0 ] && [[ $out == *"Port Security must be enabled in order to have allowed address pairs on a port."* ]]
+check_err $? "disabling port security on a port with pairs was not refused: $out"
+os 1 port create nosec-01 --network share_net -f json >/dev/null
+check_err $? "openstack port create nosec-01 failed"
+os 1 port set --no-security-group --disable-port-security nosec-01
+check_err $? "openstack port set --no-security-group --disable-port-security failed"
+ps=$(os 1 port show nosec-01 -f json | jq -r .port_security_enabled)
+[ "$ps" = false ]
+check_err $? "nosec-01 port_security_enabled is $ps after --disable-port-security"
+ps=$(os 1 network show share_net -f json | jq -r .port_security_enabled)
+[ "$ps" = true ]
+check_err $? "share_net port_security_enabled is $ps"
+os 1 port delete vip-01 nosec-01
+check_err $? "openstack port delete vip-01 nosec-01 failed"
+log_test "openstack port --allowed-address, --disable-port-security"
+
 seen_on 3 port test-01 && seen_on 3 port test-02 && seen_on 2 port test-03 || exit 1
 bn 3 port plug test-01 --netns "$P-t01" >/dev/null
 check_err $? "bnet port plug test-01 failed"
