@@ -115,6 +115,9 @@ type desired struct {
 	rifs    map[uint32]maps.RIFRow
 	routes  map[maps.RouteRow]bool
 	dvrMACs map[string]net.HardwareAddr
+	// Port security: what each secured local port may send from.
+	portAddrs map[string]maps.PortAddrRow // by ifindex/prefix
+	portMACs  map[string]maps.PortMACRow  // by ifindex/mac
 	// Floating IPs served here.
 	extGW map[uint32]maps.ExtGWRow
 	fips  map[netip.Addr]maps.FIPRow
@@ -195,6 +198,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 		peers: map[maps.PeerRow]bool{}, nh: map[netip.Addr]maps.NHRow{},
 		rifs: map[uint32]maps.RIFRow{}, routes: map[maps.RouteRow]bool{}, dvrMACs: map[string]net.HardwareAddr{},
 		extGW: map[uint32]maps.ExtGWRow{}, fips: map[netip.Addr]maps.FIPRow{}, garp: map[netip.Addr]garpTarget{},
+		portAddrs: map[string]maps.PortAddrRow{}, portMACs: map[string]maps.PortMACRow{},
 	}
 	st := map[string]status{}
 	// Only networks with a port on this node are programmed here, as
@@ -214,7 +218,12 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 			d.segs[seg] = true
 		}
 		mac, _ := net.ParseMAC(lp.port.MACAddress)
-		d.ports[uint32(lp.ifindex)] = maps.PortRow{Ifindex: uint32(lp.ifindex), NetID: id, MAC: mac, Up: lp.port.AdminStateUp}
+		secure := lp.port.PortSecurity() && !lp.port.NetworkOwned()
+		d.ports[uint32(lp.ifindex)] = maps.PortRow{Ifindex: uint32(lp.ifindex), NetID: id, MAC: mac,
+			Up: lp.port.AdminStateUp, Secure: secure}
+		if secure {
+			portSources(uint32(lp.ifindex), lp.port, mac, &d)
+		}
 		if lp.port.AdminStateUp {
 			st[lp.port.ID] = status{model.StatusActive, ""}
 		} else {
@@ -447,6 +456,29 @@ func (a *Agent) program(d desired) error {
 			keep(m.PutSegment(r))
 		}
 	}
+	// A port's allowed sources go in before the port is marked secure.
+	curAddrs, err := m.PortAddrRows()
+	keep(err)
+	haveAddr := map[string]maps.PortAddrRow{}
+	for _, r := range curAddrs {
+		haveAddr[fmt.Sprintf("%d/%s", r.Ifindex, r.Prefix)] = r
+	}
+	for k, r := range d.portAddrs {
+		if h, ok := haveAddr[k]; !ok || !bytes.Equal(h.MAC, r.MAC) {
+			keep(m.PutPortAddr(r))
+		}
+	}
+	curMACs, err := m.PortMACRows()
+	keep(err)
+	haveMAC := map[string]maps.PortMACRow{}
+	for _, r := range curMACs {
+		haveMAC[fmt.Sprintf("%d/%s", r.Ifindex, r.MAC)] = r
+	}
+	for k, r := range d.portMACs {
+		if _, ok := haveMAC[k]; !ok {
+			keep(m.PutPortMAC(r))
+		}
+	}
 	curPorts, err := m.PortRows()
 	keep(err)
 	havePort := map[uint32]maps.PortRow{}
@@ -577,6 +609,16 @@ func (a *Agent) program(d desired) error {
 		}
 	}
 	// Removals.
+	for k, r := range haveAddr {
+		if _, ok := d.portAddrs[k]; !ok {
+			keep(m.DeletePortAddr(r.Ifindex, r.Prefix))
+		}
+	}
+	for k, r := range haveMAC {
+		if _, ok := d.portMACs[k]; !ok {
+			keep(m.DeletePortMAC(r))
+		}
+	}
 	for ip, r := range haveFIP {
 		if _, ok := d.fips[ip]; !ok {
 			keep(m.DeleteFIP(r))
@@ -659,4 +701,43 @@ func sameRouteKey(want map[maps.RouteRow]bool, r maps.RouteRow) bool {
 		}
 	}
 	return false
+}
+
+// portSources lists what a secured port may send from: its MAC with each
+// fixed IPv4 address, and each allowed address pair (an IP or CIDR, with
+// its own MAC or the port's), as Neutron's allowed-address-pairs do.
+func portSources(ifindex uint32, p model.Port, mac net.HardwareAddr, d *desired) {
+	addMAC := func(m net.HardwareAddr) {
+		d.portMACs[fmt.Sprintf("%d/%s", ifindex, m)] = maps.PortMACRow{Ifindex: ifindex, MAC: m}
+	}
+	addAddr := func(pfx netip.Prefix, m net.HardwareAddr) {
+		d.portAddrs[fmt.Sprintf("%d/%s", ifindex, pfx)] = maps.PortAddrRow{Ifindex: ifindex, Prefix: pfx, MAC: m}
+	}
+	addMAC(mac)
+	for _, f := range p.FixedIPs {
+		if a, err := netip.ParseAddr(f.IPAddress); err == nil && a.Is4() {
+			addAddr(netip.PrefixFrom(a, 32), mac)
+		}
+	}
+	for _, pair := range p.AllowedAddressPairs {
+		pm := mac
+		if pair.MACAddress != "" {
+			if m, err := net.ParseMAC(pair.MACAddress); err == nil && len(m) == 6 {
+				pm = m
+			}
+		}
+		pfx, err := netip.ParsePrefix(pair.IPAddress)
+		if err != nil {
+			a, err := netip.ParseAddr(pair.IPAddress)
+			if err != nil || !a.Is4() {
+				continue
+			}
+			pfx = netip.PrefixFrom(a, 32)
+		}
+		if !pfx.Addr().Is4() {
+			continue
+		}
+		addMAC(pm)
+		addAddr(pfx.Masked(), pm)
+	}
 }

@@ -1,0 +1,105 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Port security (seed 003: the IP/MAC pairs and ARP spoofing protection
+# Neutron puts in iptables and br-int), enforced in BPF on the port's own
+# node: MAC, IP, ARP and DHCP-server spoofing stopped and counted;
+# allowed-address-pairs extend what a port may send; port_security_enabled
+# false lifts it per port.
+#
+#   n1: v1 10.50.0.11, v3 10.50.0.13 (no port security)    n2: v2 10.50.0.12
+source "$(dirname "$0")/lib.sh"
+require ping tcpdump python3
+cloud_up 2
+
+bn 1 network create ps --type vxlan --segment 501 >/dev/null
+bn 1 subnet create pssub --network ps --cidr 10.50.0.0/24 >/dev/null
+seen_everywhere subnet pssub || exit 1
+bn 1 port create v1 --network ps --ip 10.50.0.11 --netns "$P-v1" >/dev/null
+bn 2 port create v2 --network ps --ip 10.50.0.12 --netns "$P-v2" >/dev/null
+bn 1 port create v3 --network ps --ip 10.50.0.13 --netns "$P-v3" --no-port-security >/dev/null
+check_err $? "port create --no-port-security failed"
+busywait 5000 vm_ping "$P-v1" 10.50.0.12
+check_err $? "v1 cannot ping v2 with its own addresses"
+busywait 5000 vm_ping "$P-v2" 10.50.0.13
+check_err $? "v2 cannot ping v3"
+log_test "secured ports talk with their own addresses"
+
+drops() { bn 1 -o json drop list | jq --arg r "$1" '[.drops[] | select(.reason == $r) | .packets] | add // 0'; }
+
+# MAC spoof: v1 takes another MAC.
+before=$(drops spoof_mac)
+in_ns "$P-v1" ip link set eth0 address fa:16:3e:66:66:66
+! in_ns "$P-v1" ping -c 2 -i 0.2 -W 1 10.50.0.12 >/dev/null
+check_err $? "v1 with a spoofed MAC still reaches v2"
+[ "$(drops spoof_mac)" -gt "$before" ]
+check_err $? "spoofed MAC not counted as spoof_mac"
+in_ns "$P-v1" ip link set eth0 address "$(bn 1 -o json port show v1 | jq -r .port.mac_address)"
+in_ns "$P-v1" ip neigh flush dev eth0
+busywait 5000 vm_ping "$P-v1" 10.50.0.12
+check_err $? "v1 does not recover its own MAC's traffic"
+log_test "MAC spoof dropped and counted"
+
+# IP spoof: v1 sends from an address that is not its own.
+in_ns "$P-v1" ip addr add 10.50.0.99/24 dev eth0
+before=$(drops spoof_ip)
+capture_start "$P-v2" eth0 "src host 10.50.0.99"
+in_ns "$P-v1" ping -c 2 -i 0.2 -W 1 -I 10.50.0.99 10.50.0.12 >/dev/null
+n=$(capture_stop)
+[ "$n" -eq 0 ] && [ "$(drops spoof_ip)" -gt "$before" ]
+check_err $? "IP spoof: $n packets from 10.50.0.99 reached v2, spoof_ip $before -> $(drops spoof_ip)"
+log_test "IP spoof dropped and counted"
+
+# The same address made an allowed address pair: now it passes.
+bn 1 port update v1 --allowed-address 10.50.0.99 >/dev/null
+check_err $? "port update --allowed-address failed"
+pairok() { in_ns "$P-v1" ping -c 1 -W 1 -I 10.50.0.99 10.50.0.12; }
+busywait 5000 pairok
+check_err $? "v1 cannot send from its allowed address pair 10.50.0.99"
+log_test "allowed address pair lets the VIP through"
+
+# ARP spoof: v1 claims v3's address in a gratuitous ARP; v2's cache must
+# keep v3's MAC.
+busywait 5000 vm_ping "$P-v2" 10.50.0.13
+v3mac=$(bn 1 -o json port show v3 | jq -r .port.mac_address)
+v1mac=$(bn 1 -o json port show v1 | jq -r .port.mac_address)
+before=$(drops spoof_arp)
+in_ns "$P-v1" python3 - "$v1mac" <<'PY'
+import socket, struct, sys
+mac = bytes(int(x, 16) for x in sys.argv[1].split(":"))
+ip = socket.inet_aton("10.50.0.13")
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) + mac + ip + b"\xff" * 6 + ip
+for _ in range(3):
+    s.send(b"\xff" * 6 + mac + b"\x08\x06" + arp)
+PY
+sleep 0.5
+got=$(in_ns "$P-v2" ip neigh show 10.50.0.13 | awk '{print $5}')
+[ "$got" = "$v3mac" ] && [ "$(drops spoof_arp)" -gt "$before" ]
+check_err $? "ARP spoof: v2 maps 10.50.0.13 to '$got' (v3 is $v3mac, v1 is $v1mac); spoof_arp $before -> $(drops spoof_arp)"
+log_test "gratuitous ARP claiming another VM's IP dropped, neighbour not poisoned"
+
+# DHCP server spoof: a VM answering from UDP port 67.
+before=$(drops dhcp_server)
+capture_start "$P-v2" eth0 "udp src port 67"
+in_ns "$P-v1" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.50.0.11", 67))
+for _ in range(3):
+    s.sendto(b"\x02" + b"\x00" * 240, ("10.50.0.12", 68))
+'
+n=$(capture_stop)
+[ "$n" -eq 0 ] && [ "$(drops dhcp_server)" -gt "$before" ]
+check_err $? "DHCP server spoof: $n replies reached v2; dhcp_server $before -> $(drops dhcp_server)"
+log_test "a VM answering DHCP is dropped and counted"
+
+# No port security on v3: a foreign source passes, as Neutron allows.
+in_ns "$P-v3" ip addr add 10.50.0.98/24 dev eth0
+nosec() { in_ns "$P-v3" ping -c 1 -W 1 -I 10.50.0.98 10.50.0.12; }
+busywait 5000 nosec
+check_err $? "v3 without port security cannot send from another address"
+log_test "port_security_enabled false lifts the checks for that port only"
+
+exit ${FAILED:-0}
