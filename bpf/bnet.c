@@ -1357,6 +1357,7 @@ int bnet_tun_in(struct __sk_buff *skb)
 {
 	struct bpf_tunnel_key tkey = {};
 	struct segment_key skey = { .type = BNET_NET_VXLAN };
+	struct peer_key pk = {};
 	struct net_info *netp, net;
 	struct bnet_eth eth;
 	__u32 *nid, net_id;
@@ -1368,6 +1369,15 @@ int bnet_tun_in(struct __sk_buff *skb)
 	if (!nid)
 		return drop(skb, BNET_DROP_UNKNOWN_SEGMENT);
 	net_id = *nid;
+	/*
+	 * A VXLAN device in external mode takes packets from anyone: only a
+	 * VTEP that hosts this network (a port, or a router on it) is heard,
+	 * as for GRE in bnet_ul_in.
+	 */
+	pk.net_id = net_id;
+	pk.vtep = bpf_htonl(tkey.remote_ipv4);
+	if (!bpf_map_lookup_elem(&tunnel_peers, &pk))
+		return drop(skb, BNET_DROP_TUNNEL_PEER);
 	netp = bpf_map_lookup_elem(&networks, &net_id);
 	if (!netp)
 		return drop(skb, BNET_DROP_NO_NETWORK);

@@ -94,7 +94,7 @@ log_test "GRE and VXLAN networks with the same segment, CIDR, IPs, MACs stay apa
 # n3 is a cluster member but hosts nothing on g7001: its GRE is refused in
 # BPF, counted, and never reaches ga. Once it hosts a port, it is admitted.
 forge() {
-	in_ns "$P-n3" python3 "$LIB_DIR/gre_forge.py" eth0 "$(in_ns "$P-n1" cat /sys/class/net/eth0/address)" \
+	in_ns "$P-n3" python3 "$LIB_DIR/tunnel_forge.py" eth0 "$(in_ns "$P-n1" cat /sys/class/net/eth0/address)" \
 		"$(vtep 3)" "$(vtep 1)" 7001 fa:16:3e:70:00:11 fa:16:3e:70:00:99
 }
 peer_drops() { bn 1 -o json drop list | jq '[.drops[] | select(.reason == "tunnel_peer") | .packets] | add // 0'; }

@@ -1,0 +1,56 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# A VXLAN device in external mode accepts packets from anyone. bnet hears a
+# network's VXLAN only from VTEPs that host it: a frame injected by a host
+# that is not a cluster member, or by a member that hosts nothing on that
+# network, never reaches a VM and is counted (tunnel_peer).
+#
+#   n1: v1 (vx 601)   n2: v2 (vx 601)   n3: nothing on vx 601
+#   $P-evil: 10.254.0.99 on the underlay, not a member
+source "$(dirname "$0")/lib.sh"
+require python3 tcpdump
+cloud_up 3
+
+bn 1 network create vx --type vxlan --segment 601 >/dev/null
+bn 1 subnet create vxsub --network vx --cidr 10.60.0.0/24 >/dev/null
+seen_everywhere subnet vxsub || exit 1
+bn 1 port create v1 --network vx --ip 10.60.0.11 --mac fa:16:3e:60:00:11 --netns "$P-v1" >/dev/null
+bn 2 port create v2 --network vx --ip 10.60.0.12 --netns "$P-v2" >/dev/null
+busywait 5000 vm_ping "$P-v1" 10.60.0.12
+check_err $? "v1 cannot ping v2"
+
+ip netns add "$P-evil"
+ip link add ue netns "$P-ul" type veth peer name eth0 netns "$P-evil"
+in_ns "$P-ul" ip link set ue master br0 up
+in_ns "$P-evil" ip addr add 10.254.0.99/24 dev eth0
+in_ns "$P-evil" ip link set eth0 up
+
+n1mac=$(in_ns "$P-n1" cat /sys/class/net/eth0/address)
+peer_drops() { bn 1 -o json drop list | jq '[.drops[] | select(.reason == "tunnel_peer") | .packets] | add // 0'; }
+# forge NS SRC: one VXLAN frame for v1 on VNI 601, as VTEP SRC.
+forge() { in_ns "$1" python3 "$LIB_DIR/tunnel_forge.py" eth0 "$n1mac" "$2" "$(vtep 1)" 601 fa:16:3e:60:00:11 fa:16:3e:60:00:99 vxlan; }
+heard() {
+	capture_start "$P-v1" eth0 "udp port 9"
+	forge "$1" "$2"
+	capture_stop
+}
+
+before=$(peer_drops)
+n=$(heard "$P-evil" 10.254.0.99)
+[ "$n" -eq 0 ] && [ "$(peer_drops)" -eq $((before + 1)) ]
+check_err $? "VXLAN from a non-member: $n frames reached v1, tunnel_peer $before -> $(peer_drops)"
+log_test "VXLAN injected from a non-member address is dropped and counted"
+
+before=$(peer_drops)
+n=$(heard "$P-n3" "$(vtep 3)")
+[ "$n" -eq 0 ] && [ "$(peer_drops)" -eq $((before + 1)) ]
+check_err $? "VXLAN from member n3 (hosts nothing on vx): $n frames reached v1, tunnel_peer $before -> $(peer_drops)"
+log_test "VXLAN from a member not hosting the network is dropped and counted"
+
+n=$(heard "$P-n2" "$(vtep 2)")
+[ "$n" -eq 1 ]
+check_err $? "VXLAN from n2, which hosts the network: $n frames reached v1, want 1"
+log_test "VXLAN from a VTEP hosting the network is heard"
+
+exit ${FAILED:-0}
