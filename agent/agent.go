@@ -84,10 +84,16 @@ func Run(ctx context.Context, configPath string) error {
 	}
 	defer a.close()
 
+	var keys [][]byte
+	if cfg.Gossip.KeyFile != "" {
+		if keys, err = gossip.LoadKeys(cfg.Gossip.KeyFile); err != nil {
+			return err
+		}
+	}
 	g, err := gossip.Start(gossip.Config{
 		Node: cfg.Node, Bind: cfg.Gossip.Bind, Advertise: cfg.Gossip.Advertise, Join: cfg.Gossip.Join,
 		Meta:  gossip.Meta{V: 1, VTEP: cfg.LocalIP, Roles: cfg.Roles, Physnets: physnetNames(cfg), DVRMAC: a.dvrMAC.String()},
-		Store: a.st, Logger: log.With("part", "gossip"), Fast: cfg.Gossip.Fast,
+		Store: a.st, Logger: log.With("part", "gossip"), Fast: cfg.Gossip.Fast, Keys: keys,
 	})
 	if err != nil {
 		return fmt.Errorf("gossip: %w", err)

@@ -161,7 +161,7 @@ func (s *Server) ServeUnix(ctx context.Context, path string) error {
 		return fmt.Errorf("listen on api socket: %w", err)
 	}
 	defer os.Remove(path)
-	if err := os.Chmod(path, 0o660); err != nil {
+	if err := os.Chmod(path, 0o600); err != nil {
 		ln.Close()
 		return fmt.Errorf("chmod api socket: %w", err)
 	}

@@ -94,6 +94,7 @@ func NewApp(version string, stdout, stderr io.Writer) *cli.App {
 			dvrMACCommand(),
 			mapCommand(),
 			dropCommand(),
+			keygenCommand(),
 		},
 	}
 	app.OnUsageError = usageError

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -919,5 +920,14 @@ func TestNetworkCreateExternalFlat(t *testing.T) {
 		"provider:physical_network": "public", "router:external": true}}
 	if r := f.requests(); len(r) != 1 || !reflect.DeepEqual(r[0].Body, want) {
 		t.Errorf("requests = %+v", r)
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	a := strings.TrimSpace(mustRun(t, "keygen"))
+	b := strings.TrimSpace(mustRun(t, "keygen"))
+	k, err := base64.StdEncoding.DecodeString(a)
+	if err != nil || len(k) != 32 || a == b {
+		t.Fatalf("keys %q %q: %v", a, b, err)
 	}
 }

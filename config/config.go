@@ -27,6 +27,12 @@ type Gossip struct {
 	// Fast shortens memberlist's probe and push/pull intervals: for labs and
 	// tests on one machine, not for production links.
 	Fast bool `yaml:"fast"`
+	// KeyFile holds the cluster's gossip keys, base64, one per line (16,
+	// 24 or 32 bytes each; `bnet keygen` makes one). The first encrypts,
+	// all decrypt: add a new key second on every node, then move it first,
+	// then drop the old one — agent restarts never stop traffic. Unset:
+	// gossip is neither encrypted nor authenticated.
+	KeyFile string `yaml:"key_file"`
 }
 
 // Config is /etc/bnet/bnet.yaml. Key names follow Neutron's where one exists.

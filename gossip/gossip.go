@@ -8,12 +8,14 @@ package gossip
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
 	"log/slog"
 	"net"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,6 +71,9 @@ type Config struct {
 	// Fast shortens probe, gossip and push/pull intervals for tests and the
 	// lab; production uses memberlist's LAN defaults.
 	Fast bool
+	// Keys are the cluster keys (see LoadKeys); the first encrypts. None:
+	// plain gossip.
+	Keys [][]byte
 }
 
 // Gossip is a running cluster member.
@@ -99,6 +104,9 @@ const (
 	taskBacklog     = 64
 	joinRetry       = time.Second
 	maxQueued       = 4096
+	// encryptOverhead is what memberlist's AES-GCM adds to a packet
+	// (version byte, nonce, tag), rounded up.
+	encryptOverhead = 32
 )
 
 // Start joins (or founds) the cluster and starts replicating cfg.Store.
@@ -149,12 +157,24 @@ func Start(cfg Config) (*Gossip, error) {
 		mc.AdvertiseAddr, mc.AdvertisePort = ah, ap
 	}
 	mc.Logger = log.New(&logWriter{l: cfg.Logger.With("node", cfg.Node)}, "", 0)
+	maxBcast := mc.UDPBufferSize - broadcastOverhead
+	if len(cfg.Keys) > 0 {
+		kr, err := memberlist.NewKeyring(cfg.Keys, cfg.Keys[0])
+		if err != nil {
+			return nil, fmt.Errorf("gossip: keys: %w", err)
+		}
+		// Every packet and stream is encrypted and authenticated (AES-GCM):
+		// a node without a key can neither join nor inject records.
+		mc.Keyring = kr
+		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+		maxBcast -= encryptOverhead
+	}
 
 	g := &Gossip{
 		cfg:      cfg,
 		log:      cfg.Logger.With("node", cfg.Node),
 		meta:     meta,
-		maxBcast: mc.UDPBufferSize - broadcastOverhead,
+		maxBcast: maxBcast,
 		members:  make(map[string]*Member),
 		leaving:  make(map[string]bool),
 		changed:  make(chan struct{}, 1),
@@ -723,4 +743,32 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	}
 	w.l.Log(context.Background(), level, line)
 	return len(p), nil
+}
+
+// LoadKeys reads a key file: base64 keys, one per line, blank lines and
+// # comments ignored; each must be 16, 24 or 32 bytes.
+func LoadKeys(path string) ([][]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gossip key file: %w", err)
+	}
+	var keys [][]byte
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, err := base64.StdEncoding.DecodeString(line)
+		if err != nil {
+			return nil, fmt.Errorf("gossip key file %s line %d: not base64: %w", path, i+1, err)
+		}
+		if n := len(k); n != 16 && n != 24 && n != 32 {
+			return nil, fmt.Errorf("gossip key file %s line %d: key is %d bytes, want 16, 24 or 32", path, i+1, n)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("gossip key file %s: no key", path)
+	}
+	return keys, nil
 }

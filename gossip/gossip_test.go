@@ -1,13 +1,17 @@
 package gossip
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -35,6 +39,11 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // start runs a Fast-mode member on 127.0.0.1 (bind "" = a free port).
 func start(t *testing.T, name, dir, bind string, join ...string) *node {
 	t.Helper()
+	return startKeyed(t, name, dir, bind, nil, join...)
+}
+
+func startKeyed(t *testing.T, name, dir, bind string, keys [][]byte, join ...string) *node {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -46,7 +55,7 @@ func start(t *testing.T, name, dir, bind string, join ...string) *node {
 		t.Fatal(err)
 	}
 	g, err := Start(Config{
-		Node: name, Bind: bind, Join: join, Store: s, Logger: quiet, Fast: true,
+		Node: name, Bind: bind, Join: join, Store: s, Logger: quiet, Fast: true, Keys: keys,
 		Meta: Meta{VTEP: "10.0.0." + name[len(name)-1:], Roles: []string{"compute"}, Physnets: []string{"public"}},
 	})
 	if err != nil {
@@ -454,5 +463,51 @@ func TestDigestSizeAt100kPorts(t *testing.T) {
 	t.Logf("push/pull state for 100k records from 500 nodes: %d bytes", len(state))
 	if len(state) > 64<<10 {
 		t.Fatalf("digest too large: %d bytes", len(state))
+	}
+}
+
+// With keys, gossip is encrypted and authenticated: a node with another key
+// neither joins nor gets a record in; a key rotation (new key accepted
+// everywhere first, then made primary) keeps nodes talking throughout.
+func TestGossipKeys(t *testing.T) {
+	k1 := bytes.Repeat([]byte{1}, 32)
+	k2 := bytes.Repeat([]byte{2}, 32)
+	a := startKeyed(t, "n1", "", "", [][]byte{k1, k2})
+	b := startKeyed(t, "n2", "", "", [][]byte{k2, k1}, a.addr) // rotated already
+	eventually(t, 5*time.Second, "a and b joined across a rotation", func() bool {
+		return member(a.g, "n2").State == StateAlive && member(b.g, "n1").State == StateAlive
+	})
+	a.s.Put("port", "p1", obj{Name: "from-a"})
+	eventually(t, 5*time.Second, "record on b", func() bool { _, ok := b.s.Get("port", "p1"); return ok })
+
+	evil := startKeyed(t, "n3", "", "", [][]byte{bytes.Repeat([]byte{9}, 32)}, a.addr)
+	evil.s.Put("port", "bad", obj{Name: "injected"})
+	time.Sleep(2 * time.Second)
+	if m := member(a.g, "n3"); m.State == StateAlive {
+		t.Fatal("a node with a wrong key joined")
+	}
+	if _, ok := a.s.Get("port", "bad"); ok {
+		t.Fatal("a node with a wrong key injected a record")
+	}
+}
+
+func TestLoadKeys(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) string {
+		p := filepath.Join(dir, "k")
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	k := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	keys, err := LoadKeys(write("# cluster key\n" + k + "\n\n" + base64.StdEncoding.EncodeToString(make([]byte, 16)) + "\n"))
+	if err != nil || len(keys) != 2 || len(keys[0]) != 32 {
+		t.Fatalf("keys %d %v", len(keys), err)
+	}
+	for _, bad := range []string{"", "# none\n", "not base64!\n", base64.StdEncoding.EncodeToString(make([]byte, 10))} {
+		if _, err := LoadKeys(write(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }

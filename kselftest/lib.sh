@@ -32,6 +32,8 @@ BNET=${BNET:-$TOP/bin/bnet}
 P=${BNET_PREFIX:-bt$$}
 WORK=${BNET_WORK:-/tmp/bnet-$P}
 UNDERLAY=10.254.0
+# GOSSIP_KEY=<base64> before cloud_up encrypts gossip (GOSSIP_KEY_N3=... gives
+# node 3 another key); CLOUD_ALIVE is how many nodes must then find each other.
 # UNDERLAY_MTU=9000 before cloud_up gives a jumbo underlay.
 UNDERLAY_MTU=${UNDERLAY_MTU:-1500}
 NODES=0
@@ -157,6 +159,15 @@ sees_alive() {
 	[ "$(alive_count "$1")" = "$2" ]
 }
 
+# node_key_conf I: node I's gossip key_file entry, writing its key file.
+node_key_conf() {
+	local var="GOSSIP_KEY_N$1"
+	local key=${!var:-${GOSSIP_KEY:-}}
+	[ -n "$key" ] || return 0
+	echo "$key" >"$WORK/n$1/gossip.key"
+	echo ", key_file: $WORK/n$1/gossip.key"
+}
+
 # cloud_up N: N nodes, underlay, physnet and an outside host; agents running
 # and gossiping with each other.
 cloud_up() {
@@ -197,7 +208,7 @@ cloud_up() {
 			local_ip: $(vtep "$i")
 			roles: [$([ "$i" = 1 ] && echo "network, compute" || echo compute)]
 			physnets: {public: eth-ext}
-			gossip: {bind: "$(vtep "$i"):7946", join: ["$(vtep 1):7946"], fast: true}
+			gossip: {bind: "$(vtep "$i"):7946", join: ["$(vtep 1):7946"], fast: true$(node_key_conf "$i")}
 			api_socket: $WORK/n$i/bnet.sock
 			api_listen: 127.0.0.1:9696
 			pin_dir: /sys/fs/bpf/$P-n$i
@@ -209,8 +220,8 @@ cloud_up() {
 		EOF
 		start_agent "$i" || exit $KSFT_FAIL
 	done
-	if ! busywait 20000 sees_alive 1 "$n"; then
-		echo "cluster did not form: n1 sees $(alive_count 1) of $n alive"
+	if ! busywait 20000 sees_alive 1 "${CLOUD_ALIVE:-$n}"; then
+		echo "cluster did not form: n1 sees $(alive_count 1) of ${CLOUD_ALIVE:-$n} alive"
 		exit $KSFT_FAIL
 	fi
 }
