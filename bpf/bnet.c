@@ -687,6 +687,16 @@ static __noinline int fip_out(struct __sk_buff *skb, struct bnet_eth *eth, struc
 	ak.net_id = ext_net;
 	ak.ip = ip->daddr;
 	nb = bpf_map_lookup_elem(&arp, &ak);
+	if (nb && mac_equal(nb->mac, ext->fg_mac)) {
+		/*
+		 * To another floating IP served here: translate the source now,
+		 * the destination in fip_in, which the caller runs (one call
+		 * deeper would not fit the stack).
+		 */
+		if (dec_ttl(skb, ip) < 0 || nat_addr(skb, 1, ip->saddr, fo->fip) < 0)
+			return drop(skb, BNET_DROP_MALFORMED);
+		return BNET_CONTINUE;
+	}
 	if (nb) {
 		mac_copy(eth->dst, nb->mac);
 	} else {
@@ -868,6 +878,7 @@ static __always_inline int router_echo(struct __sk_buff *skb, const struct bnet_
 static __always_inline int route(struct __sk_buff *skb, __u32 in_net, const struct rif_info *in_rif,
 				 struct bnet_eth *eth)
 {
+	int rc;
 	struct route_key rk = { .prefixlen = 64 };
 	struct fdb_key fk = {};
 	struct arp_key ak = {};
@@ -909,7 +920,11 @@ static __always_inline int route(struct __sk_buff *skb, __u32 in_net, const stru
 				count_drop(skb, BNET_DROP_FRAG_NEEDED);
 				return icmp_error(skb, eth, BNET_ICMP_FRAG_NEEDED, ext->mtu, gw_ip);
 			}
-			return fip_out(skb, eth, &ip, fo);
+			rc = fip_out(skb, eth, &ip, fo);
+			if (rc != BNET_CONTINUE)
+				return rc;
+			rc = fip_in(skb, ext_net, 0);
+			return rc == BNET_CONTINUE ? drop(skb, BNET_DROP_ROUTE_NEIGH) : rc;
 		}
 	}
 	if (!ri) {
@@ -1416,19 +1431,23 @@ int bnet_phys_in(struct __sk_buff *skb)
 	if (load_eth(skb, &eth) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
 
-	if (eth.dst[0] & 1) {
-		if (eth.proto == bpf_htons(ETH_P_ARP)) {
-			int rc = proxy_arp(skb, net_id);
+	ext = bpf_map_lookup_elem(&ext_gw, &net_id);
+	/*
+	 * ARP for a floating IP served here: broadcast, or unicast to the fg
+	 * MAC when a neighbour cache revalidates the entry it has.
+	 */
+	if (eth.proto == bpf_htons(ETH_P_ARP) && ((eth.dst[0] & 1) || (ext && mac_equal(eth.dst, ext->fg_mac)))) {
+		int rc = proxy_arp(skb, net_id);
 
-			if (rc != BNET_CONTINUE)
-				return rc;
-		}
+		if (rc != BNET_CONTINUE)
+			return rc;
+	}
+	if (eth.dst[0] & 1) {
 		if (tagged && bpf_skb_vlan_pop(skb) < 0)
 			return drop(skb, BNET_DROP_VLAN_PUSH);
 		return flood_out(skb, net_id, &net, &eth, BNET_FROM_PHYS);
 	}
 
-	ext = bpf_map_lookup_elem(&ext_gw, &net_id);
 	if (ext && eth.proto == bpf_htons(ETH_P_IP) && mac_equal(eth.dst, ext->fg_mac)) {
 		int rc = fip_in(skb, net_id, tagged);
 

@@ -878,7 +878,7 @@ func toFIPAt(dmac net.HardwareAddr, dst netip.Addr) []byte {
 
 // TestFIPIPOptions: an IPv4 packet with options (here NOP NOP NOP EOL)
 // from or to a floating IP is translated like any other, the options
-// untouched. Skipped while the known bug described inside stands.
+// untouched. 
 func TestFIPIPOptions(t *testing.T) {
 	withOptions := func(dmac, smac net.HardwareAddr, src, dst netip.Addr) []byte {
 		seg := append([]byte{1, 1, 1, 0}, l4Seg(17, src, dst, 20)...)
@@ -996,16 +996,6 @@ func TestFIPProxyARP(t *testing.T) {
 		req := arpFrame(fipFgMAC, fipGwMAC, 1, fipGwMAC, fipExtGw, fipFgMAC, fipFIP)
 		ret, out := f.run(f.p.PhysIn, f.phys, bytes.Clone(req))
 		want := arpFrame(fipGwMAC, fipFgMAC, 2, fipFgMAC, fipFIP, fipGwMAC, fipExtGw)
-		if ret == actRedirect && bytes.Equal(out, req) {
-			// Confirm where it went: the fg port (down: port_down).
-			f.must(f.m.PutPort(PortRow{Ifindex: f.fg, NetID: fipExt, MAC: fipFgMAC, Up: false}))
-			if ret, _ := f.run(f.p.PhysIn, f.phys, bytes.Clone(req)); ret == actShot &&
-				fmt.Sprint(f.drops()) == fmt.Sprint(map[string]uint64{fmt.Sprintf("%d/port_down", f.phys): 1}) {
-				t.Skipf("known bug: proxy_arp runs for broadcast frames only; a unicast ARP request for the floating " +
-					"IP to the fg MAC (Linux neighbour revalidation) is delivered as is to the fg port, whose namespace " +
-					"does not hold the floating IP: unanswered")
-			}
-		}
 		if ret != actRedirect || !bytes.Equal(out, want) {
 			t.Fatalf("verdict %d, reply\n got %x\nwant %x", ret, out, want)
 		}
@@ -1093,7 +1083,7 @@ func TestFIPFromExternalPort(t *testing.T) {
 // served on the same node (another VM's, or its own, as Neutron's DVR
 // allows through the fip namespace) must reach that VM: delivered to A
 // from net 1's gateway MAC, destination 10.10.1.10, the sender seen as
-// its floating IP. Skipped while the known bug described inside stands.
+// its floating IP. 
 func TestFIPToFIPSameNode(t *testing.T) {
 	for _, c := range []struct {
 		name       string
@@ -1113,18 +1103,6 @@ func TestFIPToFIPSameNode(t *testing.T) {
 			port := c.port(f)
 			in := ip4(c.gw, c.vm, 17, c.fixed, fipFIP, 64, l4Seg(17, c.fixed, fipFIP, 20))
 			ret, out := f.run(f.p.PortIn, port, bytes.Clone(in))
-			buggy := natted(in, fipFgMAC, fipFgMAC, true, c.fixed, c.fip)
-			if ret == actRedirect && bytes.Equal(out, buggy) {
-				// Confirm where it went: the fg port (down: port_down).
-				f.must(f.m.PutPort(PortRow{Ifindex: f.fg, NetID: fipExt, MAC: fipFgMAC, Up: false}))
-				if ret, _ := f.run(f.p.PortIn, port, bytes.Clone(in)); ret == actShot &&
-					fmt.Sprint(f.drops()) == fmt.Sprint(map[string]uint64{fmt.Sprintf("%d/port_down", port): 1}) {
-					t.Skipf("known bug: fip_out resolves the floating IP %v through the external network's ARP entry "+
-						"(floating IP -> fg MAC, written by the agent's computeFIPs) and delivers the packet, source "+
-						"translated to %v but destination not, from and to the fg MAC, to the fg port, whose namespace "+
-						"drops it; it never reaches %v", fipFIP, c.fip, rtIPA)
-				}
-			}
 			if ret != actRedirect {
 				t.Fatalf("verdict %d, want redirect to A", ret)
 			}
