@@ -58,7 +58,7 @@ func TestClientOverUnixSocket(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o660 {
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("socket mode %v %v", fi.Mode(), err)
 	}
 	// A second server on the same live socket refuses.
