@@ -339,7 +339,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localPort, map[string]string) {
 	local := map[string]localPort{}
 	errs := map[string]string{}
-	snatNS := map[string]bool{}
+	ownNS := map[string]bool{} // the namespaces this agent made and still wants (snat-, qrouter-, fip-)
 	for _, p := range s.ports {
 		if isSNATPort(p) {
 			if snat[p.DeviceID] != a.cfg.Node {
@@ -360,7 +360,7 @@ func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localP
 		case p.DeviceOwner == model.OwnerFloatingIPGateway:
 			ifname = hostIfName(p.ID)
 			ns := a.fipNetns(p.NetworkID)
-			snatNS[ns] = true
+			ownNS[ns] = true
 			vm := vmSide{Netns: ns, IfName: fgIfName(p), MAC: mac, MTU: n.MTU}
 			vm.Addr, _ = a.vmAddr(s, p) // on-link only: it resolves the next hop, routes nothing
 			idx, err = plugNetns(ifname, vm)
@@ -372,7 +372,7 @@ func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localP
 		case isSNATPort(p):
 			ifname = hostIfName(p.ID)
 			ns := a.routerNetns(s.routers[p.DeviceID])
-			snatNS[ns] = true
+			ownNS[ns] = true
 			vm := vmSide{Netns: ns, IfName: snatIfName(p), MAC: mac, MTU: n.MTU}
 			vm.Addr, vm.Gateway = a.vmAddr(s, p)
 			if p.DeviceOwner != model.OwnerRouterGateway {
@@ -413,7 +413,7 @@ func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localP
 	}
 	for id, r := range s.routers {
 		ns := a.routerNetns(r)
-		if snat[id] != a.cfg.Node || !snatNS[ns] {
+		if snat[id] != a.cfg.Node || !ownNS[ns] {
 			continue
 		}
 		qg := ""
@@ -435,7 +435,7 @@ func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localP
 			a.log.Warn("router namespace", "router", id, "err", err)
 		}
 	}
-	a.sweepNetns(snatNS)
+	a.sweepNetns(ownNS)
 	return local, errs
 }
 
