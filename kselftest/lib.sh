@@ -176,6 +176,8 @@ cloud_up() {
 	require jq nsenter ip
 	[ -x "$BNET" ] || { echo "build bnet first ($BNET missing)"; exit $KSFT_FAIL; }
 	trap cleanup EXIT
+	# A PID can come back: never inherit a kept run's state, logs or pins.
+	rm -rf "$WORK" /sys/fs/bpf/"$P"-*
 	mkdir -p "$WORK"
 	ip netns add "$P-ul"
 	ip netns add "$P-ext"
