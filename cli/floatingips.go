@@ -43,12 +43,12 @@ func fipCommand() *cli.Command {
 			Name:      "show",
 			Usage:     "show one floating IP",
 			ArgsUsage: arg,
-			Action:    fipShow,
+			Action:    func(c *cli.Context) error { return show(c, floatingIPs) },
 		}, {
 			Name:      "delete",
 			Usage:     "delete a floating IP, releasing its address",
 			ArgsUsage: arg,
-			Action:    fipDelete,
+			Action:    func(c *cli.Context) error { return remove(c, floatingIPs) },
 		}, {
 			Name:      "associate",
 			Usage:     "associate a floating IP with a port (one a router connects to the floating IP's network), or move it to that port",
@@ -155,48 +155,6 @@ func fipCreate(c *cli.Context) error {
 		}
 	}
 	return create(c, floatingIPs, attrs)
-}
-
-func fipShow(c *cli.Context) error {
-	asJSON, err := outputJSON(c)
-	if err != nil {
-		return err
-	}
-	arg, err := oneArg(c, "FLOATING IP address or ID")
-	if err != nil {
-		return err
-	}
-	id, err := resolveFIP(c, arg)
-	if err != nil {
-		return err
-	}
-	var raw json.RawMessage
-	if err := client(c).Do(c.Context, "GET", floatingIPs.item(id), nil, &raw); err != nil {
-		return fmt.Errorf("show floating IP %s: %w", arg, err)
-	}
-	return printOne(c, floatingIPs, raw, asJSON)
-}
-
-func fipDelete(c *cli.Context) error {
-	asJSON, err := outputJSON(c)
-	if err != nil {
-		return err
-	}
-	arg, err := oneArg(c, "FLOATING IP address or ID")
-	if err != nil {
-		return err
-	}
-	id, err := resolveFIP(c, arg)
-	if err != nil {
-		return err
-	}
-	if err := client(c).Do(c.Context, "DELETE", floatingIPs.item(id), nil, nil); err != nil {
-		return fmt.Errorf("delete floating IP %s: %w", arg, err)
-	}
-	if !asJSON {
-		fmt.Fprintf(getEnv(c).stdout, "Deleted floating IP: %s\n", arg)
-	}
-	return nil
 }
 
 func fipAssociate(c *cli.Context) error {

@@ -26,6 +26,14 @@ var (
 
 func (r resource) path() string { return "/v2.0/" + r.plural }
 
+// noun is how messages name the resource.
+func (r resource) noun() string {
+	if r == floatingIPs {
+		return "floating IP"
+	}
+	return r.singular
+}
+
 func (r resource) item(id string) string { return r.path() + "/" + url.PathEscape(id) }
 
 func client(c *cli.Context) *api.Client {
@@ -36,6 +44,9 @@ func client(c *cli.Context) *api.Client {
 // unique name wins, no match means the argument is taken as an ID (the agent
 // then answers 404 if it is not one), several matches are an error.
 func resolve(c *cli.Context, r resource, nameOrID string) (string, error) {
+	if r == floatingIPs {
+		return resolveFIP(c, nameOrID) // floating IPs have addresses, not names
+	}
 	var body map[string][]struct {
 		ID string `json:"id"`
 	}
@@ -100,7 +111,7 @@ func show(c *cli.Context, r resource) error {
 	}
 	var raw json.RawMessage
 	if err := client(c).Do(c.Context, "GET", r.item(id), nil, &raw); err != nil {
-		return fmt.Errorf("show %s %s: %w", r.singular, arg, err)
+		return fmt.Errorf("show %s %s: %w", r.noun(), arg, err)
 	}
 	return printOne(c, r, raw, asJSON)
 }
@@ -135,10 +146,10 @@ func remove(c *cli.Context, r resource) error {
 		return err
 	}
 	if err := client(c).Do(c.Context, "DELETE", r.item(id), nil, nil); err != nil {
-		return fmt.Errorf("delete %s %s: %w", r.singular, arg, err)
+		return fmt.Errorf("delete %s %s: %w", r.noun(), arg, err)
 	}
 	if !asJSON {
-		fmt.Fprintf(getEnv(c).stdout, "Deleted %s: %s\n", r.singular, arg)
+		fmt.Fprintf(getEnv(c).stdout, "Deleted %s: %s\n", r.noun(), arg)
 	}
 	return nil
 }
