@@ -92,6 +92,8 @@ func NewApp(version string, stdout, stderr io.Writer) *cli.App {
 			tunnelCommand(),
 			routeCommand(),
 			dvrMACCommand(),
+			natCommand(),
+			portsecCommand(),
 			mapCommand(),
 			dropCommand(),
 			keygenCommand(),

@@ -32,6 +32,9 @@ type mapReader interface {
 	RouteRows() ([]maps.RouteRow, error)
 	RIFRows() ([]maps.RIFRow, error)
 	DVRMACRows() ([]maps.DVRMACRow, error)
+	FIPRows() ([]maps.FIPRow, error)
+	ExtGWRows() ([]maps.ExtGWRow, error)
+	PortAddrRows() ([]maps.PortAddrRow, error)
 }
 
 // openMaps opens the pins read-only: a view must never create or change

@@ -22,16 +22,22 @@ type fakeMaps struct {
 	routes []maps.RouteRow
 	rifs   []maps.RIFRow
 	dvr    []maps.DVRMACRow
+	fips   []maps.FIPRow
+	extgw  []maps.ExtGWRow
+	addrs  []maps.PortAddrRow
 }
 
-func (f *fakeMaps) FDBRows() ([]maps.FDBRow, error)     { return f.fdb, nil }
-func (f *fakeMaps) ARPRows() ([]maps.ARPRow, error)     { return f.arp, nil }
-func (f *fakeMaps) NetRows() ([]maps.NetRow, error)     { return f.nets, nil }
-func (f *fakeMaps) FloodRows() ([]maps.FloodRow, error) { return f.floods, nil }
-func (f *fakeMaps) MapRows() ([]maps.MapRow, error)     { return f.maps, nil }
-func (f *fakeMaps) DropRows() ([]maps.DropRow, error)   { return f.drops, nil }
-func (f *fakeMaps) RouteRows() ([]maps.RouteRow, error) { return f.routes, nil }
-func (f *fakeMaps) RIFRows() ([]maps.RIFRow, error)     { return f.rifs, nil }
+func (f *fakeMaps) FDBRows() ([]maps.FDBRow, error)           { return f.fdb, nil }
+func (f *fakeMaps) ARPRows() ([]maps.ARPRow, error)           { return f.arp, nil }
+func (f *fakeMaps) NetRows() ([]maps.NetRow, error)           { return f.nets, nil }
+func (f *fakeMaps) FloodRows() ([]maps.FloodRow, error)       { return f.floods, nil }
+func (f *fakeMaps) MapRows() ([]maps.MapRow, error)           { return f.maps, nil }
+func (f *fakeMaps) DropRows() ([]maps.DropRow, error)         { return f.drops, nil }
+func (f *fakeMaps) RouteRows() ([]maps.RouteRow, error)       { return f.routes, nil }
+func (f *fakeMaps) RIFRows() ([]maps.RIFRow, error)           { return f.rifs, nil }
+func (f *fakeMaps) FIPRows() ([]maps.FIPRow, error)           { return f.fips, nil }
+func (f *fakeMaps) ExtGWRows() ([]maps.ExtGWRow, error)       { return f.extgw, nil }
+func (f *fakeMaps) PortAddrRows() ([]maps.PortAddrRow, error) { return f.addrs, nil }
 func (f *fakeMaps) DVRMACRows() ([]maps.DVRMACRow, error) {
 	return f.dvr, nil
 }
@@ -209,5 +215,23 @@ func TestRouteAndDVRMACViews(t *testing.T) {
 	got := jsonOf(t, mustRun(t, "--pin-dir", dir, "-o", "json", "dvr-mac", "list"))["dvr_macs"].([]any)
 	if len(got) != 2 || got[0].(map[string]any)["self"] != true || got[1].(map[string]any)["mac"] != "fa:16:3f:db:6f:73" {
 		t.Errorf("dvr-mac json = %v", got)
+	}
+}
+
+func TestNATAndPortsecViews(t *testing.T) {
+	dir := withFakeMaps(t, &fakeMaps{
+		fips:  []maps.FIPRow{{NetID: 1, FixedIP: netip.MustParseAddr("10.0.0.5"), ExtNet: 4, FIP: netip.MustParseAddr("203.0.113.7")}},
+		extgw: []maps.ExtGWRow{{NetID: 4, FgIP: netip.MustParseAddr("203.0.113.9"), FgMAC: mac("fa:16:3e:00:00:09")}},
+		addrs: []maps.PortAddrRow{{Ifindex: 7, Prefix: netip.MustParsePrefix("10.0.0.5/32"), MAC: mac("fa:16:3e:00:00:05")}},
+	})
+	out := mustRun(t, "--pin-dir", dir, "nat", "list")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	want := []string{"203.0.113.7", "4", "10.0.0.5", "1", "fa:16:3e:00:00:09", "-"}
+	if len(lines) != 2 || !reflect.DeepEqual(strings.Fields(lines[1]), want) {
+		t.Errorf("nat list:\n%s", out)
+	}
+	got := jsonOf(t, mustRun(t, "--pin-dir", dir, "-o", "json", "portsec", "list"))["portsec"].([]any)
+	if len(got) != 1 || got[0].(map[string]any)["source"] != "10.0.0.5/32" || got[0].(map[string]any)["ifindex"] != 7.0 {
+		t.Errorf("portsec json = %v", got)
 	}
 }

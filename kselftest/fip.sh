@@ -46,6 +46,9 @@ check_err $? "a2 -> outside lost packets"
 n=$(capture_stop)
 [ "$n" -eq 0 ]
 check_err $? "floating IP traffic went to the network node ($n VXLAN frames on n1)"
+served=$(bn 2 -o json nat list | jq -r --arg f "$fip" '.nat[] | select(.floating_ip == $f) | .fixed_ip + " " + .next_hop_mac')
+[[ $served == "10.30.1.20 "??:* ]]
+check_err $? "bnet nat list on n2 shows '$served' for $fip, want 10.30.1.20 and a resolved next hop"
 log_test "floating IP out: from $fip, straight out of the VM's node"
 
 mac=$(in_ns "$P-out" ip neigh show "$fip" | awk '{print $5}')

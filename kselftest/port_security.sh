@@ -56,6 +56,8 @@ check_err $? "port update --allowed-address failed"
 pairok() { in_ns "$P-v1" ping -c 1 -W 1 -I 10.50.0.99 10.50.0.12; }
 busywait 5000 pairok
 check_err $? "v1 cannot send from its allowed address pair 10.50.0.99"
+bn 1 -o json portsec list | jq -e '.portsec[] | select(.source == "10.50.0.99/32")' >/dev/null
+check_err $? "bnet portsec list on n1 does not show the pair 10.50.0.99/32"
 log_test "allowed address pair lets the VIP through"
 
 # ARP spoof: v1 claims v3's address in a gratuitous ARP; v2's cache must
