@@ -577,7 +577,6 @@ static __always_inline __u32 spoofed(struct __sk_buff *skb, __u32 ifindex, const
 
 #define BNET_IP_OFF sizeof(struct bnet_eth)
 #define BNET_IP_CSUM_OFF (BNET_IP_OFF + offsetof(struct bnet_iph, check))
-#define BNET_L4_OFF (BNET_IP_OFF + sizeof(struct bnet_iph))
 
 /*
  * nat_icmp_inner fixes the packet an ICMP error quotes: it is the packet
@@ -585,14 +584,14 @@ static __always_inline __u32 spoofed(struct __sk_buff *skb, __u32 ifindex, const
  * the opposite field (an error the VM sends quotes a packet *to* it). The
  * quoted header's checksum and the ICMP checksum over both follow.
  */
-static __always_inline int nat_icmp_inner(struct __sk_buff *skb, __u32 is_src, __u32 old, __u32 new_)
+static __always_inline int nat_icmp_inner(struct __sk_buff *skb, __u32 l4, __u32 is_src, __u32 old, __u32 new_)
 {
-	__u32 ioff = BNET_L4_OFF + 8, aoff;
+	__u32 ioff = l4 + 8, aoff;
 	struct bnet_iph in;
 	__u16 ocsum, ncsum;
 	__u8 type;
 
-	if (bpf_skb_load_bytes(skb, BNET_L4_OFF, &type, 1) < 0)
+	if (bpf_skb_load_bytes(skb, l4, &type, 1) < 0)
 		return 0;
 	if (type != 3 && type != 11 && type != 12)
 		return 0;
@@ -605,8 +604,8 @@ static __always_inline int nat_icmp_inner(struct __sk_buff *skb, __u32 is_src, _
 	if (bpf_skb_store_bytes(skb, aoff, &new_, 4, 0) < 0 ||
 	    bpf_l3_csum_replace(skb, ioff + offsetof(struct bnet_iph, check), old, new_, 4) < 0 ||
 	    bpf_skb_load_bytes(skb, ioff + offsetof(struct bnet_iph, check), &ncsum, 2) < 0 ||
-	    bpf_l4_csum_replace(skb, BNET_L4_OFF + 2, old, new_, 4) < 0 ||
-	    bpf_l4_csum_replace(skb, BNET_L4_OFF + 2, ocsum, ncsum, 2) < 0)
+	    bpf_l4_csum_replace(skb, l4 + 2, old, new_, 4) < 0 ||
+	    bpf_l4_csum_replace(skb, l4 + 2, ocsum, ncsum, 2) < 0)
 		return -1;
 	return 0;
 }
@@ -615,15 +614,18 @@ static __always_inline int nat_icmp_inner(struct __sk_buff *skb, __u32 is_src, _
  * nat_addr rewrites the packet's source (is_src) or destination IPv4
  * address from old to new_: the IP header checksum, the TCP/UDP checksum
  * whose pseudo header holds the address, and the quoted packet of an ICMP
- * error. IPv4 without options only (the caller checked).
+ * error. IP options are carried over untouched: the L4 header starts
+ * after them.
  */
 static __noinline int nat_addr(struct __sk_buff *skb, __u32 is_src, __u32 old, __u32 new_)
 {
 	struct bnet_iph ip;
-	__u32 off;
+	__u32 off, l4;
 
-	if (!skb || bpf_skb_load_bytes(skb, BNET_IP_OFF, &ip, sizeof(ip)) < 0 || ip.ver_ihl != 0x45)
+	if (!skb || bpf_skb_load_bytes(skb, BNET_IP_OFF, &ip, sizeof(ip)) < 0 || (ip.ver_ihl >> 4) != 4 ||
+	    (ip.ver_ihl & 0xf) < 5)
 		return -1;
+	l4 = BNET_IP_OFF + (ip.ver_ihl & 0xf) * 4;
 	off = BNET_IP_OFF + (is_src ? offsetof(struct bnet_iph, saddr) : offsetof(struct bnet_iph, daddr));
 	if (bpf_skb_store_bytes(skb, off, &new_, 4, 0) < 0 ||
 	    bpf_l3_csum_replace(skb, BNET_IP_CSUM_OFF, old, new_, 4) < 0)
@@ -632,12 +634,12 @@ static __noinline int nat_addr(struct __sk_buff *skb, __u32 is_src, __u32 old, _
 		return 0; /* a later fragment carries no L4 header */
 	switch (ip.protocol) {
 	case BNET_IPPROTO_TCP:
-		return bpf_l4_csum_replace(skb, BNET_L4_OFF + 16, old, new_, BPF_F_PSEUDO_HDR | 4);
+		return bpf_l4_csum_replace(skb, l4 + 16, old, new_, BPF_F_PSEUDO_HDR | 4);
 	case BNET_IPPROTO_UDP:
-		return bpf_l4_csum_replace(skb, BNET_L4_OFF + 6, old, new_,
+		return bpf_l4_csum_replace(skb, l4 + 6, old, new_,
 					   BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | 4);
 	case BNET_IPPROTO_ICMP:
-		return nat_icmp_inner(skb, is_src, old, new_);
+		return nat_icmp_inner(skb, l4, is_src, old, new_);
 	}
 	return 0;
 }
@@ -735,7 +737,8 @@ static __noinline int fip_in(struct __sk_buff *skb, __u32 ext_net, __u32 tagged)
 	struct fdb_entry *dst;
 	__u32 tnet, fixed;
 
-	if (!skb || bpf_skb_load_bytes(skb, BNET_IP_OFF, &ip, sizeof(ip)) < 0 || ip.ver_ihl != 0x45)
+	if (!skb || bpf_skb_load_bytes(skb, BNET_IP_OFF, &ip, sizeof(ip)) < 0 || (ip.ver_ihl >> 4) != 4 ||
+	    (ip.ver_ihl & 0xf) < 5)
 		return BNET_CONTINUE;
 	ak.ip = ip.daddr;
 	fi = bpf_map_lookup_elem(&fips_in, &ak);
