@@ -152,15 +152,7 @@ func (s *Server) createFloatingIP(w http.ResponseWriter, r *http.Request) {
 			f.Associate(&a)
 			host = p.HostID
 		}
-		undo, err := s.apply(portPlan{create: []model.Port{port}})
-		if err != nil {
-			return err
-		}
-		if err := s.putFloatingIP(f); err != nil {
-			undo()
-			return err
-		}
-		return nil
+		return s.applyThen(portPlan{create: []model.Port{port}}, func() error { return s.putFloatingIP(f) })
 	}()
 	if err != nil {
 		s.fail(w, r, err)
@@ -242,15 +234,10 @@ func (s *Server) deleteFloatingIP(w http.ResponseWriter, r *http.Request) {
 			return floatingIPNotFound(id)
 		}
 		host = s.hostOf(f.PortID)
-		undo, err := s.apply(portPlan{remove: floatingIPPorts(decodeAll[model.Port](s, model.KindPort), id)})
-		if err != nil {
+		return s.applyThen(portPlan{remove: floatingIPPorts(decodeAll[model.Port](s, model.KindPort), id)}, func() error {
+			_, err := s.st.Delete(model.KindFloatingIP, id)
 			return err
-		}
-		if _, err := s.st.Delete(model.KindFloatingIP, id); err != nil {
-			undo()
-			return err
-		}
-		return nil
+		})
 	}()
 	if err != nil {
 		s.fail(w, r, err)

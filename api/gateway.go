@@ -91,6 +91,21 @@ type portChange struct{ old, new model.Port }
 // it made and returns the error; otherwise it returns the function that
 // undoes them all, for a caller whose next write fails. The caller holds
 // s.mu.
+// applyThen applies pl, then runs write (the write of the object the ports
+// belong to); if write fails, the port writes are undone, so the store
+// never holds a half-made router or floating IP. The caller holds s.mu.
+func (s *Server) applyThen(pl portPlan, write func() error) error {
+	undo, err := s.apply(pl)
+	if err != nil {
+		return err
+	}
+	if err := write(); err != nil {
+		undo()
+		return err
+	}
+	return nil
+}
+
 func (s *Server) apply(pl portPlan) (undo func(), err error) {
 	var steps []func() error
 	undo = func() {

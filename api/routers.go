@@ -67,15 +67,7 @@ func (s *Server) putRouter(rt model.Router) error {
 // putRouterWith makes the port writes of pl, then stores rt; if that
 // fails, the port writes are undone. The caller holds s.mu.
 func (s *Server) putRouterWith(rt model.Router, pl portPlan) error {
-	undo, err := s.apply(pl)
-	if err != nil {
-		return err
-	}
-	if err := s.putRouter(rt); err != nil {
-		undo()
-		return err
-	}
-	return nil
+	return s.applyThen(pl, func() error { return s.putRouter(rt) })
 }
 
 // updateRouter also sets, changes or clears the gateway when the body has
@@ -167,15 +159,10 @@ func (s *Server) deleteRouter(w http.ResponseWriter, r *http.Request) {
 			return conflict("RouterInUse", "Router %s still has ports", id)
 		}
 		pl := portPlan{remove: append(routerOwned(all, id, model.OwnerRouterGateway), routerOwned(all, id, model.OwnerRouterSNAT)...)}
-		undo, err := s.apply(pl)
-		if err != nil {
+		return s.applyThen(pl, func() error {
+			_, err := s.st.Delete(model.KindRouter, id)
 			return err
-		}
-		if _, err := s.st.Delete(model.KindRouter, id); err != nil {
-			undo()
-			return err
-		}
-		return nil
+		})
 	}()
 	if err != nil {
 		s.fail(w, r, err)
