@@ -125,6 +125,7 @@ type Port struct {
 	FixedIPs            []FixedIP         `json:"fixed_ips"`
 	PortSecurityEnabled *bool             `json:"port_security_enabled"`
 	AllowedAddressPairs []AddressPair     `json:"allowed_address_pairs"`
+	SecurityGroups      []string          `json:"security_groups"`
 	AdminStateUp        bool              `json:"admin_state_up"`
 	DeviceID            string            `json:"device_id"`
 	DeviceOwner         string            `json:"device_owner"`
