@@ -43,6 +43,12 @@
  * verdict so it never leaks out of a program.
  */
 #define BNET_CONTINUE 0x10000
+/*
+ * Internal "deliver to the local port in *to": noinline NAT steps hand the
+ * delivery (and its security group check) back to the program's top level,
+ * so the check's stack frame never sits under theirs.
+ */
+#define BNET_DELIVER 0x10001
 
 char __license[] SEC("license") = "Dual BSD/GPL";
 
@@ -160,6 +166,28 @@ static __always_inline void count_drop(struct __sk_buff *skb, __u32 reason)
 	val->bytes += skb->len;
 }
 
+/*
+ * count_drop_at counts a drop against a local port the frame was headed
+ * to (a security group refusing it), so per-port counters show what a
+ * VM's groups kept out, not only what it sent.
+ */
+static __always_inline void count_drop_at(struct __sk_buff *skb, __u32 ifindex, __u32 reason)
+{
+	struct stat_key key = { .ifindex = ifindex, .reason = reason };
+	struct stat_val *val, init = {};
+
+	ctx_barrier(skb);
+	init.packets = 1;
+	init.bytes = skb->len;
+	val = bpf_map_lookup_elem(&drop_stats, &key);
+	if (!val) {
+		bpf_map_update_elem(&drop_stats, &key, &init, BPF_NOEXIST);
+		return;
+	}
+	val->packets++;
+	val->bytes += skb->len;
+}
+
 /* drop is the only way a program discards a frame. */
 static __always_inline int drop(struct __sk_buff *skb, __u32 reason)
 {
@@ -196,12 +224,318 @@ static __always_inline int load_eth(struct __sk_buff *skb, struct bnet_eth *eth)
 	return 0;
 }
 
+/* ---- security groups: policy and connection tracking -------------------- */
+
+#define BNET_NSEC 1000000000ULL
+#define BNET_TCP_FIN 0x01
+#define BNET_TCP_SYN 0x02
+#define BNET_TCP_RST 0x04
+#define BNET_TCP_ACK 0x10
+
+/* The flow a packet belongs to, from the port's side. */
+struct bnet_flow {
+	struct ct_key key;
+	__be16 mport;   /* what rules match: destination port, ICMP type << 8 | code */
+	__u8 tcp_flags;
+	__u8 related;   /* an ICMP error: key is the flow it quotes */
+	__u8 first_frag;
+	__u8 pad[3];
+	struct frag_key fk;
+};
+
+static __always_inline int l4_has_ports(__u8 proto)
+{
+	/* tcp, udp, dccp, sctp, udplite: ports in the first four bytes */
+	return proto == BNET_IPPROTO_TCP || proto == BNET_IPPROTO_UDP || proto == 33 || proto == 132 ||
+	       proto == 136;
+}
+
+static __always_inline int icmp_is_error(__u8 type)
+{
+	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
+/*
+ * flow_of fills f for an IPv4 packet at a port, seen in direction dir.
+ * Returns a drop reason or BNET_DROP_NONE.
+ */
+static __always_inline __u32 flow_of(struct __sk_buff *skb, __u32 ifindex, __u32 dir, struct bnet_flow *f)
+{
+	struct bnet_iph ip;
+	struct frag_ports *fp;
+	__u8 l4[8];
+	__be16 sport = 0, dport = 0;
+	__u32 off;
+
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &ip, sizeof(ip)) < 0 || (ip.ver_ihl >> 4) != 4 ||
+	    (ip.ver_ihl & 0xf) < 5)
+		return BNET_DROP_MALFORMED;
+	off = sizeof(struct bnet_eth) + (ip.ver_ihl & 0xf) * 4;
+	f->key.ifindex = ifindex;
+	f->key.proto = ip.protocol;
+	f->key.local_ip = dir == BNET_DIR_EGRESS ? ip.saddr : ip.daddr;
+	f->key.remote_ip = dir == BNET_DIR_EGRESS ? ip.daddr : ip.saddr;
+	f->fk.ifindex = ifindex;
+	f->fk.saddr = ip.saddr;
+	f->fk.daddr = ip.daddr;
+	f->fk.id = ip.id;
+	f->fk.proto = ip.protocol;
+
+	if (ip.frag_off & bpf_htons(BNET_IP_OFFMASK)) {
+		/* A later fragment: no L4 header, its first fragment's verdict. */
+		fp = bpf_map_lookup_elem(&frags, &f->fk);
+		if (!fp)
+			return BNET_DROP_CT_FRAG;
+		f->key.local_port = fp->local_port;
+		f->key.remote_port = fp->remote_port;
+		f->mport = fp->mport;
+		return BNET_DROP_NONE;
+	}
+	f->first_frag = !!(ip.frag_off & bpf_htons(BNET_IP_MF));
+
+	if (l4_has_ports(ip.protocol)) {
+		if (bpf_skb_load_bytes(skb, off, l4, 4) < 0)
+			return BNET_DROP_MALFORMED;
+		__builtin_memcpy(&sport, &l4[0], 2);
+		__builtin_memcpy(&dport, &l4[2], 2);
+		if (ip.protocol == BNET_IPPROTO_TCP && bpf_skb_load_bytes(skb, off + 13, &f->tcp_flags, 1) < 0)
+			return BNET_DROP_MALFORMED;
+		f->mport = dport;
+	} else if (ip.protocol == BNET_IPPROTO_ICMP) {
+		if (bpf_skb_load_bytes(skb, off, l4, 8) < 0)
+			return BNET_DROP_MALFORMED;
+		if (icmp_is_error(l4[0])) {
+			/*
+			 * RELATED: an error about a flow this port tracks. The
+			 * quoted packet went the other way, so its source is
+			 * the local side when the error comes in.
+			 */
+			struct bnet_iph in;
+			__u32 ioff = off + 8;
+
+			if (bpf_skb_load_bytes(skb, ioff, &in, sizeof(in)) < 0 || (in.ver_ihl & 0xf) < 5)
+				return BNET_DROP_MALFORMED;
+			ioff += (in.ver_ihl & 0xf) * 4;
+			if (bpf_skb_load_bytes(skb, ioff, l4, 8) < 0)
+				return BNET_DROP_MALFORMED;
+			f->related = 1;
+			f->key.proto = in.protocol;
+			f->key.local_ip = dir == BNET_DIR_INGRESS ? in.saddr : in.daddr;
+			f->key.remote_ip = dir == BNET_DIR_INGRESS ? in.daddr : in.saddr;
+			if (in.protocol == BNET_IPPROTO_ICMP) {
+				__builtin_memcpy(&f->key.local_port, &l4[4], 2);
+				return BNET_DROP_NONE;
+			}
+			if (!l4_has_ports(in.protocol))
+				return BNET_DROP_NONE;
+			__builtin_memcpy(&sport, &l4[0], 2);
+			__builtin_memcpy(&dport, &l4[2], 2);
+			f->key.local_port = dir == BNET_DIR_INGRESS ? sport : dport;
+			f->key.remote_port = dir == BNET_DIR_INGRESS ? dport : sport;
+			return BNET_DROP_NONE;
+		}
+		f->mport = bpf_htons((__u16)l4[0] << 8 | l4[1]);
+		if (l4[0] == 8 || l4[0] == 0 || l4[0] == 13 || l4[0] == 14) {
+			/* echo and timestamp: request and reply share the identifier */
+			__builtin_memcpy(&f->key.local_port, &l4[4], 2);
+			return BNET_DROP_NONE;
+		}
+		f->key.local_port = f->mport;
+		return BNET_DROP_NONE;
+	} else {
+		return BNET_DROP_NONE;
+	}
+	f->key.local_port = dir == BNET_DIR_EGRESS ? sport : dport;
+	f->key.remote_port = dir == BNET_DIR_EGRESS ? dport : sport;
+	return BNET_DROP_NONE;
+}
+
+/* policy_allows: does a rule of the policy let this flow start? */
+static __always_inline int policy_allows(__u32 policy_id, __u32 dir, __u32 remote, __u8 proto, __be16 mport)
+{
+	struct policy_ip_key ik = { .prefixlen = 96, .policy_id = policy_id, .dir = dir, .ip = remote };
+	struct policy_port_key pk = { .prefixlen = 64, .proto = proto, .port = mport };
+	__u32 *cls;
+
+	if (policy_id == 0)
+		return 0;
+	cls = bpf_map_lookup_elem(&policy_ips, &ik);
+	if (!cls)
+		return 0;
+	pk.class_id = *cls;
+	return bpf_map_lookup_elem(&policy_ports, &pk) != NULL;
+}
+
+static __always_inline __u64 ct_timeout(const struct ct_entry *e, __u8 proto)
+{
+	__u32 zero = 0, t;
+	struct ct_cfg *c = bpf_map_lookup_elem(&ct_config, &zero);
+
+	if (proto == BNET_IPPROTO_TCP) {
+		if (e->state & BNET_CT_RST || (e->state & BNET_CT_FIN_OUT && e->state & BNET_CT_FIN_IN))
+			t = c && c->tcp_close ? c->tcp_close : 10;
+		else if (e->state & (BNET_CT_FIN_OUT | BNET_CT_FIN_IN))
+			t = c && c->tcp_fin ? c->tcp_fin : 30;
+		else if (e->state & BNET_CT_REPLIED)
+			t = c && c->tcp_est ? c->tcp_est : 21600;
+		else
+			t = c && c->tcp_syn ? c->tcp_syn : 60;
+	} else if (e->state & BNET_CT_REPLIED) {
+		t = c && c->other_est ? c->other_est : 120;
+	} else {
+		t = c && c->other_new ? c->other_new : 30;
+	}
+	return (__u64)t * BNET_NSEC;
+}
+
+static __always_inline void ct_uncount(__u32 ifindex)
+{
+	__u32 *n = bpf_map_lookup_elem(&ct_count, &ifindex);
+
+	if (n && *n > 0)
+		__sync_fetch_and_add(n, -1);
+}
+
+/* ct_charge takes one entry from the port's budget, or says it is spent. */
+static __always_inline int ct_charge(__u32 ifindex)
+{
+	__u32 zero = 0, one = 1, max = 16384, *n;
+	struct ct_cfg *c = bpf_map_lookup_elem(&ct_config, &zero);
+
+	if (c && c->port_max)
+		max = c->port_max;
+	n = bpf_map_lookup_elem(&ct_count, &ifindex);
+	if (!n)
+		return bpf_map_update_elem(&ct_count, &ifindex, &one, BPF_NOEXIST) == 0 ? 0 : -1;
+	if (*n >= max)
+		return -1;
+	__sync_fetch_and_add(n, 1);
+	return 0;
+}
+
+static __always_inline int is_icmp6_nd(struct __sk_buff *skb)
+{
+	__u8 nh, type;
+
+	/* RS, RA, NS, NA, redirect: neighbour discovery always passes. */
+	return bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + 6, &nh, 1) == 0 && nh == 58 &&
+	       bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + 40, &type, 1) == 0 && type >= 133 && type <= 137;
+}
+
+/*
+ * policy_check enforces the security groups of local port ifindex on a
+ * frame leaving the VM (egress) or about to be delivered to it (ingress).
+ * Stateful: a tracked connection passes both ways; a new one needs a rule
+ * in its direction; a connection made under an older policy (another
+ * epoch) is checked again and cut if no rule allows it any more. ARP, DHCP
+ * client traffic and IPv6 neighbour discovery always pass, as Neutron's
+ * firewall drivers let them. Returns a drop reason or BNET_DROP_NONE.
+ */
+static __noinline __u32 policy_check(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
+{
+	struct bnet_flow f = {};
+	struct ct_entry *e, ne = {};
+	struct port_info *port;
+	__u64 now;
+	__be16 proto;
+	__u32 why, existed = 0, policy_id, epoch;
+
+	port = bpf_map_lookup_elem(&ports, &ifindex);
+	if (!port)
+		return BNET_DROP_NO_PORT;
+	policy_id = port->policy_id;
+	epoch = port->epoch;
+	if (bpf_skb_load_bytes(skb, offsetof(struct bnet_eth, proto), &proto, sizeof(proto)) < 0)
+		return BNET_DROP_MALFORMED;
+	if (proto == bpf_htons(ETH_P_ARP))
+		return BNET_DROP_NONE;
+	if (proto == bpf_htons(ETH_P_IPV6)) {
+		if (is_icmp6_nd(skb))
+			return BNET_DROP_NONE;
+		if (port->flags & (dir == BNET_DIR_EGRESS ? BNET_PORT_V6_OUT : BNET_PORT_V6_IN))
+			return BNET_DROP_NONE;
+		return BNET_DROP_POLICY;
+	}
+	if (proto != bpf_htons(ETH_P_IP))
+		return BNET_DROP_POLICY;
+
+	why = flow_of(skb, ifindex, dir, &f);
+	if (why != BNET_DROP_NONE)
+		return why;
+	/* DHCP between the VM's client and a server, both ways. */
+	if (f.key.proto == BNET_IPPROTO_UDP && !f.related && f.key.local_port == bpf_htons(68) &&
+	    f.key.remote_port == bpf_htons(67))
+		return BNET_DROP_NONE;
+
+	now = bpf_ktime_get_ns();
+	e = bpf_map_lookup_elem(&ct, &f.key);
+	if (e && e->expires <= now) {
+		existed = 1;
+		e = NULL;
+	}
+	if (f.related)
+		return e ? BNET_DROP_NONE : BNET_DROP_POLICY;
+	/* A new SYN on a closing connection's tuple is a new connection. */
+	if (e && f.key.proto == BNET_IPPROTO_TCP && (f.tcp_flags & (BNET_TCP_SYN | BNET_TCP_ACK)) == BNET_TCP_SYN &&
+	    (e->state & (BNET_CT_RST | BNET_CT_FIN_OUT | BNET_CT_FIN_IN))) {
+		existed = 1;
+		e = NULL;
+	}
+	if (e) {
+		if (e->epoch != epoch) {
+			if (!policy_allows(policy_id, e->origin, f.key.remote_ip, f.key.proto, e->mport)) {
+				if (bpf_map_delete_elem(&ct, &f.key) == 0)
+					ct_uncount(ifindex);
+				return BNET_DROP_POLICY;
+			}
+			e->epoch = epoch;
+		}
+		if (dir != e->origin)
+			e->state |= BNET_CT_REPLIED;
+		if (f.key.proto == BNET_IPPROTO_TCP) {
+			if (f.tcp_flags & BNET_TCP_RST)
+				e->state |= BNET_CT_RST;
+			if (f.tcp_flags & BNET_TCP_FIN)
+				e->state |= dir == BNET_DIR_EGRESS ? BNET_CT_FIN_OUT : BNET_CT_FIN_IN;
+		}
+		e->expires = now + ct_timeout(e, f.key.proto);
+		e->packets++;
+		goto pass;
+	}
+
+	/* Not tracked: a new connection, which only a SYN may start in TCP. */
+	if (f.key.proto == BNET_IPPROTO_TCP && (f.tcp_flags & (BNET_TCP_SYN | BNET_TCP_ACK)) != BNET_TCP_SYN)
+		return BNET_DROP_CT_INVALID;
+	if (!policy_allows(policy_id, dir, f.key.remote_ip, f.key.proto, f.mport))
+		return BNET_DROP_POLICY;
+	ne.origin = dir;
+	ne.epoch = epoch;
+	ne.mport = f.mport;
+	ne.packets = 1;
+	ne.expires = now + ct_timeout(&ne, f.key.proto);
+	if (!existed && ct_charge(ifindex) < 0)
+		return BNET_DROP_CT_FULL;
+	if (bpf_map_update_elem(&ct, &f.key, &ne, BPF_ANY) < 0) {
+		if (!existed)
+			ct_uncount(ifindex);
+		return BNET_DROP_CT_FULL;
+	}
+pass:
+	if (f.first_frag) {
+		struct frag_ports fp = { .local_port = f.key.local_port, .remote_port = f.key.remote_port,
+					 .mport = f.mport };
+
+		bpf_map_update_elem(&frags, &f.fk, &fp, BPF_ANY);
+	}
+	return BNET_DROP_NONE;
+}
+
 /*
  * local_port_reason says why ifindex cannot take a frame right now, or
  * BNET_DROP_NONE. deliver_local and flood_out's local copies share it so
- * both paths apply the same rules.
+ * both paths apply the same rules, security groups included.
  */
-static __always_inline __u32 local_port_reason(__u32 ifindex)
+static __always_inline __u32 local_port_reason(struct __sk_buff *skb, __u32 ifindex)
 {
 	struct port_info *port = bpf_map_lookup_elem(&ports, &ifindex);
 
@@ -209,6 +543,8 @@ static __always_inline __u32 local_port_reason(__u32 ifindex)
 		return BNET_DROP_NO_PORT;
 	if (!(port->flags & BNET_PORT_UP))
 		return BNET_DROP_PORT_DOWN;
+	if (port->flags & BNET_PORT_POLICY)
+		return policy_check(skb, ifindex, BNET_DIR_INGRESS);
 	return BNET_DROP_NONE;
 }
 
@@ -219,11 +555,14 @@ static __always_inline __u32 local_port_reason(__u32 ifindex)
  */
 static __always_inline int deliver_local(struct __sk_buff *skb, __u32 ifindex)
 {
-	__u32 reason = local_port_reason(ifindex);
+	__u32 reason = local_port_reason(skb, ifindex);
 
-	if (reason != BNET_DROP_NONE)
+	if (reason == BNET_DROP_NONE)
+		return bpf_redirect(ifindex, 0);
+	if (reason == BNET_DROP_PORT_DOWN || reason == BNET_DROP_NO_PORT)
 		return drop(skb, reason);
-	return bpf_redirect(ifindex, 0);
+	count_drop_at(skb, ifindex, reason);
+	return TC_ACT_SHOT;
 }
 
 static __always_inline int set_tunnel(struct __sk_buff *skb, __u32 vni, __u32 vtep)
@@ -668,7 +1007,7 @@ static __always_inline int dec_ttl(struct __sk_buff *skb, struct bnet_iph *ip)
  * for icmp_error.
  */
 static __noinline int fip_out(struct __sk_buff *skb, struct bnet_eth *eth, struct bnet_iph *ip,
-			      const struct fip_out_info *fo)
+			      const struct fip_out_info *fo, __u32 *to)
 {
 	struct arp_key ak = {};
 	struct fdb_key fk = {};
@@ -678,7 +1017,7 @@ static __noinline int fip_out(struct __sk_buff *skb, struct bnet_eth *eth, struc
 	struct ext_gw_info *ext;
 	__u32 ext_net;
 
-	if (!skb || !eth || !ip || !fo)
+	if (!skb || !eth || !ip || !fo || !to)
 		return TC_ACT_SHOT;
 	ext_net = fo->ext_net;
 	ext = bpf_map_lookup_elem(&ext_gw, &ext_net);
@@ -713,8 +1052,10 @@ static __noinline int fip_out(struct __sk_buff *skb, struct bnet_eth *eth, struc
 	fk.net_id = ext_net;
 	mac_copy(fk.mac, eth->dst);
 	dst = bpf_map_lookup_elem(&fdb, &fk);
-	if (dst && dst->ifindex)
-		return deliver_local(skb, dst->ifindex);
+	if (dst && dst->ifindex) {
+		*to = dst->ifindex;
+		return BNET_DELIVER;
+	}
 	return to_phys(skb, &net);
 }
 
@@ -725,7 +1066,7 @@ static __noinline int fip_out(struct __sk_buff *skb, struct bnet_eth *eth, struc
  * BNET_CONTINUE, touching nothing, when the packet is for the fg address
  * itself or for no floating IP here.
  */
-static __noinline int fip_in(struct __sk_buff *skb, __u32 ext_net, __u32 tagged)
+static __noinline int fip_in(struct __sk_buff *skb, __u32 ext_net, __u32 tagged, __u32 *to)
 {
 	struct arp_key ak = { .net_id = ext_net };
 	struct fdb_key fk = {};
@@ -737,7 +1078,7 @@ static __noinline int fip_in(struct __sk_buff *skb, __u32 ext_net, __u32 tagged)
 	struct fdb_entry *dst;
 	__u32 tnet, fixed;
 
-	if (!skb || bpf_skb_load_bytes(skb, BNET_IP_OFF, &ip, sizeof(ip)) < 0 || (ip.ver_ihl >> 4) != 4 ||
+	if (!skb || !to || bpf_skb_load_bytes(skb, BNET_IP_OFF, &ip, sizeof(ip)) < 0 || (ip.ver_ihl >> 4) != 4 ||
 	    (ip.ver_ihl & 0xf) < 5)
 		return BNET_CONTINUE;
 	ak.ip = ip.daddr;
@@ -768,7 +1109,8 @@ static __noinline int fip_in(struct __sk_buff *skb, __u32 ext_net, __u32 tagged)
 	if (dec_ttl(skb, &ip) < 0 || nat_addr(skb, 0, ip.daddr, fixed) < 0 ||
 	    bpf_skb_store_bytes(skb, 0, &eth, 2 * ETH_ALEN, 0) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
-	return deliver_local(skb, dst->ifindex);
+	*to = dst->ifindex;
+	return BNET_DELIVER;
 }
 
 /*
@@ -882,6 +1224,7 @@ static __always_inline int route(struct __sk_buff *skb, __u32 in_net, const stru
 				 struct bnet_eth *eth)
 {
 	int rc;
+	__u32 to = 0;
 	struct route_key rk = { .prefixlen = 64 };
 	struct fdb_key fk = {};
 	struct arp_key ak = {};
@@ -923,10 +1266,14 @@ static __always_inline int route(struct __sk_buff *skb, __u32 in_net, const stru
 				count_drop(skb, BNET_DROP_FRAG_NEEDED);
 				return icmp_error(skb, eth, BNET_ICMP_FRAG_NEEDED, ext->mtu, gw_ip);
 			}
-			rc = fip_out(skb, eth, &ip, fo);
+			rc = fip_out(skb, eth, &ip, fo, &to);
+			if (rc == BNET_DELIVER)
+				return deliver_local(skb, to);
 			if (rc != BNET_CONTINUE)
 				return rc;
-			rc = fip_in(skb, ext_net, 0);
+			rc = fip_in(skb, ext_net, 0, &to);
+			if (rc == BNET_DELIVER)
+				return deliver_local(skb, to);
 			return rc == BNET_CONTINUE ? drop(skb, BNET_DROP_ROUTE_NEIGH) : rc;
 		}
 	}
@@ -1036,13 +1383,20 @@ struct flood_state {
 static long flood_local_one(__u32 i, void *data)
 {
 	struct flood_state *st = data;
-	__u32 ifindex;
+	__u32 ifindex, reason;
 
 	if (i >= BNET_FLOOD_LOCAL)
 		return 1;
 	ifindex = st->fl->local[i];
-	if (ifindex == st->in || local_port_reason(ifindex) != BNET_DROP_NONE)
+	if (ifindex == st->in)
 		return 0;
+	reason = local_port_reason(st->skb, ifindex);
+	if (reason != BNET_DROP_NONE) {
+		/* A port that is down is not a lost copy; a refused one is. */
+		if (reason != BNET_DROP_PORT_DOWN && reason != BNET_DROP_NO_PORT)
+			count_drop_at(st->skb, ifindex, reason);
+		return 0;
+	}
 	if (bpf_clone_redirect(st->skb, ifindex, 0) < 0)
 		count_drop(st->skb, BNET_DROP_REDIRECT);
 	return 0;
@@ -1286,6 +1640,12 @@ int bnet_port_in(struct __sk_buff *skb)
 		if (why != BNET_DROP_NONE)
 			return drop(skb, why);
 	}
+	if (port->flags & BNET_PORT_POLICY) {
+		__u32 why = policy_check(skb, in, BNET_DIR_EGRESS);
+
+		if (why != BNET_DROP_NONE)
+			return drop(skb, why);
+	}
 
 	if (eth.proto == bpf_htons(ETH_P_ARP)) {
 		int rc = arp_respond(skb, net_id);
@@ -1304,8 +1664,11 @@ int bnet_port_in(struct __sk_buff *skb)
 	/* A port of an external network talking to a floating IP served here. */
 	ext = bpf_map_lookup_elem(&ext_gw, &net_id);
 	if (ext && eth.proto == bpf_htons(ETH_P_IP) && mac_equal(eth.dst, ext->fg_mac)) {
-		int rc = fip_in(skb, net_id, 0);
+		__u32 to = 0;
+		int rc = fip_in(skb, net_id, 0, &to);
 
+		if (rc == BNET_DELIVER)
+			return deliver_local(skb, to);
 		if (rc != BNET_CONTINUE)
 			return rc;
 	}
@@ -1452,8 +1815,11 @@ int bnet_phys_in(struct __sk_buff *skb)
 	}
 
 	if (ext && eth.proto == bpf_htons(ETH_P_IP) && mac_equal(eth.dst, ext->fg_mac)) {
-		int rc = fip_in(skb, net_id, tagged);
+		__u32 to = 0;
+		int rc = fip_in(skb, net_id, tagged, &to);
 
+		if (rc == BNET_DELIVER)
+			return deliver_local(skb, to);
 		if (rc != BNET_CONTINUE)
 			return rc;
 	}

@@ -27,6 +27,9 @@
 #define BNET_MAX_PEERS 262144
 #define BNET_MAX_VTEPS 4096
 #define BNET_MAX_ROUTES 65536
+#define BNET_MAX_POLICY 262144
+#define BNET_MAX_CT 262144 /* default; the agent sizes ct from its config */
+#define BNET_MAX_FRAGS 8192
 
 /* Network (segment) types; values are stable: they are stored in maps. */
 enum bnet_net_type {
@@ -72,19 +75,34 @@ enum bnet_drop_reason {
 	BNET_DROP_SPOOF_ARP = 26,      /* ARP sender MAC/IP not the port's */
 	BNET_DROP_DHCP_SERVER = 27,    /* a VM answering DHCP (UDP source port 67) */
 	BNET_DROP_ROUTER_ADVERT = 28,  /* a VM sending IPv6 router advertisements */
+	BNET_DROP_POLICY = 29,         /* no security group rule allows it */
+	BNET_DROP_CT_INVALID = 30,     /* TCP without SYN and no tracked connection */
+	BNET_DROP_CT_FULL = 31,        /* port's conntrack budget (or the table) is full */
+	BNET_DROP_CT_FRAG = 32,        /* a later fragment whose first was not seen */
 	BNET_DROP_MAX,
 };
 
 /* Port flags (port_info.flags). */
 #define BNET_PORT_UP (1U << 0)
 #define BNET_PORT_SECURE (1U << 1) /* port security on: sources checked */
+#define BNET_PORT_POLICY (1U << 2) /* security groups: policy and conntrack */
+#define BNET_PORT_V6_IN (1U << 3)  /* its groups let any IPv6 in (stateless) */
+#define BNET_PORT_V6_OUT (1U << 4) /* its groups let any IPv6 out */
 
-/* ports: host-side ifindex of a VM port -> what the port is. */
+/*
+ * ports: host-side ifindex of a VM port -> what the port is. policy_id
+ * names the compiled security group set the port enforces (policy_ips);
+ * epoch is a hash of that policy's content: a tracked connection made
+ * under another epoch is checked against the rules again on its next
+ * packet, so a removed rule cuts what it alone allowed.
+ */
 struct port_info {
 	__u32 net_id;
 	__u32 flags;
 	__u8 mac[6];
 	__u16 pad;
+	__u32 policy_id;
+	__u32 epoch;
 };
 
 /* networks: bnet's node-local network id -> how the network leaves the node. */
@@ -262,6 +280,102 @@ struct port_mac_key {
 	__u16 pad;
 };
 
+/*
+ * Security groups, compiled per distinct set of groups (a policy) into two
+ * longest-prefix tries. policy_ips: (policy, direction, remote IPv4) ->
+ * the class of rules that apply to that remote; the agent merges into each
+ * prefix's class every rule whose remote prefix contains it, so the
+ * longest match alone decides. policy_ports: (class, protocol, port) ->
+ * allowed; protocol 0 entries (prefix 32) allow any protocol, prefix 40
+ * any port, longer ones a port range split into aligned blocks. For ICMP
+ * the port is type << 8 | code. Allow-only, as security groups are.
+ */
+enum bnet_dir {
+	BNET_DIR_EGRESS = 1,  /* from the VM */
+	BNET_DIR_INGRESS = 2, /* to the VM */
+};
+
+struct policy_ip_key {
+	__u32 prefixlen; /* 64 (policy, direction) + the prefix length */
+	__u32 policy_id;
+	__u32 dir;
+	__u32 ip; /* network order */
+};
+
+struct policy_port_key {
+	__u32 prefixlen; /* 32 (class) [+ 8 protocol [+ 8 pad + port bits]] */
+	__u32 class_id;
+	__u8 proto;
+	__u8 pad;
+	__be16 port;
+};
+
+/*
+ * ct: a port's tracked connections, from the port's side: local is the
+ * VM's address. Keyed by the port's ifindex, so identical subnets on two
+ * networks (or two ports) never share an entry, and each port's entries
+ * count against its own budget (ct_count, ct_cfg.port_max). Not LRU: one
+ * port flooding cannot evict another's connections. The agent removes
+ * expired entries.
+ */
+struct ct_key {
+	__u32 ifindex;
+	__u32 local_ip;  /* network order */
+	__u32 remote_ip; /* network order */
+	__be16 local_port;  /* ICMP echo: the identifier */
+	__be16 remote_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+/* ct_entry.state bits */
+#define BNET_CT_REPLIED (1U << 0) /* seen both ways */
+#define BNET_CT_FIN_OUT (1U << 1)
+#define BNET_CT_FIN_IN (1U << 2)
+#define BNET_CT_RST (1U << 3)
+
+struct ct_entry {
+	__u64 expires; /* bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+	__u32 epoch;   /* the port's policy epoch it was last allowed under */
+	__be16 mport;  /* what the rules matched: destination port, ICMP type/code */
+	__u8 origin;   /* enum bnet_dir of the first packet */
+	__u8 state;
+	__u64 packets;
+};
+
+/* ct_config[0]: the conntrack budget and timeouts (seconds; 0: the default). */
+struct ct_cfg {
+	__u32 port_max; /* entries one port may hold */
+	__u32 tcp_syn;
+	__u32 tcp_est;
+	__u32 tcp_fin;
+	__u32 tcp_close;
+	__u32 other_new;
+	__u32 other_est;
+	__u32 pad;
+};
+
+/*
+ * frags: a first fragment's ports, so the later ones (which carry no L4
+ * header) get the verdict of their connection. LRU: fragments are
+ * short-lived and losing one only drops that datagram.
+ */
+struct frag_key {
+	__u32 ifindex;
+	__u32 saddr;
+	__u32 daddr;
+	__be16 id;
+	__u8 proto;
+	__u8 pad;
+};
+
+struct frag_ports {
+	__be16 local_port;
+	__be16 remote_port;
+	__be16 mport;
+	__u16 pad;
+};
+
 #ifdef BNET_DECLARE_MAPS
 /* Maps are pinned by name under the agent's pin directory. */
 struct {
@@ -420,6 +534,57 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } port_macs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BNET_MAX_POLICY);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct policy_ip_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy_ips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, BNET_MAX_POLICY);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct policy_port_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} policy_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_CT);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ct_key);
+	__type(value, struct ct_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BNET_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ct_count SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ct_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ct_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BNET_MAX_FRAGS);
+	__type(key, struct frag_key);
+	__type(value, struct frag_ports);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} frags SEC(".maps");
 #endif /* BNET_DECLARE_MAPS */
 
 #endif /* BNET_H */

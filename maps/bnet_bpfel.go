@@ -32,6 +32,39 @@ type bnetArpKey struct {
 	Ip    uint32
 }
 
+type bnetCtCfg struct {
+	_        structs.HostLayout
+	PortMax  uint32
+	TcpSyn   uint32
+	TcpEst   uint32
+	TcpFin   uint32
+	TcpClose uint32
+	OtherNew uint32
+	OtherEst uint32
+	Pad      uint32
+}
+
+type bnetCtEntry struct {
+	_       structs.HostLayout
+	Expires uint64
+	Epoch   uint32
+	Mport   uint16
+	Origin  uint8
+	State   uint8
+	Packets uint64
+}
+
+type bnetCtKey struct {
+	_          structs.HostLayout
+	Ifindex    uint32
+	LocalIp    uint32
+	RemoteIp   uint32
+	LocalPort  uint16
+	RemotePort uint16
+	Proto      uint8
+	Pad        [3]uint8
+}
+
 type bnetExtGwInfo struct {
 	_     structs.HostLayout
 	FgMac [6]uint8
@@ -74,6 +107,24 @@ type bnetFloodEntry struct {
 	Remote   [128]uint32
 }
 
+type bnetFragKey struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Saddr   uint32
+	Daddr   uint32
+	Id      uint16
+	Proto   uint8
+	Pad     uint8
+}
+
+type bnetFragPorts struct {
+	_          structs.HostLayout
+	LocalPort  uint16
+	RemotePort uint16
+	Mport      uint16
+	Pad        uint16
+}
+
 type bnetMacKey struct {
 	_   structs.HostLayout
 	Mac [6]uint8
@@ -110,12 +161,31 @@ type bnetPeerKey struct {
 	Vtep  uint32
 }
 
+type bnetPolicyIpKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	PolicyId  uint32
+	Dir       uint32
+	Ip        uint32
+}
+
+type bnetPolicyPortKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	ClassId   uint32
+	Proto     uint8
+	Pad       uint8
+	Port      uint16
+}
+
 type bnetPortInfo struct {
-	_     structs.HostLayout
-	NetId uint32
-	Flags uint32
-	Mac   [6]uint8
-	Pad   uint16
+	_        structs.HostLayout
+	NetId    uint32
+	Flags    uint32
+	Mac      [6]uint8
+	Pad      uint16
+	PolicyId uint32
+	Epoch    uint32
 }
 
 type bnetPortMacKey struct {
@@ -171,6 +241,9 @@ type bnetStatVal struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	bnetMapArp         = "arp"
+	bnetMapCt          = "ct"
+	bnetMapCtConfig    = "ct_config"
+	bnetMapCtCount     = "ct_count"
 	bnetMapDropStats   = "drop_stats"
 	bnetMapDvrMacs     = "dvr_macs"
 	bnetMapDvrSelf     = "dvr_self"
@@ -179,8 +252,11 @@ const (
 	bnetMapFipsIn      = "fips_in"
 	bnetMapFipsOut     = "fips_out"
 	bnetMapFlood       = "flood"
+	bnetMapFrags       = "frags"
 	bnetMapNetworks    = "networks"
 	bnetMapNodeCfg     = "node_cfg"
+	bnetMapPolicyIps   = "policy_ips"
+	bnetMapPolicyPorts = "policy_ports"
 	bnetMapPortAddrs   = "port_addrs"
 	bnetMapPortMacs    = "port_macs"
 	bnetMapPorts       = "ports"
@@ -248,6 +324,9 @@ type bnetProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type bnetMapSpecs struct {
 	Arp         *ebpf.MapSpec `ebpf:"arp"`
+	Ct          *ebpf.MapSpec `ebpf:"ct"`
+	CtConfig    *ebpf.MapSpec `ebpf:"ct_config"`
+	CtCount     *ebpf.MapSpec `ebpf:"ct_count"`
 	DropStats   *ebpf.MapSpec `ebpf:"drop_stats"`
 	DvrMacs     *ebpf.MapSpec `ebpf:"dvr_macs"`
 	DvrSelf     *ebpf.MapSpec `ebpf:"dvr_self"`
@@ -256,8 +335,11 @@ type bnetMapSpecs struct {
 	FipsIn      *ebpf.MapSpec `ebpf:"fips_in"`
 	FipsOut     *ebpf.MapSpec `ebpf:"fips_out"`
 	Flood       *ebpf.MapSpec `ebpf:"flood"`
+	Frags       *ebpf.MapSpec `ebpf:"frags"`
 	Networks    *ebpf.MapSpec `ebpf:"networks"`
 	NodeCfg     *ebpf.MapSpec `ebpf:"node_cfg"`
+	PolicyIps   *ebpf.MapSpec `ebpf:"policy_ips"`
+	PolicyPorts *ebpf.MapSpec `ebpf:"policy_ports"`
 	PortAddrs   *ebpf.MapSpec `ebpf:"port_addrs"`
 	PortMacs    *ebpf.MapSpec `ebpf:"port_macs"`
 	Ports       *ebpf.MapSpec `ebpf:"ports"`
@@ -295,6 +377,9 @@ func (o *bnetObjects) Close() error {
 // It can be passed to loadBnetObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bnetMaps struct {
 	Arp         *ebpf.Map `ebpf:"arp"`
+	Ct          *ebpf.Map `ebpf:"ct"`
+	CtConfig    *ebpf.Map `ebpf:"ct_config"`
+	CtCount     *ebpf.Map `ebpf:"ct_count"`
 	DropStats   *ebpf.Map `ebpf:"drop_stats"`
 	DvrMacs     *ebpf.Map `ebpf:"dvr_macs"`
 	DvrSelf     *ebpf.Map `ebpf:"dvr_self"`
@@ -303,8 +388,11 @@ type bnetMaps struct {
 	FipsIn      *ebpf.Map `ebpf:"fips_in"`
 	FipsOut     *ebpf.Map `ebpf:"fips_out"`
 	Flood       *ebpf.Map `ebpf:"flood"`
+	Frags       *ebpf.Map `ebpf:"frags"`
 	Networks    *ebpf.Map `ebpf:"networks"`
 	NodeCfg     *ebpf.Map `ebpf:"node_cfg"`
+	PolicyIps   *ebpf.Map `ebpf:"policy_ips"`
+	PolicyPorts *ebpf.Map `ebpf:"policy_ports"`
 	PortAddrs   *ebpf.Map `ebpf:"port_addrs"`
 	PortMacs    *ebpf.Map `ebpf:"port_macs"`
 	Ports       *ebpf.Map `ebpf:"ports"`
@@ -318,6 +406,9 @@ type bnetMaps struct {
 func (m *bnetMaps) Close() error {
 	return _BnetClose(
 		m.Arp,
+		m.Ct,
+		m.CtConfig,
+		m.CtCount,
 		m.DropStats,
 		m.DvrMacs,
 		m.DvrSelf,
@@ -326,8 +417,11 @@ func (m *bnetMaps) Close() error {
 		m.FipsIn,
 		m.FipsOut,
 		m.Flood,
+		m.Frags,
 		m.Networks,
 		m.NodeCfg,
+		m.PolicyIps,
+		m.PolicyPorts,
 		m.PortAddrs,
 		m.PortMacs,
 		m.Ports,

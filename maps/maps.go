@@ -17,25 +17,31 @@ import (
 
 // Map names as pinned in a pin directory; they are the C variable names.
 const (
-	MapPorts     = "ports"
-	MapNetworks  = "networks"
-	MapSegments  = "segments"
-	MapFDB       = "fdb"
-	MapARP       = "arp"
-	MapFlood     = "flood"
-	MapNodeCfg   = "node_cfg"
-	MapDropStats = "drop_stats"
-	MapPeers     = "tunnel_peers"
-	MapNH        = "underlay_nh"
-	MapRIFs      = "rifs"
-	MapRoutes    = "routes"
-	MapDVRMACs   = "dvr_macs"
-	MapDVRSelf   = "dvr_self"
-	MapFIPsOut   = "fips_out"
-	MapFIPsIn    = "fips_in"
-	MapExtGW     = "ext_gw"
-	MapPortAddrs = "port_addrs"
-	MapPortMACs  = "port_macs"
+	MapPorts       = "ports"
+	MapNetworks    = "networks"
+	MapSegments    = "segments"
+	MapFDB         = "fdb"
+	MapARP         = "arp"
+	MapFlood       = "flood"
+	MapNodeCfg     = "node_cfg"
+	MapDropStats   = "drop_stats"
+	MapPeers       = "tunnel_peers"
+	MapNH          = "underlay_nh"
+	MapRIFs        = "rifs"
+	MapRoutes      = "routes"
+	MapDVRMACs     = "dvr_macs"
+	MapDVRSelf     = "dvr_self"
+	MapFIPsOut     = "fips_out"
+	MapFIPsIn      = "fips_in"
+	MapExtGW       = "ext_gw"
+	MapPortAddrs   = "port_addrs"
+	MapPortMACs    = "port_macs"
+	MapPolicyIPs   = "policy_ips"
+	MapPolicyPorts = "policy_ports"
+	MapCT          = "ct"
+	MapCTCount     = "ct_count"
+	MapCTConfig    = "ct_config"
+	MapFrags       = "frags"
 )
 
 // Fan-out limits of a flood entry (BNET_FLOOD_LOCAL, BNET_FLOOD_REMOTE).
@@ -44,10 +50,14 @@ const (
 	FloodRemoteMax = 128
 )
 
-// Port flags: BNET_PORT_UP, BNET_PORT_SECURE.
+// Port flags: BNET_PORT_UP, BNET_PORT_SECURE, BNET_PORT_POLICY,
+// BNET_PORT_V6_IN, BNET_PORT_V6_OUT.
 const (
 	portUp     = 1 << 0
 	portSecure = 1 << 1
+	portPolicy = 1 << 2
+	portV6In   = 1 << 3
+	portV6Out  = 1 << 4
 )
 
 // Maps holds every datapath map. All fields are set after Load or Open.
@@ -57,6 +67,7 @@ type Maps struct {
 	RIFs, Routes, DVRMACs, DVRSelf                                 *ebpf.Map
 	FIPsOut, FIPsIn, ExtGW                                         *ebpf.Map
 	PortAddrs, PortMACs                                            *ebpf.Map
+	PolicyIPs, PolicyPorts, CT, CTCount, CTConfig, Frags           *ebpf.Map
 }
 
 // Programs holds the four TC ingress programs.
@@ -64,16 +75,24 @@ type Programs struct {
 	PortIn, TunIn, PhysIn, UlIn *ebpf.Program
 }
 
+// LoadOptions size the maps whose capacity is the operator's choice.
+type LoadOptions struct {
+	CTMax uint32 // ct entries; 0: BNET_MAX_CT
+}
+
 // Load loads the programs with every map pinned by name in pinDir. The
 // directory is created if missing and existing pins are reused, so an
 // agent restart keeps the datapath state. Close releases FDs only.
-func Load(pinDir string) (*Maps, *Programs, error) {
+func Load(pinDir string, opt ...LoadOptions) (*Maps, *Programs, error) {
 	if err := os.MkdirAll(pinDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create pin dir %s: %w", pinDir, err)
 	}
 	spec, err := loadBnet()
 	if err != nil {
 		return nil, nil, fmt.Errorf("load bnet BPF spec: %w", err)
+	}
+	if len(opt) > 0 && opt[0].CTMax > 0 {
+		spec.Maps[MapCT].MaxEntries = opt[0].CTMax
 	}
 	var objs bnetObjects
 	opts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: pinDir}}
@@ -82,28 +101,38 @@ func Load(pinDir string) (*Maps, *Programs, error) {
 		if errors.As(err, &verr) {
 			return nil, nil, fmt.Errorf("load bnet programs (pin dir %s): %+v", pinDir, verr)
 		}
+		if errors.Is(err, ebpf.ErrMapIncompatible) {
+			return nil, nil, fmt.Errorf("load bnet programs: a map pinned in %s has another size or layout than this agent's (a changed security.ct_max resizes ct: remove %s to start it afresh): %w",
+				pinDir, filepath.Join(pinDir, MapCT), err)
+		}
 		return nil, nil, fmt.Errorf("load bnet programs (pin dir %s): %w", pinDir, err)
 	}
 	m := &Maps{
-		Ports:     objs.Ports,
-		Networks:  objs.Networks,
-		Segments:  objs.Segments,
-		FDB:       objs.Fdb,
-		ARP:       objs.Arp,
-		Flood:     objs.Flood,
-		NodeCfg:   objs.NodeCfg,
-		DropStats: objs.DropStats,
-		Peers:     objs.TunnelPeers,
-		NH:        objs.UnderlayNh,
-		RIFs:      objs.Rifs,
-		Routes:    objs.Routes,
-		DVRMACs:   objs.DvrMacs,
-		DVRSelf:   objs.DvrSelf,
-		FIPsOut:   objs.FipsOut,
-		FIPsIn:    objs.FipsIn,
-		ExtGW:     objs.ExtGw,
-		PortAddrs: objs.PortAddrs,
-		PortMACs:  objs.PortMacs,
+		Ports:       objs.Ports,
+		Networks:    objs.Networks,
+		Segments:    objs.Segments,
+		FDB:         objs.Fdb,
+		ARP:         objs.Arp,
+		Flood:       objs.Flood,
+		NodeCfg:     objs.NodeCfg,
+		DropStats:   objs.DropStats,
+		Peers:       objs.TunnelPeers,
+		NH:          objs.UnderlayNh,
+		RIFs:        objs.Rifs,
+		Routes:      objs.Routes,
+		DVRMACs:     objs.DvrMacs,
+		DVRSelf:     objs.DvrSelf,
+		FIPsOut:     objs.FipsOut,
+		FIPsIn:      objs.FipsIn,
+		ExtGW:       objs.ExtGw,
+		PortAddrs:   objs.PortAddrs,
+		PortMACs:    objs.PortMacs,
+		PolicyIPs:   objs.PolicyIps,
+		PolicyPorts: objs.PolicyPorts,
+		CT:          objs.Ct,
+		CTCount:     objs.CtCount,
+		CTConfig:    objs.CtConfig,
+		Frags:       objs.Frags,
 	}
 	p := &Programs{PortIn: objs.BnetPortIn, TunIn: objs.BnetTunIn, PhysIn: objs.BnetPhysIn, UlIn: objs.BnetUlIn}
 	return m, p, nil
@@ -127,6 +156,8 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 		{MapRIFs, &m.RIFs}, {MapRoutes, &m.Routes}, {MapDVRMACs, &m.DVRMACs}, {MapDVRSelf, &m.DVRSelf},
 		{MapFIPsOut, &m.FIPsOut}, {MapFIPsIn, &m.FIPsIn}, {MapExtGW, &m.ExtGW},
 		{MapPortAddrs, &m.PortAddrs}, {MapPortMACs, &m.PortMACs},
+		{MapPolicyIPs, &m.PolicyIPs}, {MapPolicyPorts, &m.PolicyPorts}, {MapCT, &m.CT}, {MapCTCount, &m.CTCount},
+		{MapCTConfig, &m.CTConfig}, {MapFrags, &m.Frags},
 	}
 	opts := &ebpf.LoadPinOptions{ReadOnly: readOnly}
 	for _, f := range fields {
@@ -146,7 +177,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 func (m *Maps) all() []*ebpf.Map {
 	return []*ebpf.Map{m.Ports, m.Networks, m.Segments, m.FDB, m.ARP, m.Flood, m.NodeCfg, m.DropStats, m.Peers, m.NH,
 		m.RIFs, m.Routes, m.DVRMACs, m.DVRSelf, m.FIPsOut, m.FIPsIn, m.ExtGW,
-		m.PortAddrs, m.PortMACs}
+		m.PortAddrs, m.PortMACs, m.PolicyIPs, m.PolicyPorts, m.CT, m.CTCount, m.CTConfig, m.Frags}
 }
 
 // Close closes the map FDs; the pins stay.

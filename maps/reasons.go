@@ -38,6 +38,10 @@ var reasonNames = []string{
 	"spoof_arp",
 	"dhcp_server",
 	"router_advert",
+	"policy",
+	"ct_invalid",
+	"ct_full",
+	"ct_frag",
 }
 
 // ReasonName maps a drop reason value to its stable lower-case name;

@@ -20,6 +20,12 @@ type PortRow struct {
 	MAC     net.HardwareAddr
 	Up      bool
 	Secure  bool // port security: sources checked against port_addrs/port_macs
+	// Security groups: Policy on means policy_check runs both ways with
+	// the compiled policy PolicyID; Epoch is that policy's content hash.
+	Policy      bool
+	PolicyID    uint32
+	Epoch       uint32
+	V6In, V6Out bool // groups open to any IPv6 in / out
 }
 
 // NetRow is one networks entry.
@@ -129,7 +135,8 @@ func (m *Maps) PortRows() ([]PortRow, error) {
 	it := m.Ports.Iterate()
 	for it.Next(&k, &v) {
 		rows = append(rows, PortRow{Ifindex: k, NetID: v.NetId, MAC: macAddr(v.Mac), Up: v.Flags&portUp != 0,
-			Secure: v.Flags&portSecure != 0})
+			Secure: v.Flags&portSecure != 0, Policy: v.Flags&portPolicy != 0, PolicyID: v.PolicyId, Epoch: v.Epoch,
+			V6In: v.Flags&portV6In != 0, V6Out: v.Flags&portV6Out != 0})
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", MapPorts, err)
@@ -351,12 +358,14 @@ func (m *Maps) PutPort(r PortRow) error {
 	if err != nil {
 		return fmt.Errorf("put port %d: %w", r.Ifindex, err)
 	}
-	v := bnetPortInfo{NetId: r.NetID, Mac: mac}
-	if r.Up {
-		v.Flags |= portUp
-	}
-	if r.Secure {
-		v.Flags |= portSecure
+	v := bnetPortInfo{NetId: r.NetID, Mac: mac, PolicyId: r.PolicyID, Epoch: r.Epoch}
+	for _, f := range []struct {
+		on   bool
+		flag uint32
+	}{{r.Up, portUp}, {r.Secure, portSecure}, {r.Policy, portPolicy}, {r.V6In, portV6In}, {r.V6Out, portV6Out}} {
+		if f.on {
+			v.Flags |= f.flag
+		}
 	}
 	if err := m.Ports.Put(r.Ifindex, &v); err != nil {
 		return fmt.Errorf("put port %d: %w", r.Ifindex, err)

@@ -47,7 +47,7 @@ func TestRowsRoundTrip(t *testing.T) {
 		}
 	}
 	ports, err := m.PortRows()
-	check("ports", ports, []PortRow{{10, 1, macA, true, false}, {20, 2, macB, false, false}}, err)
+	check("ports", ports, []PortRow{{Ifindex: 10, NetID: 1, MAC: macA, Up: true}, {Ifindex: 20, NetID: 2, MAC: macB}}, err)
 	nets, err := m.NetRows()
 	check("networks", nets, []NetRow{{1, "vxlan", 100, 0, 1450}, {2, "vlan", 42, 3, 1500}}, err)
 	segs, err := m.SegmentRows()
@@ -153,7 +153,7 @@ func TestRowsRoundTrip(t *testing.T) {
 		must(m.DeleteFlood(1))
 	}
 	ports, err = m.PortRows()
-	check("ports after delete", ports, []PortRow{{20, 2, macB, false, false}}, err)
+	check("ports after delete", ports, []PortRow{{Ifindex: 20, NetID: 2, MAC: macB}}, err)
 	fdb, err = m.FDBRows()
 	check("fdb after delete", fdb, []FDBRow{{1, macA, 10, netip.Addr{}}}, err)
 
