@@ -120,6 +120,7 @@ func Run(ctx context.Context, configPath string) error {
 
 	tick := time.NewTicker(resyncInterval)
 	defer tick.Stop()
+	go a.gcCT(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -178,7 +179,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	if a.netIDs, err = loadNetIDs(cfg.StateDir); err != nil {
 		return nil, err
 	}
-	if a.maps, a.progs, err = maps.Load(cfg.PinDir); err != nil {
+	if a.maps, a.progs, err = maps.Load(cfg.PinDir, maps.LoadOptions{CTMax: cfg.Security.CTMax}); err != nil {
 		return nil, fmt.Errorf("load datapath: %w", err)
 	}
 	if a.links, err = newAttacher(cfg.PinDir); err != nil {
@@ -217,6 +218,9 @@ func (a *Agent) setupNode() error {
 		return fmt.Errorf("node config: %w", err)
 	}
 	if err := a.maps.SetDVRSelf(a.dvrMAC); err != nil {
+		return err
+	}
+	if err := a.maps.SetCTConfig(maps.CTConfig{PortMax: a.cfg.Security.CTPortMax}); err != nil {
 		return err
 	}
 	if err := a.links.attach(VXLANDevice, idx, a.progs.TunIn); err != nil {

@@ -20,6 +20,8 @@ type snapshot struct {
 	ports    []model.Port // winners only, sorted by ID
 	routers  map[string]model.Router
 	fips     []model.FloatingIP
+	sgs      []model.SecurityGroup
+	sgRules  []model.SecurityGroupRule
 	portByID map[string]model.Port
 	losers   map[string]string
 }
@@ -30,6 +32,16 @@ func (a *Agent) snapshot() snapshot {
 	for _, r := range a.st.List(model.KindFloatingIP) {
 		if f, err := store.Decode[model.FloatingIP](r); err == nil {
 			s.fips = append(s.fips, f)
+		}
+	}
+	for _, r := range a.st.List(model.KindSecurityGroup) {
+		if g, err := store.Decode[model.SecurityGroup](r); err == nil {
+			s.sgs = append(s.sgs, g)
+		}
+	}
+	for _, r := range a.st.List(model.KindSecurityGroupRule) {
+		if g, err := store.Decode[model.SecurityGroupRule](r); err == nil {
+			s.sgRules = append(s.sgRules, g)
 		}
 	}
 	for _, r := range a.st.List(model.KindRouter) {
@@ -122,6 +134,9 @@ type desired struct {
 	extGW map[uint32]maps.ExtGWRow
 	fips  map[netip.Addr]maps.FIPRow
 	garp  map[netip.Addr]garpTarget
+	// Security groups of the local ports, compiled.
+	policyIPs   map[policyIPKey]uint32
+	policyPorts map[policyPortKey]uint32
 }
 
 // garpTarget is where a floating IP newly served here is announced from.
@@ -199,6 +214,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 		rifs: map[uint32]maps.RIFRow{}, routes: map[maps.RouteRow]bool{}, dvrMACs: map[string]net.HardwareAddr{},
 		extGW: map[uint32]maps.ExtGWRow{}, fips: map[netip.Addr]maps.FIPRow{}, garp: map[netip.Addr]garpTarget{},
 		portAddrs: map[string]maps.PortAddrRow{}, portMACs: map[string]maps.PortMACRow{},
+		policyIPs: map[policyIPKey]uint32{}, policyPorts: map[policyPortKey]uint32{},
 	}
 	st := map[string]status{}
 	// Only networks with a port on this node are programmed here, as
@@ -230,6 +246,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 			st[lp.port.ID] = status{model.StatusDown, "admin down"}
 		}
 	}
+	a.computePolicy(s, local, &d)
 	a.computeRouters(s, local, netOf, nodes, &d)
 	a.computeFIPs(s, local, netOf, &d)
 	for _, nv := range nodes {
@@ -456,6 +473,9 @@ func (a *Agent) program(d desired) error {
 			keep(m.PutSegment(r))
 		}
 	}
+	// Policies go in before the ports that use them.
+	haveIPs, havePolicyPorts := a.programPolicyAdd(d, keep)
+	a.programPolicyRemove(d, haveIPs, havePolicyPorts, true, keep)
 	// A port's allowed sources go in before the port is marked secure.
 	curAddrs, err := m.PortAddrRows()
 	keep(err)
@@ -486,7 +506,7 @@ func (a *Agent) program(d desired) error {
 		havePort[r.Ifindex] = r
 	}
 	for idx, r := range d.ports {
-		if h, ok := havePort[idx]; !ok || h.NetID != r.NetID || h.Up != r.Up || !bytes.Equal(h.MAC, r.MAC) {
+		if h, ok := havePort[idx]; !ok || !samePort(h, r) {
 			keep(m.PutPort(r))
 		}
 	}
@@ -609,6 +629,7 @@ func (a *Agent) program(d desired) error {
 		}
 	}
 	// Removals.
+	a.programPolicyRemove(d, haveIPs, havePolicyPorts, false, keep)
 	for k, r := range haveAddr {
 		if _, ok := d.portAddrs[k]; !ok {
 			keep(m.DeletePortAddr(r.Ifindex, r.Prefix))

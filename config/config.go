@@ -35,6 +35,17 @@ type Gossip struct {
 	KeyFile string `yaml:"key_file"`
 }
 
+// Security sizes the datapath's connection tracking for security groups.
+type Security struct {
+	// CTMax is the capacity of the conntrack table shared by all ports of
+	// the node. Changing it on a node with pinned maps needs the ct pin
+	// removed (the running table cannot be resized).
+	CTMax uint32 `yaml:"ct_max"`
+	// CTPortMax is how many of those entries one port may hold, so that one
+	// VM opening connections without end cannot starve the others.
+	CTPortMax uint32 `yaml:"ct_port_max"`
+}
+
 // Config is /etc/bnet/bnet.yaml. Key names follow Neutron's where one exists.
 type Config struct {
 	Node      string            `yaml:"node"`
@@ -56,7 +67,8 @@ type Config struct {
 	// NetnsPrefix is put before the names of the namespaces the agent
 	// creates itself (snat-<router>). Empty in production, where each node
 	// has its own /run/netns; set when several agents share one kernel.
-	NetnsPrefix string `yaml:"netns_prefix"`
+	NetnsPrefix string   `yaml:"netns_prefix"`
+	Security    Security `yaml:"security"`
 }
 
 // Defaults an operator gets without saying anything.
@@ -67,6 +79,8 @@ const (
 	DefaultVXLAN    = 4789 // IANA and Neutron default
 	DefaultMTU      = 1500
 	DefaultGossip   = 7946
+	DefaultCTMax    = 262144 // BNET_MAX_CT
+	DefaultCTPort   = 16384
 )
 
 var nodeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
@@ -125,6 +139,12 @@ func (c *Config) fillDefaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	if c.Security.CTMax == 0 {
+		c.Security.CTMax = DefaultCTMax
+	}
+	if c.Security.CTPortMax == 0 {
+		c.Security.CTPortMax = min(DefaultCTPort, c.Security.CTMax)
+	}
 }
 
 // Validate reports the first thing wrong, naming the key.
@@ -175,6 +195,12 @@ func (c *Config) Validate() error {
 	}
 	if c.NetnsPrefix != "" && (strings.ContainsAny(c.NetnsPrefix, "/\x00 ") || len(c.NetnsPrefix) > 64) {
 		return fmt.Errorf("netns_prefix: %q is not usable in a namespace name", c.NetnsPrefix)
+	}
+	if c.Security.CTMax < 1024 || c.Security.CTMax > 1<<24 {
+		return fmt.Errorf("security.ct_max: %d out of range (1024-16777216)", c.Security.CTMax)
+	}
+	if c.Security.CTPortMax > c.Security.CTMax {
+		return fmt.Errorf("security.ct_port_max: %d is more than security.ct_max %d", c.Security.CTPortMax, c.Security.CTMax)
 	}
 	if c.PinDir == c.StateDir {
 		return errors.New("pin_dir and state_dir must differ")
