@@ -94,6 +94,8 @@ func NewApp(version string, stdout, stderr io.Writer) *cli.App {
 			dvrMACCommand(),
 			natCommand(),
 			portsecCommand(),
+			policyCommand(),
+			ctCommand(),
 			mapCommand(),
 			dropCommand(),
 			keygenCommand(),

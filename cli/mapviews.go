@@ -35,6 +35,10 @@ type mapReader interface {
 	FIPRows() ([]maps.FIPRow, error)
 	ExtGWRows() ([]maps.ExtGWRow, error)
 	PortAddrRows() ([]maps.PortAddrRow, error)
+	PortRows() ([]maps.PortRow, error)
+	PolicyIPRows() ([]maps.PolicyIPRow, error)
+	PolicyPortRows() ([]maps.PolicyPortRow, error)
+	CTRows() ([]maps.CTRow, error)
 }
 
 // openMaps opens the pins read-only: a view must never create or change

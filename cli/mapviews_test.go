@@ -25,19 +25,27 @@ type fakeMaps struct {
 	fips   []maps.FIPRow
 	extgw  []maps.ExtGWRow
 	addrs  []maps.PortAddrRow
+	ports  []maps.PortRow
+	polIPs []maps.PolicyIPRow
+	polPts []maps.PolicyPortRow
+	ct     []maps.CTRow
 }
 
-func (f *fakeMaps) FDBRows() ([]maps.FDBRow, error)           { return f.fdb, nil }
-func (f *fakeMaps) ARPRows() ([]maps.ARPRow, error)           { return f.arp, nil }
-func (f *fakeMaps) NetRows() ([]maps.NetRow, error)           { return f.nets, nil }
-func (f *fakeMaps) FloodRows() ([]maps.FloodRow, error)       { return f.floods, nil }
-func (f *fakeMaps) MapRows() ([]maps.MapRow, error)           { return f.maps, nil }
-func (f *fakeMaps) DropRows() ([]maps.DropRow, error)         { return f.drops, nil }
-func (f *fakeMaps) RouteRows() ([]maps.RouteRow, error)       { return f.routes, nil }
-func (f *fakeMaps) RIFRows() ([]maps.RIFRow, error)           { return f.rifs, nil }
-func (f *fakeMaps) FIPRows() ([]maps.FIPRow, error)           { return f.fips, nil }
-func (f *fakeMaps) ExtGWRows() ([]maps.ExtGWRow, error)       { return f.extgw, nil }
-func (f *fakeMaps) PortAddrRows() ([]maps.PortAddrRow, error) { return f.addrs, nil }
+func (f *fakeMaps) FDBRows() ([]maps.FDBRow, error)               { return f.fdb, nil }
+func (f *fakeMaps) ARPRows() ([]maps.ARPRow, error)               { return f.arp, nil }
+func (f *fakeMaps) NetRows() ([]maps.NetRow, error)               { return f.nets, nil }
+func (f *fakeMaps) FloodRows() ([]maps.FloodRow, error)           { return f.floods, nil }
+func (f *fakeMaps) MapRows() ([]maps.MapRow, error)               { return f.maps, nil }
+func (f *fakeMaps) DropRows() ([]maps.DropRow, error)             { return f.drops, nil }
+func (f *fakeMaps) RouteRows() ([]maps.RouteRow, error)           { return f.routes, nil }
+func (f *fakeMaps) RIFRows() ([]maps.RIFRow, error)               { return f.rifs, nil }
+func (f *fakeMaps) FIPRows() ([]maps.FIPRow, error)               { return f.fips, nil }
+func (f *fakeMaps) ExtGWRows() ([]maps.ExtGWRow, error)           { return f.extgw, nil }
+func (f *fakeMaps) PortAddrRows() ([]maps.PortAddrRow, error)     { return f.addrs, nil }
+func (f *fakeMaps) PortRows() ([]maps.PortRow, error)             { return f.ports, nil }
+func (f *fakeMaps) PolicyIPRows() ([]maps.PolicyIPRow, error)     { return f.polIPs, nil }
+func (f *fakeMaps) PolicyPortRows() ([]maps.PolicyPortRow, error) { return f.polPts, nil }
+func (f *fakeMaps) CTRows() ([]maps.CTRow, error)                 { return f.ct, nil }
 func (f *fakeMaps) DVRMACRows() ([]maps.DVRMACRow, error) {
 	return f.dvr, nil
 }

@@ -35,6 +35,7 @@ UNDERLAY=10.254.0
 # GOSSIP_KEY=<base64> before cloud_up encrypts gossip (GOSSIP_KEY_N3=... gives
 # node 3 another key); CLOUD_ALIVE is how many nodes must then find each other.
 # UNDERLAY_MTU=9000 before cloud_up gives a jumbo underlay.
+# CLOUD_CONF="key: value" before cloud_up adds a line to every node's config.
 UNDERLAY_MTU=${UNDERLAY_MTU:-1500}
 NODES=0
 RET=0
@@ -219,6 +220,7 @@ cloud_up() {
 			underlay_mtu: $UNDERLAY_MTU
 			log_level: ${BNET_LOG_LEVEL:-info}
 			netns_prefix: $P-n$i-
+			${CLOUD_CONF:-}
 		EOF
 		start_agent "$i" || exit $KSFT_FAIL
 	done
