@@ -243,6 +243,23 @@ struct bnet_flow {
 	struct frag_key fk;
 };
 
+/*
+ * policy_scratch holds policy_check's working state: a frame in the
+ * stack would not fit under the deepest call chains (512 bytes for all of
+ * them). Per CPU, and a TC program runs to completion on its CPU.
+ */
+struct policy_work {
+	struct bnet_flow f;
+	struct ct_entry ne;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct policy_work);
+} policy_scratch SEC(".maps");
+
 static __always_inline int l4_has_ports(__u8 proto)
 {
 	/* tcp, udp, dccp, sctp, udplite: ports in the first four bytes */
@@ -433,12 +450,12 @@ static __always_inline int is_icmp6_nd(struct __sk_buff *skb)
  */
 static __noinline __u32 policy_check(struct __sk_buff *skb, __u32 ifindex, __u32 dir)
 {
-	struct bnet_flow f = {};
-	struct ct_entry *e, ne = {};
+	struct policy_work *w;
+	struct ct_entry *e;
 	struct port_info *port;
 	__u64 now;
 	__be16 proto;
-	__u32 why, existed = 0, policy_id, epoch;
+	__u32 why, existed = 0, policy_id, epoch, zero = 0;
 
 	port = bpf_map_lookup_elem(&ports, &ifindex);
 	if (!port)
@@ -459,32 +476,36 @@ static __noinline __u32 policy_check(struct __sk_buff *skb, __u32 ifindex, __u32
 	if (proto != bpf_htons(ETH_P_IP))
 		return BNET_DROP_POLICY;
 
-	why = flow_of(skb, ifindex, dir, &f);
+	w = bpf_map_lookup_elem(&policy_scratch, &zero);
+	if (!w)
+		return BNET_DROP_POLICY;
+	__builtin_memset(w, 0, sizeof(*w));
+	why = flow_of(skb, ifindex, dir, &w->f);
 	if (why != BNET_DROP_NONE)
 		return why;
 	/* DHCP between the VM's client and a server, both ways. */
-	if (f.key.proto == BNET_IPPROTO_UDP && !f.related && f.key.local_port == bpf_htons(68) &&
-	    f.key.remote_port == bpf_htons(67))
+	if (w->f.key.proto == BNET_IPPROTO_UDP && !w->f.related && w->f.key.local_port == bpf_htons(68) &&
+	    w->f.key.remote_port == bpf_htons(67))
 		return BNET_DROP_NONE;
 
 	now = bpf_ktime_get_ns();
-	e = bpf_map_lookup_elem(&ct, &f.key);
+	e = bpf_map_lookup_elem(&ct, &w->f.key);
 	if (e && e->expires <= now) {
 		existed = 1;
 		e = NULL;
 	}
-	if (f.related)
+	if (w->f.related)
 		return e ? BNET_DROP_NONE : BNET_DROP_POLICY;
 	/* A new SYN on a closing connection's tuple is a new connection. */
-	if (e && f.key.proto == BNET_IPPROTO_TCP && (f.tcp_flags & (BNET_TCP_SYN | BNET_TCP_ACK)) == BNET_TCP_SYN &&
+	if (e && w->f.key.proto == BNET_IPPROTO_TCP && (w->f.tcp_flags & (BNET_TCP_SYN | BNET_TCP_ACK)) == BNET_TCP_SYN &&
 	    (e->state & (BNET_CT_RST | BNET_CT_FIN_OUT | BNET_CT_FIN_IN))) {
 		existed = 1;
 		e = NULL;
 	}
 	if (e) {
 		if (e->epoch != epoch) {
-			if (!policy_allows(policy_id, e->origin, f.key.remote_ip, f.key.proto, e->mport)) {
-				if (bpf_map_delete_elem(&ct, &f.key) == 0)
+			if (!policy_allows(policy_id, e->origin, w->f.key.remote_ip, w->f.key.proto, e->mport)) {
+				if (bpf_map_delete_elem(&ct, &w->f.key) == 0)
 					ct_uncount(ifindex);
 				return BNET_DROP_POLICY;
 			}
@@ -492,40 +513,40 @@ static __noinline __u32 policy_check(struct __sk_buff *skb, __u32 ifindex, __u32
 		}
 		if (dir != e->origin)
 			e->state |= BNET_CT_REPLIED;
-		if (f.key.proto == BNET_IPPROTO_TCP) {
-			if (f.tcp_flags & BNET_TCP_RST)
+		if (w->f.key.proto == BNET_IPPROTO_TCP) {
+			if (w->f.tcp_flags & BNET_TCP_RST)
 				e->state |= BNET_CT_RST;
-			if (f.tcp_flags & BNET_TCP_FIN)
+			if (w->f.tcp_flags & BNET_TCP_FIN)
 				e->state |= dir == BNET_DIR_EGRESS ? BNET_CT_FIN_OUT : BNET_CT_FIN_IN;
 		}
-		e->expires = now + ct_timeout(e, f.key.proto);
+		e->expires = now + ct_timeout(e, w->f.key.proto);
 		e->packets++;
 		goto pass;
 	}
 
 	/* Not tracked: a new connection, which only a SYN may start in TCP. */
-	if (f.key.proto == BNET_IPPROTO_TCP && (f.tcp_flags & (BNET_TCP_SYN | BNET_TCP_ACK)) != BNET_TCP_SYN)
+	if (w->f.key.proto == BNET_IPPROTO_TCP && (w->f.tcp_flags & (BNET_TCP_SYN | BNET_TCP_ACK)) != BNET_TCP_SYN)
 		return BNET_DROP_CT_INVALID;
-	if (!policy_allows(policy_id, dir, f.key.remote_ip, f.key.proto, f.mport))
+	if (!policy_allows(policy_id, dir, w->f.key.remote_ip, w->f.key.proto, w->f.mport))
 		return BNET_DROP_POLICY;
-	ne.origin = dir;
-	ne.epoch = epoch;
-	ne.mport = f.mport;
-	ne.packets = 1;
-	ne.expires = now + ct_timeout(&ne, f.key.proto);
+	w->ne.origin = dir;
+	w->ne.epoch = epoch;
+	w->ne.mport = w->f.mport;
+	w->ne.packets = 1;
+	w->ne.expires = now + ct_timeout(&w->ne, w->f.key.proto);
 	if (!existed && ct_charge(ifindex) < 0)
 		return BNET_DROP_CT_FULL;
-	if (bpf_map_update_elem(&ct, &f.key, &ne, BPF_ANY) < 0) {
+	if (bpf_map_update_elem(&ct, &w->f.key, &w->ne, BPF_ANY) < 0) {
 		if (!existed)
 			ct_uncount(ifindex);
 		return BNET_DROP_CT_FULL;
 	}
 pass:
-	if (f.first_frag) {
-		struct frag_ports fp = { .local_port = f.key.local_port, .remote_port = f.key.remote_port,
-					 .mport = f.mport };
+	if (w->f.first_frag) {
+		struct frag_ports fp = { .local_port = w->f.key.local_port, .remote_port = w->f.key.remote_port,
+					 .mport = w->f.mport };
 
-		bpf_map_update_elem(&frags, &f.fk, &fp, BPF_ANY);
+		bpf_map_update_elem(&frags, &w->f.fk, &fp, BPF_ANY);
 	}
 	return BNET_DROP_NONE;
 }
@@ -847,6 +868,68 @@ static __always_inline int to_gre(struct __sk_buff *skb, const struct net_info *
 
 /* ---- port security ------------------------------------------------------ */
 
+#define BNET_ICMP6_RS 133
+#define BNET_ICMP6_RA 134
+#define BNET_ICMP6_NS 135
+#define BNET_ICMP6_NA 136
+#define BNET_ICMP6_MLD2_REPORT 143
+
+/* lla_is says whether the 16 bytes at a are the EUI-64 link-local of mac. */
+static __always_inline int lla_is(const __u64 *a, const __u8 *mac)
+{
+	__u64 lo = (__u64)(mac[0] ^ 0x02) | (__u64)mac[1] << 8 | (__u64)mac[2] << 16 | (__u64)0xff << 24 |
+		   (__u64)0xfe << 32 | (__u64)mac[3] << 40 | (__u64)mac[4] << 48 | (__u64)mac[5] << 56;
+
+	/* fe80:0000:0000:0000 in memory order, then the interface id */
+	return a[0] == 0x80feULL && a[1] == lo;
+}
+
+/*
+ * spoofed6 judges IPv6 from a secured port. bnet's subnets are IPv4, so
+ * the one IPv6 address a port holds is its link-local address, EUI-64 from
+ * its MAC (Neutron allows the same); :: is a source only for what a host
+ * sends before it has one (duplicate address detection, router
+ * solicitation, MLD reports). A neighbour advertisement may only be for
+ * the port's own address, and a VM never advertises itself as a router.
+ * One hop-by-hop header (MLD's router alert) is looked through.
+ */
+static __always_inline __u32 spoofed6(struct __sk_buff *skb, const struct bnet_eth *eth)
+{
+	__u64 addr[2];
+	__u8 hbh[2], type = 0, nh = 0, ver = 0;
+	__u32 l4 = sizeof(struct bnet_eth) + 40;
+
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &ver, 1) < 0 || (ver >> 4) != 6 ||
+	    bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + 6, &nh, 1) < 0 ||
+	    bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + 8, addr, sizeof(addr)) < 0)
+		return BNET_DROP_MALFORMED;
+	if (nh == 0) {
+		if (bpf_skb_load_bytes(skb, l4, hbh, sizeof(hbh)) < 0)
+			return BNET_DROP_MALFORMED;
+		nh = hbh[0];
+		l4 += (hbh[1] + 1) * 8;
+	}
+	if (nh == 58 && bpf_skb_load_bytes(skb, l4, &type, 1) < 0)
+		return BNET_DROP_MALFORMED;
+	if (nh == 58 && type == BNET_ICMP6_RA)
+		return BNET_DROP_ROUTER_ADVERT;
+	if (addr[0] == 0 && addr[1] == 0) {
+		if (nh == 58 && (type == BNET_ICMP6_NS || type == BNET_ICMP6_RS || type == BNET_ICMP6_MLD2_REPORT))
+			return BNET_DROP_NONE;
+		return BNET_DROP_SPOOF_IP;
+	}
+	if (!lla_is(addr, eth->src))
+		return BNET_DROP_SPOOF_IP;
+	if (nh == 58 && type == BNET_ICMP6_NA) {
+		/* The target address follows type, code, checksum and flags. */
+		if (bpf_skb_load_bytes(skb, l4 + 8, addr, sizeof(addr)) < 0)
+			return BNET_DROP_MALFORMED;
+		if (!lla_is(addr, eth->src))
+			return BNET_DROP_SPOOF_ND;
+	}
+	return BNET_DROP_NONE;
+}
+
 /*
  * spoofed says why a frame from a secured port must not pass, or
  * BNET_DROP_NONE (seed 003: the IP/MAC pairs and ARP spoofing protection
@@ -856,7 +939,7 @@ static __always_inline int to_gre(struct __sk_buff *skb, const struct net_info *
  * same MAC and an address the port holds (0.0.0.0 for a probe); a VM never
  * answers DHCP and never advertises itself as an IPv6 router.
  */
-static __always_inline __u32 spoofed(struct __sk_buff *skb, __u32 ifindex, const struct bnet_eth *eth)
+static __noinline __u32 spoofed(struct __sk_buff *skb, __u32 ifindex, const struct bnet_eth *eth)
 {
 	struct port_mac_key mk = { .ifindex = ifindex };
 	struct addr_key ak = { .prefixlen = 64, .ifindex = ifindex };
@@ -864,7 +947,6 @@ static __always_inline __u32 spoofed(struct __sk_buff *skb, __u32 ifindex, const
 	struct bnet_iph ip;
 	struct bnet_arp ah;
 	__be16 ports[2];
-	__u8 nh[2];
 
 	mac_copy(mk.mac, eth->src);
 	if (!bpf_map_lookup_elem(&port_macs, &mk))
@@ -903,12 +985,8 @@ static __always_inline __u32 spoofed(struct __sk_buff *skb, __u32 ifindex, const
 			return BNET_DROP_SPOOF_ARP;
 		return BNET_DROP_NONE;
 	}
-	if (eth->proto == bpf_htons(ETH_P_IPV6)) {
-		/* Next header 58 (ICMPv6) with type 134: a router advertisement. */
-		if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + 6, &nh[0], 1) == 0 && nh[0] == 58 &&
-		    bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + 40, &nh[1], 1) == 0 && nh[1] == 134)
-			return BNET_DROP_ROUTER_ADVERT;
-	}
+	if (eth->proto == bpf_htons(ETH_P_IPV6))
+		return spoofed6(skb, eth);
 	return BNET_DROP_NONE;
 }
 

@@ -79,6 +79,7 @@ enum bnet_drop_reason {
 	BNET_DROP_CT_INVALID = 30,     /* TCP without SYN and no tracked connection */
 	BNET_DROP_CT_FULL = 31,        /* port's conntrack budget (or the table) is full */
 	BNET_DROP_CT_FRAG = 32,        /* a later fragment whose first was not seen */
+	BNET_DROP_SPOOF_ND = 33,       /* IPv6 neighbour advertisement for an address not the port's */
 	BNET_DROP_MAX,
 };
 

@@ -178,6 +178,22 @@ type bnetPolicyPortKey struct {
 	Port      uint16
 }
 
+type bnetPolicyWork struct {
+	_ structs.HostLayout
+	F struct {
+		_         structs.HostLayout
+		Key       bnetCtKey
+		Mport     uint16
+		TcpFlags  uint8
+		Related   uint8
+		FirstFrag uint8
+		Pad       [3]uint8
+		Fk        bnetFragKey
+	}
+	_  [4]byte
+	Ne bnetCtEntry
+}
+
 type bnetPortInfo struct {
 	_        structs.HostLayout
 	NetId    uint32
@@ -240,35 +256,36 @@ type bnetStatVal struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	bnetMapArp         = "arp"
-	bnetMapCt          = "ct"
-	bnetMapCtConfig    = "ct_config"
-	bnetMapCtCount     = "ct_count"
-	bnetMapDropStats   = "drop_stats"
-	bnetMapDvrMacs     = "dvr_macs"
-	bnetMapDvrSelf     = "dvr_self"
-	bnetMapExtGw       = "ext_gw"
-	bnetMapFdb         = "fdb"
-	bnetMapFipsIn      = "fips_in"
-	bnetMapFipsOut     = "fips_out"
-	bnetMapFlood       = "flood"
-	bnetMapFrags       = "frags"
-	bnetMapNetworks    = "networks"
-	bnetMapNodeCfg     = "node_cfg"
-	bnetMapPolicyIps   = "policy_ips"
-	bnetMapPolicyPorts = "policy_ports"
-	bnetMapPortAddrs   = "port_addrs"
-	bnetMapPortMacs    = "port_macs"
-	bnetMapPorts       = "ports"
-	bnetMapRifs        = "rifs"
-	bnetMapRoutes      = "routes"
-	bnetMapSegments    = "segments"
-	bnetMapTunnelPeers = "tunnel_peers"
-	bnetMapUnderlayNh  = "underlay_nh"
-	bnetProgBnetPhysIn = "bnet_phys_in"
-	bnetProgBnetPortIn = "bnet_port_in"
-	bnetProgBnetTunIn  = "bnet_tun_in"
-	bnetProgBnetUlIn   = "bnet_ul_in"
+	bnetMapArp           = "arp"
+	bnetMapCt            = "ct"
+	bnetMapCtConfig      = "ct_config"
+	bnetMapCtCount       = "ct_count"
+	bnetMapDropStats     = "drop_stats"
+	bnetMapDvrMacs       = "dvr_macs"
+	bnetMapDvrSelf       = "dvr_self"
+	bnetMapExtGw         = "ext_gw"
+	bnetMapFdb           = "fdb"
+	bnetMapFipsIn        = "fips_in"
+	bnetMapFipsOut       = "fips_out"
+	bnetMapFlood         = "flood"
+	bnetMapFrags         = "frags"
+	bnetMapNetworks      = "networks"
+	bnetMapNodeCfg       = "node_cfg"
+	bnetMapPolicyIps     = "policy_ips"
+	bnetMapPolicyPorts   = "policy_ports"
+	bnetMapPolicyScratch = "policy_scratch"
+	bnetMapPortAddrs     = "port_addrs"
+	bnetMapPortMacs      = "port_macs"
+	bnetMapPorts         = "ports"
+	bnetMapRifs          = "rifs"
+	bnetMapRoutes        = "routes"
+	bnetMapSegments      = "segments"
+	bnetMapTunnelPeers   = "tunnel_peers"
+	bnetMapUnderlayNh    = "underlay_nh"
+	bnetProgBnetPhysIn   = "bnet_phys_in"
+	bnetProgBnetPortIn   = "bnet_port_in"
+	bnetProgBnetTunIn    = "bnet_tun_in"
+	bnetProgBnetUlIn     = "bnet_ul_in"
 )
 
 // loadBnet returns the embedded CollectionSpec for bnet.
@@ -323,31 +340,32 @@ type bnetProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bnetMapSpecs struct {
-	Arp         *ebpf.MapSpec `ebpf:"arp"`
-	Ct          *ebpf.MapSpec `ebpf:"ct"`
-	CtConfig    *ebpf.MapSpec `ebpf:"ct_config"`
-	CtCount     *ebpf.MapSpec `ebpf:"ct_count"`
-	DropStats   *ebpf.MapSpec `ebpf:"drop_stats"`
-	DvrMacs     *ebpf.MapSpec `ebpf:"dvr_macs"`
-	DvrSelf     *ebpf.MapSpec `ebpf:"dvr_self"`
-	ExtGw       *ebpf.MapSpec `ebpf:"ext_gw"`
-	Fdb         *ebpf.MapSpec `ebpf:"fdb"`
-	FipsIn      *ebpf.MapSpec `ebpf:"fips_in"`
-	FipsOut     *ebpf.MapSpec `ebpf:"fips_out"`
-	Flood       *ebpf.MapSpec `ebpf:"flood"`
-	Frags       *ebpf.MapSpec `ebpf:"frags"`
-	Networks    *ebpf.MapSpec `ebpf:"networks"`
-	NodeCfg     *ebpf.MapSpec `ebpf:"node_cfg"`
-	PolicyIps   *ebpf.MapSpec `ebpf:"policy_ips"`
-	PolicyPorts *ebpf.MapSpec `ebpf:"policy_ports"`
-	PortAddrs   *ebpf.MapSpec `ebpf:"port_addrs"`
-	PortMacs    *ebpf.MapSpec `ebpf:"port_macs"`
-	Ports       *ebpf.MapSpec `ebpf:"ports"`
-	Rifs        *ebpf.MapSpec `ebpf:"rifs"`
-	Routes      *ebpf.MapSpec `ebpf:"routes"`
-	Segments    *ebpf.MapSpec `ebpf:"segments"`
-	TunnelPeers *ebpf.MapSpec `ebpf:"tunnel_peers"`
-	UnderlayNh  *ebpf.MapSpec `ebpf:"underlay_nh"`
+	Arp           *ebpf.MapSpec `ebpf:"arp"`
+	Ct            *ebpf.MapSpec `ebpf:"ct"`
+	CtConfig      *ebpf.MapSpec `ebpf:"ct_config"`
+	CtCount       *ebpf.MapSpec `ebpf:"ct_count"`
+	DropStats     *ebpf.MapSpec `ebpf:"drop_stats"`
+	DvrMacs       *ebpf.MapSpec `ebpf:"dvr_macs"`
+	DvrSelf       *ebpf.MapSpec `ebpf:"dvr_self"`
+	ExtGw         *ebpf.MapSpec `ebpf:"ext_gw"`
+	Fdb           *ebpf.MapSpec `ebpf:"fdb"`
+	FipsIn        *ebpf.MapSpec `ebpf:"fips_in"`
+	FipsOut       *ebpf.MapSpec `ebpf:"fips_out"`
+	Flood         *ebpf.MapSpec `ebpf:"flood"`
+	Frags         *ebpf.MapSpec `ebpf:"frags"`
+	Networks      *ebpf.MapSpec `ebpf:"networks"`
+	NodeCfg       *ebpf.MapSpec `ebpf:"node_cfg"`
+	PolicyIps     *ebpf.MapSpec `ebpf:"policy_ips"`
+	PolicyPorts   *ebpf.MapSpec `ebpf:"policy_ports"`
+	PolicyScratch *ebpf.MapSpec `ebpf:"policy_scratch"`
+	PortAddrs     *ebpf.MapSpec `ebpf:"port_addrs"`
+	PortMacs      *ebpf.MapSpec `ebpf:"port_macs"`
+	Ports         *ebpf.MapSpec `ebpf:"ports"`
+	Rifs          *ebpf.MapSpec `ebpf:"rifs"`
+	Routes        *ebpf.MapSpec `ebpf:"routes"`
+	Segments      *ebpf.MapSpec `ebpf:"segments"`
+	TunnelPeers   *ebpf.MapSpec `ebpf:"tunnel_peers"`
+	UnderlayNh    *ebpf.MapSpec `ebpf:"underlay_nh"`
 }
 
 // bnetVariableSpecs contains global variables before they are loaded into the kernel.
@@ -376,31 +394,32 @@ func (o *bnetObjects) Close() error {
 //
 // It can be passed to loadBnetObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bnetMaps struct {
-	Arp         *ebpf.Map `ebpf:"arp"`
-	Ct          *ebpf.Map `ebpf:"ct"`
-	CtConfig    *ebpf.Map `ebpf:"ct_config"`
-	CtCount     *ebpf.Map `ebpf:"ct_count"`
-	DropStats   *ebpf.Map `ebpf:"drop_stats"`
-	DvrMacs     *ebpf.Map `ebpf:"dvr_macs"`
-	DvrSelf     *ebpf.Map `ebpf:"dvr_self"`
-	ExtGw       *ebpf.Map `ebpf:"ext_gw"`
-	Fdb         *ebpf.Map `ebpf:"fdb"`
-	FipsIn      *ebpf.Map `ebpf:"fips_in"`
-	FipsOut     *ebpf.Map `ebpf:"fips_out"`
-	Flood       *ebpf.Map `ebpf:"flood"`
-	Frags       *ebpf.Map `ebpf:"frags"`
-	Networks    *ebpf.Map `ebpf:"networks"`
-	NodeCfg     *ebpf.Map `ebpf:"node_cfg"`
-	PolicyIps   *ebpf.Map `ebpf:"policy_ips"`
-	PolicyPorts *ebpf.Map `ebpf:"policy_ports"`
-	PortAddrs   *ebpf.Map `ebpf:"port_addrs"`
-	PortMacs    *ebpf.Map `ebpf:"port_macs"`
-	Ports       *ebpf.Map `ebpf:"ports"`
-	Rifs        *ebpf.Map `ebpf:"rifs"`
-	Routes      *ebpf.Map `ebpf:"routes"`
-	Segments    *ebpf.Map `ebpf:"segments"`
-	TunnelPeers *ebpf.Map `ebpf:"tunnel_peers"`
-	UnderlayNh  *ebpf.Map `ebpf:"underlay_nh"`
+	Arp           *ebpf.Map `ebpf:"arp"`
+	Ct            *ebpf.Map `ebpf:"ct"`
+	CtConfig      *ebpf.Map `ebpf:"ct_config"`
+	CtCount       *ebpf.Map `ebpf:"ct_count"`
+	DropStats     *ebpf.Map `ebpf:"drop_stats"`
+	DvrMacs       *ebpf.Map `ebpf:"dvr_macs"`
+	DvrSelf       *ebpf.Map `ebpf:"dvr_self"`
+	ExtGw         *ebpf.Map `ebpf:"ext_gw"`
+	Fdb           *ebpf.Map `ebpf:"fdb"`
+	FipsIn        *ebpf.Map `ebpf:"fips_in"`
+	FipsOut       *ebpf.Map `ebpf:"fips_out"`
+	Flood         *ebpf.Map `ebpf:"flood"`
+	Frags         *ebpf.Map `ebpf:"frags"`
+	Networks      *ebpf.Map `ebpf:"networks"`
+	NodeCfg       *ebpf.Map `ebpf:"node_cfg"`
+	PolicyIps     *ebpf.Map `ebpf:"policy_ips"`
+	PolicyPorts   *ebpf.Map `ebpf:"policy_ports"`
+	PolicyScratch *ebpf.Map `ebpf:"policy_scratch"`
+	PortAddrs     *ebpf.Map `ebpf:"port_addrs"`
+	PortMacs      *ebpf.Map `ebpf:"port_macs"`
+	Ports         *ebpf.Map `ebpf:"ports"`
+	Rifs          *ebpf.Map `ebpf:"rifs"`
+	Routes        *ebpf.Map `ebpf:"routes"`
+	Segments      *ebpf.Map `ebpf:"segments"`
+	TunnelPeers   *ebpf.Map `ebpf:"tunnel_peers"`
+	UnderlayNh    *ebpf.Map `ebpf:"underlay_nh"`
 }
 
 func (m *bnetMaps) Close() error {
@@ -422,6 +441,7 @@ func (m *bnetMaps) Close() error {
 		m.NodeCfg,
 		m.PolicyIps,
 		m.PolicyPorts,
+		m.PolicyScratch,
 		m.PortAddrs,
 		m.PortMacs,
 		m.Ports,

@@ -42,6 +42,7 @@ var reasonNames = []string{
 	"ct_invalid",
 	"ct_full",
 	"ct_frag",
+	"spoof_nd",
 }
 
 // ReasonName maps a drop reason value to its stable lower-case name;

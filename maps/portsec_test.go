@@ -1,0 +1,106 @@
+package maps
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"testing"
+)
+
+// ipv6Frame is an IPv6 packet: next header nh, the given source, and an
+// ICMPv6 body (type, then a target at offset 8 for ND) when nh is 58.
+func ipv6Frame(dst, src net.HardwareAddr, srcIP netip.Addr, nh uint8, icmpType uint8, target netip.Addr) []byte {
+	f := make([]byte, 14+40+32)
+	copy(f[0:6], dst)
+	copy(f[6:12], src)
+	binary.BigEndian.PutUint16(f[12:], 0x86dd)
+	f[14] = 0x60
+	binary.BigEndian.PutUint16(f[18:], 32)
+	f[20], f[21] = nh, 255
+	s := srcIP.As16()
+	copy(f[22:38], s[:])
+	d := netip.MustParseAddr("ff02::1").As16()
+	copy(f[38:54], d[:])
+	l4 := f[54:]
+	if nh == 0 { // hop-by-hop (8 bytes), then ICMPv6
+		l4[0], l4[1] = 58, 0
+		l4 = l4[8:]
+	}
+	l4[0] = icmpType
+	if target.IsValid() {
+		t := target.As16()
+		copy(l4[8:24], t[:])
+	}
+	return f
+}
+
+// lla is the EUI-64 link-local address of mac.
+func lla(mac net.HardwareAddr) netip.Addr {
+	var b [16]byte
+	b[0], b[1] = 0xfe, 0x80
+	b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15] = mac[0]^2, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]
+	return netip.AddrFrom16(b)
+}
+
+func TestPortSecurity(t *testing.T) {
+	tp := newTopo(t)
+	vipMAC := mac("02:00:00:00:00:99")
+	tp.must(tp.m.PutPort(PortRow{Ifindex: tp.a, NetID: 1, MAC: macA, Up: true, Secure: true}))
+	tp.must(tp.m.PutPortMAC(PortMACRow{Ifindex: tp.a, MAC: macA}))
+	tp.must(tp.m.PutPortMAC(PortMACRow{Ifindex: tp.a, MAC: vipMAC}))
+	tp.must(tp.m.PutPortAddr(PortAddrRow{Ifindex: tp.a, Prefix: netip.PrefixFrom(ipA, 32), MAC: macA}))
+	tp.must(tp.m.PutPortAddr(PortAddrRow{Ifindex: tp.a, Prefix: netip.MustParsePrefix("10.0.5.0/28"), MAC: vipMAC}))
+	vip := netip.MustParseAddr("10.0.5.3")
+	any6 := netip.IPv6Unspecified()
+	dhcp := func(src netip.Addr, sport, dport uint16) []byte {
+		return flow(broadcast, macA, 17, src, netip.MustParseAddr("255.255.255.255"), sport, dport, 0)
+	}
+	tagged := ethFrame(macB, macA, 0x8100, 50)
+	qinq := ethFrame(macB, macA, 0x88a8, 50)
+	for _, c := range []struct {
+		name   string
+		frame  []byte
+		reason string // "" passes
+	}{
+		{"own MAC and IP", flow(macB, macA, 17, ipA, ipB, 1, 2, 0), ""},
+		{"foreign MAC", flow(macB, macC, 17, ipA, ipB, 1, 2, 0), "spoof_mac"},
+		{"foreign IP", flow(macB, macA, 17, netip.MustParseAddr("10.0.0.77"), ipB, 1, 2, 0), "spoof_ip"},
+		{"pair IP with the pair's MAC", flow(macB, vipMAC, 17, vip, ipB, 1, 2, 0), ""},
+		{"pair IP with the port's MAC", flow(macB, macA, 17, vip, ipB, 1, 2, 0), "spoof_ip"},
+		{"fixed IP with the pair's MAC", flow(macB, vipMAC, 17, ipA, ipB, 1, 2, 0), "spoof_ip"},
+		{"DHCP discover from 0.0.0.0", dhcp(netip.IPv4Unspecified(), 68, 67), ""},
+		{"other UDP from 0.0.0.0", dhcp(netip.IPv4Unspecified(), 68, 53), "spoof_ip"},
+		{"DHCP server answer", flow(macB, macA, 17, ipA, ipB, 67, 68, 0), "dhcp_server"},
+		{"ARP own", arpFrame(broadcast, macA, 1, macA, ipA, make(net.HardwareAddr, 6), ipR), ""},
+		{"ARP probe", arpFrame(broadcast, macA, 1, macA, netip.IPv4Unspecified(), make(net.HardwareAddr, 6), ipA), ""},
+		{"ARP for the VIP (GARP)", arpFrame(broadcast, vipMAC, 2, vipMAC, vip, broadcast, vip), ""},
+		{"ARP claiming another VM's IP", arpFrame(broadcast, macA, 2, macA, ipB, broadcast, ipB), "spoof_arp"},
+		{"ARP sender MAC not the frame's", arpFrame(broadcast, macA, 1, macC, ipA, make(net.HardwareAddr, 6), ipB), "spoof_arp"},
+		{"802.1Q from a VM", tagged, "vlan_tagged"},
+		{"QinQ from a VM", qinq, "vlan_tagged"},
+		{"IPv6 from its link-local", ipv6Frame(broadcast, macA, lla(macA), 17, 0, netip.Addr{}), ""},
+		{"IPv6 from another address", ipv6Frame(broadcast, macA, netip.MustParseAddr("2001:db8::5"), 17, 0, netip.Addr{}), "spoof_ip"},
+		{"IPv6 from another MAC's link-local", ipv6Frame(broadcast, macA, lla(macB), 17, 0, netip.Addr{}), "spoof_ip"},
+		{"DAD neighbour solicitation from ::", ipv6Frame(broadcast, macA, any6, 58, 135, lla(macA)), ""},
+		{"UDP from ::", ipv6Frame(broadcast, macA, any6, 17, 0, netip.Addr{}), "spoof_ip"},
+		{"MLD report from :: behind hop-by-hop", ipv6Frame(broadcast, macA, any6, 0, 143, netip.Addr{}), ""},
+		{"NA for its own address", ipv6Frame(broadcast, macA, lla(macA), 58, 136, lla(macA)), ""},
+		{"NA for another VM's address", ipv6Frame(broadcast, macA, lla(macA), 58, 136, lla(macB)), "spoof_nd"},
+		{"router advertisement", ipv6Frame(broadcast, macA, lla(macA), 58, 134, netip.Addr{}), "router_advert"},
+		{"router advertisement behind hop-by-hop", ipv6Frame(broadcast, macA, lla(macA), 0, 134, netip.Addr{}), "router_advert"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tp.resetDrops()
+			tp.run(tp.p.PortIn, tp.a, c.frame)
+			got := ""
+			for _, r := range []string{"spoof_mac", "spoof_ip", "spoof_arp", "spoof_nd", "dhcp_server", "router_advert", "vlan_tagged", "malformed"} {
+				if tp.drops()[dropKey(tp.a, r)] > 0 {
+					got = r
+				}
+			}
+			if got != c.reason {
+				t.Fatalf("dropped as %q, want %q (drops %v)", got, c.reason, tp.drops())
+			}
+		})
+	}
+}
