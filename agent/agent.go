@@ -280,6 +280,9 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 
 	a.syncFGPorts(snap)
 	nodes := a.nodes()
+	if e := a.guardVXLAN(nodes); e != nil {
+		a.log.Warn("VXLAN admission", "err", e)
+	}
 	snat := snatHosts(snap.routers, nodes)
 	local, plugErrs := a.plugLocal(snap, snat)
 	d, st := a.compute(snap, local, nodes, snat)

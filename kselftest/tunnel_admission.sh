@@ -3,13 +3,15 @@
 #
 # A VXLAN device in external mode accepts packets from anyone. bnet hears a
 # network's VXLAN only from VTEPs that host it: a frame injected by a host
-# that is not a cluster member, or by a member that hosts nothing on that
-# network, never reaches a VM and is counted (tunnel_peer).
+# that is not a cluster member is dropped by nftables (the member set of
+# table ip bnet_underlay) before the device; one from a member that hosts
+# nothing on that network reaches bnet_tun_in and is dropped there
+# (tunnel_peer). Neither reaches a VM, both are counted.
 #
 #   n1: v1 (vx 601)   n2: v2 (vx 601)   n3: nothing on vx 601
 #   $P-evil: 10.254.0.99 on the underlay, not a member
 source "$(dirname "$0")/lib.sh"
-require python3 tcpdump
+require python3 tcpdump nft
 cloud_up 3
 
 bn 1 network create vx --type vxlan --segment 601 >/dev/null
@@ -36,11 +38,21 @@ heard() {
 	capture_stop
 }
 
+# guard_drops: packets table ip bnet_underlay on n1 dropped.
+guard_drops() { in_ns "$P-n1" nft list table ip bnet_underlay | awk '/counter/ {for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1)}'; }
+members() { in_ns "$P-n1" nft list set ip bnet_underlay vteps | tr -d '\n' | grep -o 'elements = {[^}]*}'; }
+m=$(members)
+for i in 1 2 3; do
+	[[ "$m" == *"$(vtep $i)"* ]] || check_err 1 "n1's VXLAN member set lacks n$i: $m"
+done
+[[ "$m" != *10.254.0.99* ]]
+check_err $? "the non-member is in n1's VXLAN member set: $m"
 before=$(peer_drops)
+gbefore=$(guard_drops)
 n=$(heard "$P-evil" 10.254.0.99)
-[ "$n" -eq 0 ] && [ "$(peer_drops)" -eq $((before + 1)) ]
-check_err $? "VXLAN from a non-member: $n frames reached v1, tunnel_peer $before -> $(peer_drops)"
-log_test "VXLAN injected from a non-member address is dropped and counted"
+[ "$n" -eq 0 ] && [ "$(guard_drops)" -eq $((gbefore + 1)) ] && [ "$(peer_drops)" -eq "$before" ]
+check_err $? "VXLAN from a non-member: $n frames reached v1, nftables drops $gbefore -> $(guard_drops), tunnel_peer $before -> $(peer_drops)"
+log_test "VXLAN injected from a non-member address is dropped by the nftables member set and counted"
 
 before=$(peer_drops)
 n=$(heard "$P-n3" "$(vtep 3)")

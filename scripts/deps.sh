@@ -18,6 +18,7 @@ have make || need+=(make)
 have tshark || need+=(tshark)
 have iperf3 || need+=(iperf3)
 have traceroute || need+=(traceroute)
+have nft || need+=(nftables)
 # The OpenStack client drives bnet in kselftest/openstack_client.sh.
 have openstack || need+=(python3-openstackclient)
 if [ ${#need[@]} -gt 0 ]; then
