@@ -65,6 +65,9 @@ type Agent struct {
 
 	stMu     sync.RWMutex
 	statuses map[string]status
+	// byIfindex is the local ports as last programmed, for the VIP claim
+	// watcher (under stMu).
+	byIfindex map[uint32]model.Port
 
 	kick    chan struct{}
 	started time.Time
@@ -121,6 +124,7 @@ func Run(ctx context.Context, configPath string) error {
 	tick := time.NewTicker(resyncInterval)
 	defer tick.Stop()
 	go a.gcCT(ctx)
+	go a.watchClaims(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -286,6 +290,14 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	snat := snatHosts(snap.routers, nodes)
 	local, plugErrs := a.plugLocal(snap, snat)
 	d, st := a.compute(snap, local, nodes, snat)
+	byIfindex := map[uint32]model.Port{}
+	for _, lp := range local {
+		byIfindex[uint32(lp.ifindex)] = lp.port
+	}
+	a.stMu.Lock()
+	a.byIfindex = byIfindex
+	a.stMu.Unlock()
+	a.dropStaleClaims(snap)
 	for id, e := range plugErrs {
 		st[id] = status{model.StatusError, e}
 	}

@@ -317,7 +317,9 @@ func (a *Agent) computePolicy(s snapshot, local map[string]localPort, d *desired
 	for _, id := range ids {
 		lp := local[id]
 		row, ok := d.ports[uint32(lp.ifindex)]
-		if !ok || !row.Secure {
+		// A record from before security groups (no security_groups at
+		// all, not an empty list) keeps working as it did.
+		if !ok || !row.Secure || lp.port.SecurityGroups == nil {
 			continue
 		}
 		p := c.portPolicy(lp.port.SecurityGroups)

@@ -22,6 +22,7 @@ type snapshot struct {
 	fips     []model.FloatingIP
 	sgs      []model.SecurityGroup
 	sgRules  []model.SecurityGroupRule
+	claims   []model.VIPClaim
 	portByID map[string]model.Port
 	losers   map[string]string
 }
@@ -42,6 +43,11 @@ func (a *Agent) snapshot() snapshot {
 	for _, r := range a.st.List(model.KindSecurityGroupRule) {
 		if g, err := store.Decode[model.SecurityGroupRule](r); err == nil {
 			s.sgRules = append(s.sgRules, g)
+		}
+	}
+	for _, r := range a.st.List(model.KindVIPClaim) {
+		if c, err := store.Decode[model.VIPClaim](r); err == nil {
+			s.claims = append(s.claims, c)
 		}
 	}
 	for _, r := range a.st.List(model.KindRouter) {
@@ -318,6 +324,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 			}
 		}
 	}
+	a.computeClaims(s, netOf, &d)
 	greVTEPs := map[netip.Addr]bool{}
 	for id, fl := range d.flood {
 		// Only overlays flood to VTEPs: flat and VLAN networks reach other

@@ -1660,8 +1660,12 @@ static __always_inline int arp_respond(struct __sk_buff *skb, __u32 net_id)
 	ans = bpf_map_lookup_elem(&arp, &key);
 	if (!ans)
 		return BNET_CONTINUE;
-	/* The sender asking for its own address (duplicate address detection). */
-	if (mac_equal(ans->mac, ah->sha))
+	/*
+	 * The sender asking for its own address (duplicate address
+	 * detection), or announcing one (a gratuitous request: a VIP taken
+	 * over): never answered, flooded.
+	 */
+	if (mac_equal(ans->mac, ah->sha) || ah->spa == ah->tpa)
 		return BNET_CONTINUE;
 
 	mac_copy(sha, ah->sha);
@@ -1676,6 +1680,30 @@ static __always_inline int arp_respond(struct __sk_buff *skb, __u32 net_id)
 	mac_copy(eth->src, ans->mac);
 
 	return bpf_redirect(skb->ifindex, 0);
+}
+
+/*
+ * claim_vip notes a gratuitous ARP from a secured port (spoofed() has
+ * checked the port may hold that address with that MAC) in vip_claims, for
+ * the agent to publish where the address lives now. Written only when the
+ * claim changes: a VRRP master repeating itself costs a lookup.
+ */
+static __always_inline void claim_vip(struct __sk_buff *skb, __u32 net_id, __u32 ifindex)
+{
+	struct arp_key key = { .net_id = net_id };
+	struct vip_claim c = { .ifindex = ifindex }, *old;
+	struct bnet_arp ah;
+
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &ah, sizeof(ah)) < 0 || ah.spa == 0 ||
+	    ah.spa != ah.tpa || (ah.op != bpf_htons(1) && ah.op != bpf_htons(2)))
+		return;
+	key.ip = ah.spa;
+	old = bpf_map_lookup_elem(&vip_claims, &key);
+	if (old && old->ifindex == ifindex && mac_equal(old->mac, ah.sha))
+		return;
+	mac_copy(c.mac, ah.sha);
+	c.seen = bpf_ktime_get_ns();
+	bpf_map_update_elem(&vip_claims, &key, &c, BPF_ANY);
 }
 
 /* ---- programs ------------------------------------------------------------ */
@@ -1726,7 +1754,11 @@ int bnet_port_in(struct __sk_buff *skb)
 	}
 
 	if (eth.proto == bpf_htons(ETH_P_ARP)) {
-		int rc = arp_respond(skb, net_id);
+		int rc;
+
+		if (port->flags & BNET_PORT_SECURE)
+			claim_vip(skb, net_id, in);
+		rc = arp_respond(skb, net_id);
 
 		if (rc != BNET_CONTINUE)
 			return rc;

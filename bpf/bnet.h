@@ -30,6 +30,7 @@
 #define BNET_MAX_POLICY 262144
 #define BNET_MAX_CT 262144 /* default; the agent sizes ct from its config */
 #define BNET_MAX_FRAGS 8192
+#define BNET_MAX_CLAIMS 4096
 
 /* Network (segment) types; values are stable: they are stored in maps. */
 enum bnet_net_type {
@@ -377,6 +378,21 @@ struct frag_ports {
 	__u16 pad;
 };
 
+/*
+ * vip_claims: {network, IPv4} -> the port that last announced the address
+ * in a gratuitous ARP (only secured ports, whose sources are checked, so
+ * only an address the port may hold). The agent publishes the claim and
+ * every node points the address (arp) at that port: a VIP follows its
+ * holder within a second, routed traffic included. Never written from a
+ * tunnel, so never from a DVR MAC.
+ */
+struct vip_claim {
+	__u8 mac[6];
+	__u16 pad;
+	__u32 ifindex;
+	__u64 seen; /* bpf_ktime_get_ns of the claim */
+};
+
 #ifdef BNET_DECLARE_MAPS
 /* Maps are pinned by name under the agent's pin directory. */
 struct {
@@ -586,6 +602,14 @@ struct {
 	__type(value, struct frag_ports);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } frags SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BNET_MAX_CLAIMS);
+	__type(key, struct arp_key);
+	__type(value, struct vip_claim);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vip_claims SEC(".maps");
 #endif /* BNET_DECLARE_MAPS */
 
 #endif /* BNET_H */

@@ -252,6 +252,15 @@ type bnetStatVal struct {
 	Bytes   uint64
 }
 
+type bnetVipClaim struct {
+	_       structs.HostLayout
+	Mac     [6]uint8
+	Pad     uint16
+	Ifindex uint32
+	_       [4]byte
+	Seen    uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -282,6 +291,7 @@ const (
 	bnetMapSegments      = "segments"
 	bnetMapTunnelPeers   = "tunnel_peers"
 	bnetMapUnderlayNh    = "underlay_nh"
+	bnetMapVipClaims     = "vip_claims"
 	bnetProgBnetPhysIn   = "bnet_phys_in"
 	bnetProgBnetPortIn   = "bnet_port_in"
 	bnetProgBnetTunIn    = "bnet_tun_in"
@@ -366,6 +376,7 @@ type bnetMapSpecs struct {
 	Segments      *ebpf.MapSpec `ebpf:"segments"`
 	TunnelPeers   *ebpf.MapSpec `ebpf:"tunnel_peers"`
 	UnderlayNh    *ebpf.MapSpec `ebpf:"underlay_nh"`
+	VipClaims     *ebpf.MapSpec `ebpf:"vip_claims"`
 }
 
 // bnetVariableSpecs contains global variables before they are loaded into the kernel.
@@ -420,6 +431,7 @@ type bnetMaps struct {
 	Segments      *ebpf.Map `ebpf:"segments"`
 	TunnelPeers   *ebpf.Map `ebpf:"tunnel_peers"`
 	UnderlayNh    *ebpf.Map `ebpf:"underlay_nh"`
+	VipClaims     *ebpf.Map `ebpf:"vip_claims"`
 }
 
 func (m *bnetMaps) Close() error {
@@ -450,6 +462,7 @@ func (m *bnetMaps) Close() error {
 		m.Segments,
 		m.TunnelPeers,
 		m.UnderlayNh,
+		m.VipClaims,
 	)
 }
 

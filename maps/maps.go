@@ -42,6 +42,7 @@ const (
 	MapCTCount     = "ct_count"
 	MapCTConfig    = "ct_config"
 	MapFrags       = "frags"
+	MapVIPClaims   = "vip_claims"
 )
 
 // Fan-out limits of a flood entry (BNET_FLOOD_LOCAL, BNET_FLOOD_REMOTE).
@@ -68,6 +69,7 @@ type Maps struct {
 	FIPsOut, FIPsIn, ExtGW                                         *ebpf.Map
 	PortAddrs, PortMACs                                            *ebpf.Map
 	PolicyIPs, PolicyPorts, CT, CTCount, CTConfig, Frags           *ebpf.Map
+	VIPClaims                                                      *ebpf.Map
 }
 
 // Programs holds the four TC ingress programs.
@@ -133,6 +135,7 @@ func Load(pinDir string, opt ...LoadOptions) (*Maps, *Programs, error) {
 		CTCount:     objs.CtCount,
 		CTConfig:    objs.CtConfig,
 		Frags:       objs.Frags,
+		VIPClaims:   objs.VipClaims,
 	}
 	p := &Programs{PortIn: objs.BnetPortIn, TunIn: objs.BnetTunIn, PhysIn: objs.BnetPhysIn, UlIn: objs.BnetUlIn}
 	return m, p, nil
@@ -157,7 +160,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 		{MapFIPsOut, &m.FIPsOut}, {MapFIPsIn, &m.FIPsIn}, {MapExtGW, &m.ExtGW},
 		{MapPortAddrs, &m.PortAddrs}, {MapPortMACs, &m.PortMACs},
 		{MapPolicyIPs, &m.PolicyIPs}, {MapPolicyPorts, &m.PolicyPorts}, {MapCT, &m.CT}, {MapCTCount, &m.CTCount},
-		{MapCTConfig, &m.CTConfig}, {MapFrags, &m.Frags},
+		{MapCTConfig, &m.CTConfig}, {MapFrags, &m.Frags}, {MapVIPClaims, &m.VIPClaims},
 	}
 	opts := &ebpf.LoadPinOptions{ReadOnly: readOnly}
 	for _, f := range fields {
@@ -177,7 +180,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 func (m *Maps) all() []*ebpf.Map {
 	return []*ebpf.Map{m.Ports, m.Networks, m.Segments, m.FDB, m.ARP, m.Flood, m.NodeCfg, m.DropStats, m.Peers, m.NH,
 		m.RIFs, m.Routes, m.DVRMACs, m.DVRSelf, m.FIPsOut, m.FIPsIn, m.ExtGW,
-		m.PortAddrs, m.PortMACs, m.PolicyIPs, m.PolicyPorts, m.CT, m.CTCount, m.CTConfig, m.Frags}
+		m.PortAddrs, m.PortMACs, m.PolicyIPs, m.PolicyPorts, m.CT, m.CTCount, m.CTConfig, m.Frags, m.VIPClaims}
 }
 
 // Close closes the map FDs; the pins stay.

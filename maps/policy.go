@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 
@@ -374,4 +375,32 @@ func (m *Maps) CTCounts() (map[uint32]uint32, error) {
 		return nil, fmt.Errorf("read %s: %w", MapCTCount, err)
 	}
 	return out, nil
+}
+
+// VIPClaimRow is one vip_claims entry: port Ifindex announced IP (on
+// network NetID) with MAC, at Seen (CLOCK_MONOTONIC nanoseconds).
+type VIPClaimRow struct {
+	NetID   uint32
+	IP      netip.Addr
+	MAC     net.HardwareAddr
+	Ifindex uint32
+	Seen    uint64
+}
+
+// VIPClaimRows lists the gratuitous ARP claims the datapath has seen.
+func (m *Maps) VIPClaimRows() ([]VIPClaimRow, error) {
+	var (
+		k    bnetArpKey
+		v    bnetVipClaim
+		rows []VIPClaimRow
+	)
+	it := m.VIPClaims.Iterate()
+	for it.Next(&k, &v) {
+		rows = append(rows, VIPClaimRow{NetID: k.NetId, IP: u32ToIP(k.Ip), MAC: macAddr(v.Mac), Ifindex: v.Ifindex, Seen: v.Seen})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapVIPClaims, err)
+	}
+	slices.SortFunc(rows, func(a, b VIPClaimRow) int { return cmp.Or(cmp.Compare(a.NetID, b.NetID), a.IP.Compare(b.IP)) })
+	return rows, nil
 }

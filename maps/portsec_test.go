@@ -104,3 +104,55 @@ func TestPortSecurity(t *testing.T) {
 		})
 	}
 }
+
+func TestVIPClaim(t *testing.T) {
+	tp := newTopo(t)
+	vip := netip.MustParseAddr("10.0.5.3")
+	for _, p := range []struct {
+		ifindex uint32
+		mac     net.HardwareAddr
+	}{{tp.a, macA}, {tp.b, macB}} {
+		tp.must(tp.m.PutPort(PortRow{Ifindex: p.ifindex, NetID: 1, MAC: p.mac, Up: true, Secure: true}))
+		tp.must(tp.m.PutPortMAC(PortMACRow{Ifindex: p.ifindex, MAC: p.mac}))
+		tp.must(tp.m.PutPortAddr(PortAddrRow{Ifindex: p.ifindex, Prefix: netip.MustParsePrefix("10.0.5.0/28"), MAC: p.mac}))
+	}
+	tp.must(tp.m.PutFlood(FloodRow{NetID: 1, Local: []uint32{tp.a, tp.b, tp.c}}))
+	// The arp map still says a holds the VIP: b's gratuitous request must
+	// be flooded (announced), not answered with a's MAC.
+	tp.must(tp.m.PutARP(ARPRow{NetID: 1, IP: vip, MAC: macA}))
+	claims := func() []VIPClaimRow {
+		rows, err := tp.m.VIPClaimRows()
+		tp.must(err)
+		return rows
+	}
+	garp := func(from uint32, mac net.HardwareAddr, ip netip.Addr) uint32 {
+		ret, _ := tp.run(tp.p.PortIn, from, arpFrame(broadcast, mac, 1, mac, ip, make(net.HardwareAddr, 6), ip))
+		return ret
+	}
+	if ret := garp(tp.a, macA, vip); ret != actShot { // flooded: the original is freed
+		t.Fatalf("a's GARP verdict %d", ret)
+	}
+	if c := claims(); len(c) != 1 || c[0].IP != vip || c[0].Ifindex != tp.a || c[0].MAC.String() != macA.String() {
+		t.Fatalf("claims after a's GARP: %+v", c)
+	}
+	seen := claims()[0].Seen
+	garp(tp.a, macA, vip) // a repeating itself changes nothing
+	if c := claims(); c[0].Seen != seen {
+		t.Fatalf("a repeated claim rewrote the entry: %+v", c)
+	}
+	txB := txPackets(t, tp.c)
+	if ret := garp(tp.b, macB, vip); ret != actShot || txPackets(t, tp.c) != txB+1 {
+		t.Fatalf("b's GARP: verdict %d, flooded to c %d times (want 1)", ret, txPackets(t, tp.c)-txB)
+	}
+	if c := claims(); len(c) != 1 || c[0].Ifindex != tp.b || c[0].MAC.String() != macB.String() {
+		t.Fatalf("claims after b took over: %+v", c)
+	}
+	// Not claims: an address the port may not hold (dropped as spoof_arp),
+	// a plain request, and anything from a port without port security.
+	garp(tp.a, macA, ipB)
+	tp.run(tp.p.PortIn, tp.a, arpFrame(broadcast, macA, 1, macA, vip, make(net.HardwareAddr, 6), ipB))
+	garp(tp.c, macC, netip.MustParseAddr("10.0.5.4"))
+	if c := claims(); len(c) != 1 || c[0].Ifindex != tp.b {
+		t.Fatalf("claims: %+v", c)
+	}
+}
