@@ -119,7 +119,8 @@ func (e *env) list(path, key string) []any {
 // dump is the whole store state, versions included: any write changes it.
 func (e *env) dump() string {
 	var b strings.Builder
-	for _, k := range []string{model.KindNetwork, model.KindSubnet, model.KindPort, model.KindRouter, model.KindFloatingIP} {
+	for _, k := range []string{model.KindNetwork, model.KindSubnet, model.KindPort, model.KindRouter, model.KindFloatingIP,
+		model.KindSecurityGroup, model.KindSecurityGroupRule} {
 		for _, r := range e.st.List(k) {
 			j, _ := json.Marshal(r)
 			b.Write(j)
@@ -309,7 +310,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"port update network", "PUT", "/v2.0/ports/" + port, `{"port": {"network_id": "` + other + `"}}`, 400, ""},
 		{"port update dup ip", "PUT", "/v2.0/ports/" + port, `{"port": {"fixed_ips": [{"ip_address": "10.0.0.0"}]}}`, 400, "InvalidInput"},
 		{"delete unknown port", "DELETE", "/v2.0/ports/nope", ``, 404, "PortNotFound"},
-		{"unknown path", "GET", "/v2.0/security-groups", ``, 404, "HTTPNotFound"},
+		{"unknown path", "GET", "/v2.0/trunks", ``, 404, "HTTPNotFound"},
 		{"bad method", "PATCH", "/v2.0/networks", ``, 405, "HTTPMethodNotAllowed"},
 	}
 	for _, c := range cases {

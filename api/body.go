@@ -55,11 +55,12 @@ var (
 	}
 	portAttrs = attrs{
 		post: []string{"name", "network_id", "mac_address", "fixed_ips", "admin_state_up", "device_id", "device_owner",
-			"binding:host_id", "binding:profile", "port_security_enabled", "allowed_address_pairs", "description", "tags",
-			"project_id", "tenant_id"},
+			"binding:host_id", "binding:profile", "port_security_enabled", "allowed_address_pairs", "security_groups",
+			"description", "tags", "project_id", "tenant_id"},
 		put: []string{"name", "mac_address", "fixed_ips", "admin_state_up", "device_id", "device_owner",
-			"binding:host_id", "binding:profile", "port_security_enabled", "allowed_address_pairs", "description", "tags"},
-		ignored: []string{"security_groups", "binding:vnic_type", "extra_dhcp_opts", "dns_name", "dns_domain",
+			"binding:host_id", "binding:profile", "port_security_enabled", "allowed_address_pairs", "security_groups",
+			"description", "tags"},
+		ignored: []string{"binding:vnic_type", "extra_dhcp_opts", "dns_name", "dns_domain",
 			"qos_policy_id", "propagate_uplink_status", "numa_affinity_policy"},
 		bools: []string{"admin_state_up", "port_security_enabled"},
 		check: checkPortBody,

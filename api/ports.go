@@ -98,7 +98,13 @@ func (s *Server) newPort(p *model.Port, pending ...model.Port) error {
 	p.VIFType = model.VIFTap
 	model.DefaultPortSecurity(p, n)
 	subs := subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), p.NetworkID)
-	return model.PreparePort(p, subs, s.portsWith(p.NetworkID, "", pending))
+	if err := model.PreparePort(p, subs, s.portsWith(p.NetworkID, "", pending)); err != nil {
+		return err
+	}
+	// On create, absent (or null) security_groups decode as nil: the
+	// project's default group.
+	groups, _ := s.sgState(p.ProjectID)
+	return model.PreparePortSecurityGroups(p, nil, p.SecurityGroups != nil, groups)
 }
 
 // portsWith returns the ports of network as they will be once pending are
@@ -113,7 +119,13 @@ func (s *Server) portsWith(network, skip string, pending []model.Port) []model.P
 	return without(portsOf(all, network), portID, skip)
 }
 
+// putPort stores p without its derived status, after the default group
+// of its project if it uses that group and the group is not stored yet.
+// The caller holds s.mu.
 func (s *Server) putPort(p model.Port) error {
+	if err := s.ensurePortDefault(p); err != nil {
+		return err
+	}
 	p.Status, p.StatusReason = "", ""
 	_, err := s.st.Put(model.KindPort, p.ID, p)
 	return err
@@ -138,7 +150,11 @@ func (s *Server) updatePort(w http.ResponseWriter, r *http.Request) {
 		if err := decodeOnto(in, old, &p); err != nil {
 			return err
 		}
-		return s.replacePort(old, &p)
+		_, sgGiven := in["security_groups"]
+		if err := s.checkChangedPort(old, &p, sgGiven); err != nil {
+			return err
+		}
+		return s.putPort(p)
 	}()
 	if err != nil {
 		s.fail(w, r, err)
@@ -148,19 +164,18 @@ func (s *Server) updatePort(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]any{"port": s.viewPorts(id)[0]})
 }
 
-// replacePort stores p, the new state of port old, checked against its
-// network, with a new revision. The caller holds s.mu.
-func (s *Server) replacePort(old model.Port, p *model.Port) error {
-	if err := s.changedPort(old, p); err != nil {
-		return err
-	}
-	return s.putPort(*p)
-}
-
 // changedPort checks p, the new state of port old, against its network and
 // the ports there, pending ones included, and gives it a new revision. It
-// writes nothing. The caller holds s.mu.
+// writes nothing. The caller holds s.mu. Its callers change ports
+// themselves (routers, gateways), and whether they changed
+// security_groups stands for whether a request named them.
 func (s *Server) changedPort(old model.Port, p *model.Port, pending ...model.Port) error {
+	return s.checkChangedPort(old, p, !slices.Equal(old.SecurityGroups, p.SecurityGroups), pending...)
+}
+
+// checkChangedPort is changedPort for a request that named
+// security_groups or not (sgGiven).
+func (s *Server) checkChangedPort(old model.Port, p *model.Port, sgGiven bool, pending ...model.Port) error {
 	defaultHost(p, s.b.Node())
 	n, ok := decodeOne[model.Network](s, model.KindNetwork, p.NetworkID)
 	if !ok {
@@ -172,7 +187,11 @@ func (s *Server) changedPort(old model.Port, p *model.Port, pending ...model.Por
 	p.RevisionNumber = old.RevisionNumber + 1
 	p.UpdatedAt = model.Now()
 	subs := subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), p.NetworkID)
-	return model.PreparePort(p, subs, s.portsWith(p.NetworkID, old.ID, pending))
+	if err := model.PreparePort(p, subs, s.portsWith(p.NetworkID, old.ID, pending)); err != nil {
+		return err
+	}
+	groups, _ := s.sgState(p.ProjectID)
+	return model.PreparePortSecurityGroups(p, &old, sgGiven, groups)
 }
 
 func (s *Server) deletePort(w http.ResponseWriter, r *http.Request) {

@@ -1,5 +1,5 @@
 // Package api serves bnet's OpenStack Networking API v2.0 subset (networks,
-// subnets, ports, routers, floating IPs, agents) on the agent's unix
+// subnets, ports, routers, floating IPs, security groups, agents) on the agent's unix
 // socket, and is the client the CLI uses to talk to it.
 package api
 
@@ -100,6 +100,17 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /v2.0/floatingips/{id}", s.updateFloatingIP)
 	mux.HandleFunc("DELETE /v2.0/floatingips/{id}", s.deleteFloatingIP)
 
+	mux.HandleFunc("GET /v2.0/security-groups", s.listSecurityGroups)
+	mux.HandleFunc("POST /v2.0/security-groups", s.createSecurityGroup)
+	mux.HandleFunc("GET /v2.0/security-groups/{id}", show(s, "security_group", s.viewSecurityGroups, securityGroupNotFound))
+	mux.HandleFunc("PUT /v2.0/security-groups/{id}", s.updateSecurityGroup)
+	mux.HandleFunc("DELETE /v2.0/security-groups/{id}", s.deleteSecurityGroup)
+
+	mux.HandleFunc("GET /v2.0/security-group-rules", list("security_group_rules", s.viewSecurityGroupRules))
+	mux.HandleFunc("POST /v2.0/security-group-rules", s.createSecurityGroupRule)
+	mux.HandleFunc("GET /v2.0/security-group-rules/{id}", show(s, "security_group_rule", s.viewSecurityGroupRules, securityGroupRuleNotFound))
+	mux.HandleFunc("DELETE /v2.0/security-group-rules/{id}", s.deleteSecurityGroupRule)
+
 	s.routeTags(mux)
 	mux.HandleFunc("GET /v2.0/routers/{id}/l3-agents", s.routerAgents)
 
@@ -122,8 +133,8 @@ func (s *Server) Handler() http.Handler {
 				}
 			}
 			msg := "The resource could not be found."
-			// A Neutron collection bnet does not serve (security groups,
-			// QoS, trunks...) says so, instead of a bare 404.
+			// A Neutron collection bnet does not serve (QoS, trunks...)
+			// says so, instead of a bare 404.
 			if rest, ok := strings.CutPrefix(r.URL.Path, "/v2.0/"); ok && rest != "" {
 				coll, _, _ := strings.Cut(rest, "/")
 				if !slices.Contains(served, coll) {
@@ -214,11 +225,13 @@ func (s *Server) versions(w http.ResponseWriter, r *http.Request) {
 }
 
 // served are the collections under /v2.0/.
-var served = []string{"networks", "subnets", "ports", "routers", "floatingips", "agents", "extensions"}
+var served = []string{"networks", "subnets", "ports", "routers", "floatingips", "security-groups", "security-group-rules",
+	"agents", "extensions"}
 
 func (s *Server) resources(w http.ResponseWriter, r *http.Request) {
 	var res []any
-	for _, c := range [][2]string{{"network", "networks"}, {"subnet", "subnets"}, {"port", "ports"}, {"router", "routers"}, {"floatingip", "floatingips"}, {"agent", "agents"}} {
+	for _, c := range [][2]string{{"network", "networks"}, {"subnet", "subnets"}, {"port", "ports"}, {"router", "routers"}, {"floatingip", "floatingips"},
+		{"security_group", "security-groups"}, {"security_group_rule", "security-group-rules"}, {"agent", "agents"}} {
 		res = append(res, map[string]any{"name": c[0], "collection": c[1],
 			"links": []any{map[string]string{"href": "http://" + r.Host + "/v2.0/" + c[1], "rel": "self"}}})
 	}
@@ -239,9 +252,10 @@ var extensions = []struct{ alias, name, desc string }{
 	{"project-id", "project_id field enabled", "Extension that indicates that project_id field is enabled."},
 	{"provider", "Provider Network", "Expose mapping of virtual networks to physical networks"},
 	{"router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway."},
+	{"security-group", "security-group", "The security groups extension."},
 	{"standard-attr-description", "standard-attr-description", "Extension to add descriptions to standard attributes"},
 	{"standard-attr-revisions", "Resource revision numbers", "This extension will display the revision number of neutron resources."},
-	{"standard-attr-tag", "Tag support for resources with standard attribute: subnet, port, network, router", "Enables to set tag on resources with standard attribute."},
+	{"standard-attr-tag", "Tag support for resources with standard attribute: subnet, port, network, router, floatingip, security_group", "Enables to set tag on resources with standard attribute."},
 	{"standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."},
 }
 

@@ -16,11 +16,12 @@ var taggable = map[string]struct {
 	kind     string
 	notFound func(string) error
 }{
-	"networks":    {model.KindNetwork, networkNotFound},
-	"subnets":     {model.KindSubnet, subnetNotFound},
-	"ports":       {model.KindPort, portNotFound},
-	"routers":     {model.KindRouter, routerNotFound},
-	"floatingips": {model.KindFloatingIP, floatingIPNotFound},
+	"networks":        {model.KindNetwork, networkNotFound},
+	"subnets":         {model.KindSubnet, subnetNotFound},
+	"ports":           {model.KindPort, portNotFound},
+	"routers":         {model.KindRouter, routerNotFound},
+	"floatingips":     {model.KindFloatingIP, floatingIPNotFound},
+	"security-groups": {model.KindSecurityGroup, securityGroupNotFound},
 }
 
 func (s *Server) routeTags(mux *http.ServeMux) {

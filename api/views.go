@@ -131,6 +131,9 @@ func (s *Server) viewPorts(only string) []model.Port {
 		if p.AllowedAddressPairs == nil {
 			p.AllowedAddressPairs = []model.AddressPair{}
 		}
+		if p.SecurityGroups == nil {
+			p.SecurityGroups = []string{}
+		}
 		def := model.StatusActive
 		if !p.AdminStateUp {
 			def = model.StatusDown
