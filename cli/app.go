@@ -87,6 +87,7 @@ func NewApp(version string, stdout, stderr io.Writer) *cli.App {
 			portCommand(),
 			routerCommand(),
 			fipCommand(),
+			sgCommand(),
 			fdbCommand(),
 			arpCommand(),
 			tunnelCommand(),

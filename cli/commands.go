@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -262,8 +263,11 @@ func portCommand() *cli.Command {
 				&cli.StringFlag{Name: "netns", Usage: "network namespace standing in for a VM (created if missing)"},
 				&cli.StringFlag{Name: "device", Usage: "existing tap or veth to adopt"},
 				&cli.StringFlag{Name: "host", Usage: "node to bind the port to (binding:host_id)", DefaultText: "the node of the agent asked"},
-				&cli.BoolFlag{Name: "no-port-security", Usage: "port_security_enabled false: no anti-spoofing for this port", DefaultText: "the network's port_security_enabled"},
+				&cli.BoolFlag{Name: "no-port-security", Usage: "port_security_enabled false: no anti-spoofing and no security groups for this port", DefaultText: "the network's port_security_enabled"},
 				allowedAddressFlag(),
+				sgFlag("security group (name or ID, of the port's project); repeat for more"),
+				&cli.BoolFlag{Name: "no-sg", Usage: "no security group: with port security on, nothing is let in or out", DefaultText: "the project's default group"},
+				&cli.StringFlag{Name: "project", Usage: "owning project ID", DefaultText: model.AdminProject},
 			},
 			Action: portCreate,
 		}, portUpdateCommand()}, append(plugCommands(), crud(ports, &cli.Command{
@@ -317,6 +321,14 @@ func portCreate(c *cli.Context) error {
 	if pairs != nil {
 		attrs["allowed_address_pairs"] = pairs
 	}
+	project := c.String("project")
+	if project != "" {
+		attrs["project_id"] = project
+	}
+	sgs, noSG, err := sgArgs(c)
+	if err != nil {
+		return err
+	}
 	if netns != "" {
 		attrs["binding:profile"] = map[string]string{model.ProfileNetns: netns}
 	} else if dev != "" {
@@ -327,6 +339,16 @@ func portCreate(c *cli.Context) error {
 		return err
 	}
 	attrs["network_id"] = netID
+	switch {
+	case noSG:
+		attrs["security_groups"] = []string{}
+	case len(sgs) > 0:
+		ids, err := groupIDs(c, sgs, cmp.Or(project, model.AdminProject))
+		if err != nil {
+			return err
+		}
+		attrs["security_groups"] = ids
+	}
 	return create(c, ports, attrs)
 }
 

@@ -31,11 +31,13 @@ func plugCommands() []*cli.Command {
 	}}
 }
 
-// boundPort is what plug/unplug need of a port.
+// boundPort is what plug/unplug (and port update, for the project its
+// security groups are looked up in) need of a port.
 type boundPort struct {
-	ID      string            `json:"id"`
-	HostID  string            `json:"binding:host_id"`
-	Profile map[string]string `json:"binding:profile"`
+	ID        string            `json:"id"`
+	ProjectID string            `json:"project_id"`
+	HostID    string            `json:"binding:host_id"`
+	Profile   map[string]string `json:"binding:profile"`
 }
 
 func getPort(c *cli.Context, arg string) (boundPort, error) {

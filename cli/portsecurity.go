@@ -67,13 +67,15 @@ func allowedAddresses(c *cli.Context) ([]map[string]string, error) {
 func portUpdateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "update",
-		Usage:     "change a port's port security (port_security_enabled) or allowed address pairs",
+		Usage:     "change a port's port security (port_security_enabled), allowed address pairs or security groups",
 		ArgsUsage: "PORT_NAME_OR_ID",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "port-security", Usage: "enable port security: the port sends only from its fixed IPs and allowed address pairs, with their MACs"},
-			&cli.BoolFlag{Name: "no-port-security", Usage: "disable port security (the port must have no allowed address pairs)"},
+			&cli.BoolFlag{Name: "no-port-security", Usage: "disable port security (the port must have no allowed address pairs and no security groups: give --no-sg)"},
 			&cli.GenericFlag{Name: "allowed-address", Usage: allowedAddressUsage + "; replaces the port's pairs", Value: &repeated{}},
 			&cli.BoolFlag{Name: "no-allowed-address", Usage: "remove every allowed address pair"},
+			sgFlag("security group (name or ID, of the port's project); repeat for more; replaces the port's groups"),
+			&cli.BoolFlag{Name: "no-sg", Usage: "remove every security group"},
 		},
 		Action: portUpdate,
 	}
@@ -107,14 +109,32 @@ func portUpdate(c *cli.Context) error {
 	case c.Bool("no-allowed-address"):
 		attrs["allowed_address_pairs"] = []map[string]string{}
 	}
-	if len(attrs) == 0 {
-		return errors.New("port update: nothing to change: give --port-security, --no-port-security, --allowed-address or --no-allowed-address")
-	}
-	id, err := resolve(c, ports, arg)
+	sgs, noSG, err := sgArgs(c)
 	if err != nil {
 		return err
 	}
-	return updateBinding(c, id, attrs)
+	switch {
+	case noSG:
+		attrs["security_groups"] = []string{}
+	case len(sgs) == 0 && len(attrs) == 0:
+		return errors.New("port update: nothing to change: give --port-security, --no-port-security, --allowed-address, --no-allowed-address, --sg or --no-sg")
+	}
+	if len(sgs) == 0 {
+		id, err := resolve(c, ports, arg)
+		if err != nil {
+			return err
+		}
+		return updateBinding(c, id, attrs)
+	}
+	// Group names are looked up in the port's project.
+	p, err := getPort(c, arg)
+	if err != nil {
+		return fmt.Errorf("port update: %w", err)
+	}
+	if attrs["security_groups"], err = groupIDs(c, sgs, p.ProjectID); err != nil {
+		return err
+	}
+	return updateBinding(c, p.ID, attrs)
 }
 
 // pairsCell renders allowed address pairs for a table cell, each as

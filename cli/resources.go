@@ -24,14 +24,16 @@ var (
 	agents   = resource{"agent", "agents"}
 )
 
-func (r resource) path() string { return "/v2.0/" + r.plural }
+// path is the collection's URL: Neutron spells its plural with dashes
+// there (security_groups lives at /v2.0/security-groups).
+func (r resource) path() string { return "/v2.0/" + strings.ReplaceAll(r.plural, "_", "-") }
 
 // noun is how messages name the resource.
 func (r resource) noun() string {
 	if r == floatingIPs {
 		return "floating IP"
 	}
-	return r.singular
+	return strings.ReplaceAll(r.singular, "_", " ")
 }
 
 func (r resource) item(id string) string { return r.path() + "/" + url.PathEscape(id) }
@@ -52,7 +54,7 @@ func resolve(c *cli.Context, r resource, nameOrID string) (string, error) {
 	}
 	q := url.Values{"name": {nameOrID}}
 	if err := client(c).Do(c.Context, "GET", r.path()+"?"+q.Encode(), nil, &body); err != nil {
-		return "", fmt.Errorf("look up %s %q: %w", r.singular, nameOrID, err)
+		return "", fmt.Errorf("look up %s %q: %w", r.noun(), nameOrID, err)
 	}
 	switch found := body[r.plural]; len(found) {
 	case 0:
@@ -60,17 +62,22 @@ func resolve(c *cli.Context, r resource, nameOrID string) (string, error) {
 	case 1:
 		return found[0].ID, nil
 	default:
-		return "", fmt.Errorf("multiple %s named %s, use the ID", r.plural, nameOrID)
+		return "", fmt.Errorf("multiple %ss named %s, use the ID", r.noun(), nameOrID)
 	}
 }
 
 // list GETs a collection and prints it raw (-o json) or as rows.
 func list[T any](c *cli.Context, r resource, query url.Values, headers []string, row func(T) []string) error {
-	asJSON, err := outputJSON(c)
-	if err != nil {
+	if err := noArgs(c); err != nil {
 		return err
 	}
-	if err := noArgs(c); err != nil {
+	return listQuery(c, r, query, headers, row)
+}
+
+// listQuery is list for a command whose arguments made query.
+func listQuery[T any](c *cli.Context, r resource, query url.Values, headers []string, row func(T) []string) error {
+	asJSON, err := outputJSON(c)
+	if err != nil {
 		return err
 	}
 	path := r.path()
