@@ -46,6 +46,19 @@ type Security struct {
 	CTPortMax uint32 `yaml:"ct_port_max"`
 }
 
+// Identity names this node's certificate files (`bnet ca issue` makes
+// them): with them every record this node writes is signed, and records and
+// members of other nodes are only believed when their certificates, from
+// the same CA, say so. All three or none.
+type Identity struct {
+	CA   string `yaml:"ca"`   // the cluster CA's ca.crt
+	Cert string `yaml:"cert"` // NODE.crt
+	Key  string `yaml:"key"`  // NODE.key
+}
+
+// Enabled reports whether the node has an identity configured.
+func (i Identity) Enabled() bool { return i.CA != "" || i.Cert != "" || i.Key != "" }
+
 // Config is /etc/bnet/bnet.yaml. Key names follow Neutron's where one exists.
 type Config struct {
 	Node      string            `yaml:"node"`
@@ -69,6 +82,7 @@ type Config struct {
 	// has its own /run/netns; set when several agents share one kernel.
 	NetnsPrefix string   `yaml:"netns_prefix"`
 	Security    Security `yaml:"security"`
+	Identity    Identity `yaml:"identity"`
 }
 
 // Defaults an operator gets without saying anything.
@@ -149,12 +163,11 @@ func (c *Config) fillDefaults() {
 
 // Validate reports the first thing wrong, naming the key.
 func (c *Config) Validate() error {
-	if !nodeName.MatchString(c.Node) {
-		return fmt.Errorf("node: %q is not a valid node name (letters, digits, . _ -; at most 63)", c.Node)
+	if err := CheckNodeName(c.Node); err != nil {
+		return fmt.Errorf("node: %w", err)
 	}
-	ip, err := netip.ParseAddr(c.LocalIP)
-	if err != nil || !ip.Is4() || ip.IsUnspecified() || ip.IsMulticast() {
-		return fmt.Errorf("local_ip: %q is not a unicast IPv4 address", c.LocalIP)
+	if err := CheckVTEP(c.LocalIP); err != nil {
+		return fmt.Errorf("local_ip: %w", err)
 	}
 	for _, r := range c.Roles {
 		if r != "compute" && r != "network" {
@@ -202,8 +215,29 @@ func (c *Config) Validate() error {
 	if c.Security.CTPortMax > c.Security.CTMax {
 		return fmt.Errorf("security.ct_port_max: %d is more than security.ct_max %d", c.Security.CTPortMax, c.Security.CTMax)
 	}
+	if id := c.Identity; id.Enabled() && (id.CA == "" || id.Cert == "" || id.Key == "") {
+		return errors.New("identity: ca, cert and key go together (all three or none)")
+	}
 	if c.PinDir == c.StateDir {
 		return errors.New("pin_dir and state_dir must differ")
+	}
+	return nil
+}
+
+// CheckNodeName accepts what may name a node: it is a memberlist name, a
+// file name (NODE.crt) and part of interface aliases.
+func CheckNodeName(name string) error {
+	if !nodeName.MatchString(name) {
+		return fmt.Errorf("%q is not a valid node name (letters, digits, . _ -; at most 63)", name)
+	}
+	return nil
+}
+
+// CheckVTEP accepts a unicast IPv4 address, what a VTEP must be.
+func CheckVTEP(s string) error {
+	ip, err := netip.ParseAddr(s)
+	if err != nil || !ip.Is4() || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return fmt.Errorf("%q is not a unicast IPv4 address", s)
 	}
 	return nil
 }
