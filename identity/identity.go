@@ -67,6 +67,12 @@ func NewCA() (*CA, error) {
 
 // Issue makes a new key pair for node and certifies it, with vtep, under ca.
 func Issue(ca *CA, node, vtep string) (*Identity, error) {
+	return IssueAt(ca, node, vtep, time.Now())
+}
+
+// IssueAt is Issue with the issue time given: a certificate replaces only
+// older ones, which tests need to arrange within one second.
+func IssueAt(ca *CA, node, vtep string, at time.Time) (*Identity, error) {
 	if err := checkFields(node, vtep); err != nil {
 		return nil, fmt.Errorf("issue certificate: %w", err)
 	}
@@ -74,7 +80,7 @@ func Issue(ca *CA, node, vtep string) (*Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issue certificate for %s: new key: %w", node, err)
 	}
-	c := Cert{Node: node, VTEP: vtep, Pub: pub, Issued: time.Now().Unix()}
+	c := Cert{Node: node, VTEP: vtep, Pub: pub, Issued: at.Unix()}
 	c.Sig = ed25519.Sign(ca.Key, c.signedBytes())
 	return &Identity{Cert: c, Key: priv}, nil
 }

@@ -38,7 +38,8 @@ type Record struct {
 	Deleted   bool            `json:"del,omitempty"`
 	DeletedAt int64           `json:"dat,omitempty"`
 	Data      json.RawMessage `json:"d,omitempty"`
-	// Sig is reserved for the per-node signature (security issue): empty now.
+	// Sig is the origin's signature over SigningBytes, with node
+	// identities (security.go); empty without them, and carried unchanged.
 	Sig []byte `json:"sig,omitempty"`
 }
 

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/bnet-dev/bnet/identity"
 )
 
 // ErrNotFound is returned by Delete when there is no live record to delete.
@@ -41,6 +43,8 @@ type diskState struct {
 	Node    string   `json:"node"`
 	Clock   uint64   `json:"clock"`
 	Records []Record `json:"records"`
+	// Floors are the versions of collected tombstones (see GC).
+	Floors map[string]Version `json:"floors,omitempty"`
 }
 
 // Store holds every record this node knows. All methods are safe for
@@ -56,6 +60,15 @@ type Store struct {
 	digest map[string]OriginDigest
 	subs   []ChangeFunc
 	gcTTL  time.Duration // last GC age; expired tombstones from peers are not taken back
+	// floors hold, per key, the version of the tombstone GC dropped: a
+	// record at or below it is that deleted object replayed, never taken.
+	floors map[string]Version
+	// Node identities (security.go); sec is nil without them.
+	sec      *Security
+	certs    map[string]identity.Cert // verified certificates of the node_cert records held
+	rejected map[string]uint64        // records refused, by origin
+	logged   map[string]bool          // origin|reason already logged
+
 	dirty  bool
 	gen    uint64 // bumped on every change
 	flushT *time.Timer
@@ -89,6 +102,7 @@ func Open(dir, node string) (*Store, error) {
 		lock:   lf,
 		recs:   make(map[string]Record),
 		digest: make(map[string]OriginDigest),
+		floors: make(map[string]Version),
 	}
 	if err := s.load(); err != nil {
 		lf.Close()
@@ -117,6 +131,13 @@ func (s *Store) load() error {
 		return fmt.Errorf("load %s: state belongs to node %q, not %q", path, st.Node, s.node)
 	}
 	s.clock = st.Clock
+	for k, v := range st.Floors {
+		if k == "" || v.Origin == "" || v.Clock == 0 {
+			return fmt.Errorf("load %s: bad floor %q %+v", path, k, v)
+		}
+		s.floors[k] = v
+		s.clock = max(s.clock, v.Clock)
+	}
 	for i, r := range st.Records {
 		if err := validateStored(r); err != nil {
 			return fmt.Errorf("load %s: record %d: %w", path, i, err)
@@ -164,8 +185,21 @@ func (s *Store) writeLocal(rec Record, mustExist bool) (Record, error) {
 		s.mu.Unlock()
 		return Record{}, fmt.Errorf("delete %s: %w", rec.Key(), ErrNotFound)
 	}
+	sec := s.sec
+	if sec != nil {
+		// Checked here, not only by peers: a write every peer refuses
+		// should fail where it is made, with the reason.
+		rec.Ver.Origin = s.node
+		if err := s.admitLocal(sec, rec); err != nil {
+			s.mu.Unlock()
+			return Record{}, fmt.Errorf("write %s: %w", rec.Key(), err)
+		}
+	}
 	s.clock++
 	rec.Ver = Version{Clock: s.clock, Origin: s.node}
+	if sec != nil {
+		rec.Sig = sec.Self.Sign(SigningBytes(rec))
+	}
 	s.setLocked(rec)
 	gen := s.gen
 	s.mu.Unlock()
@@ -214,9 +248,24 @@ func (s *Store) List(kind string) []Record {
 }
 
 // Apply merges records received from peers and returns the ones that were
-// newer than what this store held (in input order). Invalid records and
-// records of a future format are dropped with a log line.
+// newer than what this store held (in input order; with node identities,
+// certificates first). Invalid records and records of a future format are
+// dropped with a log line; with node identities, so are records that are
+// not signed by their origin or break an ownership rule (see security.go).
 func (s *Store) Apply(recs ...Record) []Record {
+	s.mu.Lock()
+	sec := s.sec
+	s.mu.Unlock()
+	if sec == nil {
+		return s.apply(recs, nil)
+	}
+	return s.applySigned(sec, recs)
+}
+
+// apply stores the records of recs newer than those held. admit, if not
+// nil, is asked (under the lock) about each record that would be stored; a
+// record it refuses is left out and counted, and does not move the clock.
+func (s *Store) apply(recs []Record, admit func(i int, r Record) error) []Record {
 	var kept []Record
 	now := time.Now()
 	s.mu.Lock()
@@ -224,7 +273,7 @@ func (s *Store) Apply(recs ...Record) []Record {
 		s.mu.Unlock()
 		return nil
 	}
-	for _, r := range recs {
+	for i, r := range recs {
 		if r.V > FormatVersion {
 			slog.Warn("store: ignoring record of a newer format", "key", r.Key(), "v", r.V, "origin", r.Ver.Origin)
 			continue
@@ -233,22 +282,36 @@ func (s *Store) Apply(recs ...Record) []Record {
 			slog.Warn("store: ignoring malformed record", "key", r.Key(), "origin", r.Ver.Origin, "err", err)
 			continue
 		}
+		if admit == nil {
+			s.clock = max(s.clock, r.Ver.Clock)
+		}
 		if r.Deleted {
 			r.Data = nil
-			if r.DeletedAt == 0 {
+			if r.DeletedAt == 0 && admit == nil {
 				// Without a time GC would drop it at once; count from now.
+				// (A signed tombstone always has one: admit checked.)
 				r.DeletedAt = now.Unix()
 			}
 		}
-		s.clock = max(s.clock, r.Ver.Clock)
 		cur, had := s.recs[r.Key()]
 		if had && !cur.Ver.Less(r.Ver) {
+			continue
+		}
+		if f, ok := s.floors[r.Key()]; ok && !f.Less(r.Ver) {
+			slog.Debug("store: ignoring a record older than its collected tombstone", "key", r.Key(), "ver", r.Ver, "floor", f)
 			continue
 		}
 		if !had && r.Deleted && s.gcTTL > 0 && now.Sub(time.Unix(r.DeletedAt, 0)) > s.gcTTL {
 			// A tombstone we already collected (or never needed): taking it
 			// back would only make digests flap between GC runs.
 			continue
+		}
+		if admit != nil {
+			if err := admit(i, r); err != nil {
+				s.rejectLocked(r, err)
+				continue
+			}
+			s.clock = max(s.clock, r.Ver.Clock)
 		}
 		r.Sig = append([]byte(nil), r.Sig...)
 		r.Data = append(json.RawMessage(nil), r.Data...)
@@ -316,7 +379,11 @@ func (s *Store) All() []Record {
 
 // GC drops tombstones deleted more than olderThan ago and returns how many.
 // olderThan must exceed the longest partition the cluster should survive: a
-// node that comes back after that could resurrect what was deleted.
+// node that was away longer still holds what was deleted meanwhile. Each
+// dropped tombstone leaves its version as the key's floor, so that such a
+// node (or anyone replaying an old record) can never bring the object
+// back here: a floor costs a key and a version, a tombstone its whole
+// record.
 func (s *Store) GC(olderThan time.Duration) int {
 	cutoff := time.Now().Add(-olderThan).Unix()
 	s.mu.Lock()
@@ -324,6 +391,9 @@ func (s *Store) GC(olderThan time.Duration) int {
 	n := 0
 	for k, r := range s.recs {
 		if r.Deleted && r.DeletedAt < cutoff {
+			if f, ok := s.floors[k]; !ok || f.Less(r.Ver) {
+				s.floors[k] = r.Ver
+			}
 			s.removeLocked(k)
 			n++
 		}
@@ -405,6 +475,12 @@ func (s *Store) setLocked(r Record) {
 	s.removeLocked(r.Key())
 	s.gen++
 	s.recs[r.Key()] = r
+	if f, ok := s.floors[r.Key()]; ok && f.Less(r.Ver) {
+		delete(s.floors, r.Key()) // the record held now bars older ones itself
+	}
+	if r.Kind == KindNodeCert {
+		s.indexCertLocked(r)
+	}
 	d := s.digest[r.Ver.Origin]
 	d.Count++
 	d.MaxClock = max(d.MaxClock, r.Ver.Clock)
@@ -419,6 +495,9 @@ func (s *Store) removeLocked(key string) {
 	}
 	delete(s.recs, key)
 	s.gen++
+	if old.Kind == KindNodeCert {
+		delete(s.certs, old.ID)
+	}
 	d := s.digest[old.Ver.Origin]
 	d.Count--
 	d.Hash ^= recHash(old)
@@ -515,6 +594,12 @@ func (s *Store) flushUpTo(gen uint64) error {
 	st := diskState{V: FormatVersion, Node: s.node, Clock: s.clock, Records: make([]Record, 0, len(s.recs))}
 	for _, r := range s.recs {
 		st.Records = append(st.Records, r)
+	}
+	if len(s.floors) > 0 {
+		st.Floors = make(map[string]Version, len(s.floors))
+		for k, v := range s.floors {
+			st.Floors[k] = v
+		}
 	}
 	s.dirty = false
 	s.mu.Unlock()
