@@ -57,6 +57,9 @@ type Member struct {
 	Meta       Meta
 	State      string // alive|suspect|dead|left
 	Since      time.Time
+	// Trusted is Config.Trust's verdict on the member's meta (true without
+	// one): an untrusted member's VTEP and DVR MAC are not to be used.
+	Trusted bool
 }
 
 // Config configures Start.
@@ -74,6 +77,11 @@ type Config struct {
 	// Keys are the cluster keys (see LoadKeys); the first encrypts. None:
 	// plain gossip.
 	Keys [][]byte
+	// Trust, if set, judges what a member says of itself (node identities:
+	// its certificate must name the VTEP its meta gives). It is asked at
+	// every Members call, so its verdict follows certificates as they
+	// arrive; it must not call back into Gossip.
+	Trust func(name string, meta Meta) bool
 }
 
 // Gossip is a running cluster member.
@@ -233,6 +241,9 @@ func (g *Gossip) Members() []Member {
 		out = append(out, c)
 	}
 	g.mu.Unlock()
+	for i := range out {
+		out[i].Trusted = g.cfg.Trust == nil || g.cfg.Trust(out[i].Name, out[i].Meta)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
