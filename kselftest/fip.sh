@@ -21,6 +21,8 @@ bn 1 router create r1 --distributed --external-network public >/dev/null
 bn 1 router add-interface r1 subA >/dev/null
 for s in public-sub subA; do seen_everywhere subnet "$s" || exit 1; done
 seen_everywhere router r1 || exit 1
+# Traffic here comes from outside the default group; groups are not the subject.
+sg_open 1 || exit 1
 bn 2 port create a2 --network netA --ip 10.30.1.20 --netns "$P-a2" >/dev/null
 bn 3 port create a3 --network netA --ip 10.30.1.30 --netns "$P-a3" >/dev/null
 bn 2 port create e2 --network public --ip 203.0.113.50 --netns "$P-e2" >/dev/null

@@ -25,6 +25,8 @@ bn 1 router add-interface r1 subA >/dev/null
 bn 1 router add-interface r1 subB >/dev/null
 for s in public-sub subA subB; do seen_everywhere subnet "$s" || exit 1; done
 seen_everywhere router r1 || exit 1
+# Traffic here comes from outside the default group; groups are not the subject.
+sg_open 1 || exit 1
 bn 2 port create a2 --network netA --ip 10.40.1.20 --netns "$P-a2" >/dev/null
 bn 3 port create b3 --network netB --ip 10.40.2.30 --netns "$P-b3" >/dev/null
 in_ns "$P-out" ip addr add 203.0.113.1/24 dev eth0

@@ -113,6 +113,9 @@ cleanup() {
 	done
 	wait 2>/dev/null
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do
+		# A namespace outlives nothing: what a test left running in it
+		# (a server, a stream) would hold the runner's pipe open.
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
 		ip netns del "$ns" 2>/dev/null
 	done
 	rm -rf /sys/fs/bpf/"$P"-* 2>/dev/null
@@ -228,6 +231,16 @@ cloud_up() {
 		echo "cluster did not form: n1 sees $(alive_count 1) of ${CLOUD_ALIVE:-$n} alive"
 		exit $KSFT_FAIL
 	fi
+}
+
+# sg_open I: let any IPv4 in through the admin project's default security
+# group (seed 001: it admits only its own members), for tests about
+# routing, NAT or tunnels whose traffic comes from outside the group.
+sg_open() {
+	bn "$1" sg rule add default --direction ingress --remote-ip 0.0.0.0/0 >/dev/null || {
+		echo "sg rule add on n$1 failed"
+		return 1
+	}
 }
 
 # vm_ping NS IP: one quick ping from a VM namespace.

@@ -9,7 +9,7 @@
 #
 #   n1: v1 10.50.0.11, v3 10.50.0.13 (no port security)    n2: v2 10.50.0.12
 source "$(dirname "$0")/lib.sh"
-require ping tcpdump python3
+require ping tcpdump python3 clang
 cloud_up 2
 
 bn 1 network create ps --type vxlan --segment 501 >/dev/null
@@ -97,7 +97,40 @@ n=$(capture_stop)
 check_err $? "DHCP server spoof: $n replies reached v2; dhcp_server $before -> $(drops dhcp_server)"
 log_test "a VM answering DHCP is dropped and counted"
 
+# 802.1Q and QinQ from an ordinary port: in the frame (a raw socket) and in
+# the skb's metadata (a VLAN push in the VM's TC egress, as a VLAN device
+# with offload would hand it over). None reaches v2.
+before=$(drops vlan_tagged)
+capture_start "$P-v2" eth0 "vlan or ether proto 0x88a8 or udp port 9"
+in_ns "$P-v1" python3 - "$v1mac" "$(bn 2 -o json port show v2 | jq -r .port.mac_address)" <<'PY'
+import socket, struct, sys
+src = bytes(int(x, 16) for x in sys.argv[1].split(":"))
+dst = bytes(int(x, 16) for x in sys.argv[2].split(":"))
+ip = bytes.fromhex("4500001c0000400040110000") + socket.inet_aton("10.50.0.11") + socket.inet_aton("10.50.0.12")
+udp = struct.pack("!HHHH", 9, 9, 8, 0)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+s.send(dst + src + struct.pack("!HH", 0x8100, 7) + b"\x08\x00" + ip + udp)                 # 802.1Q
+s.send(dst + src + struct.pack("!HHHH", 0x88a8, 7, 0x8100, 8) + b"\x08\x00" + ip + udp)    # QinQ
+PY
+obj=$WORK/tagger
+clang -O2 -g -target bpf -DVID=7 -DEGRESS -c "$LIB_DIR/tagger.c" -o "$obj-eg.o" -I/usr/include/x86_64-linux-gnu
+in_ns "$P-v1" tc qdisc add dev eth0 clsact
+in_ns "$P-v1" tc filter add dev eth0 egress bpf da obj "$obj-eg.o" sec tc
+! in_ns "$P-v1" ping -c 2 -i 0.2 -W 1 10.50.0.12 >/dev/null
+check_err $? "v1 reaches v2 with its frames tagged in skb metadata"
+in_ns "$P-v1" tc qdisc del dev eth0 clsact
+n=$(capture_stop)
+[ "$n" -eq 0 ] && [ "$(drops vlan_tagged)" -ge $((before + 4)) ]
+check_err $? "tagged frames: $n reached v2; vlan_tagged $before -> $(drops vlan_tagged) (want 2 in-frame + 2 pings)"
+busywait 5000 vm_ping "$P-v1" 10.50.0.12
+check_err $? "v1 untagged again cannot reach v2"
+log_test "802.1Q and QinQ from an ordinary port dropped, in the frame or in the metadata"
+
 # No port security on v3: a foreign source passes, as Neutron allows.
+# (v2's default group admits only its members: let that address in.)
+bn 1 sg rule add default --direction ingress --protocol icmp --remote-ip 10.50.0.98/32 >/dev/null
+check_err $? "sg rule add for 10.50.0.98 failed"
 in_ns "$P-v3" ip addr add 10.50.0.98/24 dev eth0
 nosec() { in_ns "$P-v3" ping -c 1 -W 1 -I 10.50.0.98 10.50.0.12; }
 busywait 5000 nosec

@@ -17,6 +17,8 @@ cloud_up 2
 bn 1 network create pub --type flat --physnet public >/dev/null
 bn 1 subnet create pubsub --network pub --cidr 203.0.113.0/24 --gateway 203.0.113.1 >/dev/null
 seen_everywhere subnet pubsub || exit 1
+# Traffic here comes from outside the default group; groups are not the subject.
+sg_open 1 || exit 1
 bn 1 port create vf1 --network pub --ip 203.0.113.11 --netns "$P-vf1" >/dev/null
 bn 2 port create vf2 --network pub --ip 203.0.113.12 --netns "$P-vf2" >/dev/null
 in_ns "$P-out" ip addr add 203.0.113.1/24 dev eth0

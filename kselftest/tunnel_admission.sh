@@ -17,6 +17,8 @@ cloud_up 3
 bn 1 network create vx --type vxlan --segment 601 >/dev/null
 bn 1 subnet create vxsub --network vx --cidr 10.60.0.0/24 >/dev/null
 seen_everywhere subnet vxsub || exit 1
+# Traffic here comes from outside the default group; groups are not the subject.
+sg_open 1 || exit 1
 bn 1 port create v1 --network vx --ip 10.60.0.11 --mac fa:16:3e:60:00:11 --netns "$P-v1" >/dev/null
 bn 2 port create v2 --network vx --ip 10.60.0.12 --netns "$P-v2" >/dev/null
 busywait 5000 vm_ping "$P-v1" 10.60.0.12
