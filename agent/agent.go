@@ -47,6 +47,7 @@ type Agent struct {
 	progs   *maps.Programs
 	links   *attacher
 	netIDs  *netIDs
+	ids     *identities // node identities (identity.go); nil without them
 
 	mu           sync.Mutex // serialises reconciles
 	vxlanIfindex int
@@ -97,6 +98,7 @@ func Run(ctx context.Context, configPath string) error {
 		Node: cfg.Node, Bind: cfg.Gossip.Bind, Advertise: cfg.Gossip.Advertise, Join: cfg.Gossip.Join,
 		Meta:  gossip.Meta{V: 1, VTEP: cfg.LocalIP, Roles: cfg.Roles, Physnets: physnetNames(cfg), DVRMAC: a.dvrMAC.String()},
 		Store: a.st, Logger: log.With("part", "gossip"), Fast: cfg.Gossip.Fast, Keys: keys,
+		Trust: a.trustFunc(),
 	})
 	if err != nil {
 		return fmt.Errorf("gossip: %w", err)
@@ -179,6 +181,10 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	var err error
 	if a.st, err = store.Open(cfg.StateDir, cfg.Node); err != nil {
 		return nil, fmt.Errorf("open state: %w", err)
+	}
+	if err := a.useIdentity(); err != nil {
+		a.st.Close()
+		return nil, err
 	}
 	if a.netIDs, err = loadNetIDs(cfg.StateDir); err != nil {
 		return nil, err
@@ -547,7 +553,7 @@ func (a *Agent) Agents() []model.Agent {
 		out = append(out, model.NewAgent(model.AgentInfo{
 			Node: m.Name, LocalIP: m.Meta.VTEP, Roles: m.Meta.Roles, Physnets: m.Meta.Physnets,
 			TunnelTypes: []string{model.TypeVXLAN, model.TypeGRE}, DVRMAC: m.Meta.DVRMAC,
-			Alive:     m.State == gossip.StateAlive || m.State == gossip.StateSuspect,
+			Alive:     (m.State == gossip.StateAlive || m.State == gossip.StateSuspect) && m.Trusted,
 			StartedAt: m.Since, HeartbeatAt: m.Since,
 		}))
 	}

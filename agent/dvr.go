@@ -33,8 +33,7 @@ func loadDVRMAC(stateDir, node string) (net.HardwareAddr, error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read dvr mac: %w", err)
 	}
-	h := sha256.Sum256([]byte("bnet-dvr/" + node))
-	mac, _ := net.ParseMAC(fmt.Sprintf("%s:%02x:%02x:%02x", dvrMACPrefix, h[0], h[1], h[2]))
+	mac := dvrMACFor(node)
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
@@ -42,4 +41,12 @@ func loadDVRMAC(stateDir, node string) (net.HardwareAddr, error) {
 		return nil, fmt.Errorf("write dvr mac: %w", err)
 	}
 	return mac, nil
+}
+
+// dvrMACFor is the DVR host MAC node derives from its name, what its peers
+// expect of it under node identities.
+func dvrMACFor(node string) net.HardwareAddr {
+	h := sha256.Sum256([]byte("bnet-dvr/" + node))
+	mac, _ := net.ParseMAC(fmt.Sprintf("%s:%02x:%02x:%02x", dvrMACPrefix, h[0], h[1], h[2]))
+	return mac
 }

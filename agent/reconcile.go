@@ -111,7 +111,10 @@ func (a *Agent) nodes() map[string]nodeView {
 		for _, m := range a.gossip.Members() {
 			ip, _ := netip.ParseAddr(m.Meta.VTEP)
 			mac, _ := net.ParseMAC(m.Meta.DVRMAC)
-			v[m.Name] = nodeView{vtep: ip, alive: m.State == "alive" || m.State == "suspect", dvrMAC: mac,
+			if !m.Trusted {
+				mac = nil // node identities: believed no more than its VTEP
+			}
+			v[m.Name] = nodeView{vtep: ip, alive: (m.State == "alive" || m.State == "suspect") && m.Trusted, dvrMAC: mac,
 				network: slices.Contains(m.Meta.Roles, "network")}
 		}
 	}
