@@ -19,6 +19,8 @@ bn 1 network create x7001 --type vxlan --segment 7001 >/dev/null
 bn 1 subnet create xsub --network x7001 --cidr 10.70.0.0/24 >/dev/null
 seen_everywhere subnet gsub || exit 1
 seen_everywhere subnet xsub || exit 1
+# Forged frames below come from outside the default group; groups are not the subject.
+sg_open 1 || exit 1
 bn 1 port create ga --network g7001 --ip 10.70.0.11 --mac fa:16:3e:70:00:11 --netns "$P-ga" >/dev/null
 bn 2 port create gb --network g7001 --ip 10.70.0.12 --mac fa:16:3e:70:00:12 --netns "$P-gb" >/dev/null
 bn 1 port create xa --network x7001 --ip 10.70.0.11 --mac fa:16:3e:70:00:11 --netns "$P-xa" >/dev/null
