@@ -1,11 +1,11 @@
 # bnet: `make help` lists the targets.
 SHELL := /bin/bash
 GO ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION ?= $(shell scripts/version.sh)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/bnet
 
-.PHONY: help deps generate build test unit kselftest lint check-generated clean
+.PHONY: help deps generate build test unit kselftest lint check-generated clean package shellcheck
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -19,7 +19,7 @@ generate: ## compile bpf/*.c and regenerate the committed bpf2go output
 build: ## build bin/bnet (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/bnet
 
-test: deps build check-generated unit kselftest ## everything CI runs: Go tests (incl. BPF unit tests) and kselftests
+test: deps build check-generated shellcheck unit kselftest ## everything CI runs: Go tests (incl. BPF unit tests) and kselftests
 
 unit: ## Go unit tests, BPF_PROG_TEST_RUN tests included (root)
 	$(GO) test -count=1 ./...
@@ -30,9 +30,20 @@ kselftest: build ## multi-node clouds in netns with real agents and real packets
 check-generated: ## the committed BPF objects match the C sources
 	@scripts/check-generated.sh
 
+shellcheck: ## every shell script, warnings and worse
+	shellcheck -S warning -x -P kselftest kselftest/*.sh scripts/*.sh packaging/*.sh .ci/run
+
 lint: ## go vet + gofmt
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
+package: build ## dist/bnet_<version>_amd64.deb and dist/bnet-<version>.x86_64.rpm (nfpm, pinned in go.mod)
+	@mkdir -p dist
+	$(BIN) man | gzip -9n >dist/bnet.8.gz
+	rm -f dist/*.deb dist/*.rpm
+	BNET_VERSION=$(VERSION) $(GO) tool nfpm package -f packaging/nfpm.yaml -p deb -t dist/
+	BNET_VERSION=$(VERSION) $(GO) tool nfpm package -f packaging/nfpm.yaml -p rpm -t dist/
+	@ls dist/*.deb dist/*.rpm
+
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin dist

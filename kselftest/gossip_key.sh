@@ -7,6 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 require ping
 GOSSIP_KEY=$("$BNET" keygen)
+export GOSSIP_KEY_N3
 GOSSIP_KEY_N3=$("$BNET" keygen)
 CLOUD_ALIVE=2
 cloud_up 3

@@ -36,7 +36,7 @@ check_err $? "tunnel list does not say GRE is done in BPF: '$enc'"
 capture_start "$P-n1" eth0 "proto gre"
 busywait 5000 vm_ping "$P-ga" 10.70.0.12
 check_err $? "ga@n1 cannot ping gb@n2 over GRE"
-in_ns "$P-ga" ping -c 3 -i 0.2 -W 1 -s 1400 -M do 10.70.0.12 >/dev/null
+in_ns "$P-ga" ping -c 3 -i 0.2 -W 1 -s 1400 -M "do" 10.70.0.12 >/dev/null
 check_err $? "1400-byte DF pings do not cross GRE"
 n=$(capture_stop)
 [ "$n" -ge 8 ]

@@ -26,7 +26,7 @@ for t in vx gr; do
 	check_err $? "$name VM MTU $got on a 9000 underlay, want $mtu"
 	busywait 5000 vm_ping "$P-${t}a" "$ipb"
 	check_err $? "$name: no connectivity"
-	in_ns "$P-${t}a" ping -c 3 -i 0.2 -W 1 -M do -s 8000 "$ipb" >/dev/null
+	in_ns "$P-${t}a" ping -c 3 -i 0.2 -W 1 -M "do" -s 8000 "$ipb" >/dev/null
 	check_err $? "$name: 8000-byte DF ping does not cross a jumbo underlay"
 	log_test "$name on a 9000-byte underlay: MTU $mtu, 8000-byte ping crosses"
 done

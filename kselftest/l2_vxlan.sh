@@ -44,7 +44,7 @@ vni=$(tcpdump -nn -r "$CAP_FILE" 2>/dev/null | grep -o 'vni [0-9]*' | sort -u | 
 check_err $? "wrong VNI on the wire: '$vni'"
 log_test "cross node over VXLAN VNI 1001"
 
-in_ns "$P-vm3" ping -c 3 -i 0.2 -s 1400 -M do 10.10.0.11 >/dev/null
+in_ns "$P-vm3" ping -c 3 -i 0.2 -s 1400 -M "do" 10.10.0.11 >/dev/null
 check_err $? "1400-byte DF ping across nodes failed"
 log_test "cross node, full-size frames within network MTU"
 

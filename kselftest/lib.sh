@@ -21,7 +21,7 @@
 
 set -u
 
-KSFT_PASS=0
+export KSFT_PASS=0
 KSFT_FAIL=1
 KSFT_SKIP=4
 
@@ -36,6 +36,8 @@ UNDERLAY=10.254.0
 # node 3 another key); CLOUD_ALIVE is how many nodes must then find each other.
 # UNDERLAY_MTU=9000 before cloud_up gives a jumbo underlay.
 # CLOUD_CONF="key: value" before cloud_up adds a line to every node's config.
+# A node_conf function, if the test defines one, is called as `node_conf I`
+# once $WORK/nI exists: what it prints goes into node I's config alone.
 UNDERLAY_MTU=${UNDERLAY_MTU:-1500}
 NODES=0
 RET=0
@@ -172,6 +174,13 @@ node_key_conf() {
 	echo ", key_file: $WORK/n$1/gossip.key"
 }
 
+# node_extra_conf I: node I's own config lines, from the test's node_conf.
+node_extra_conf() {
+	if declare -F node_conf >/dev/null; then
+		node_conf "$1"
+	fi
+}
+
 # cloud_up N: N nodes, underlay, physnet and an outside host; agents running
 # and gossiping with each other.
 cloud_up() {
@@ -224,6 +233,7 @@ cloud_up() {
 			log_level: ${BNET_LOG_LEVEL:-info}
 			netns_prefix: $P-n$i-
 			${CLOUD_CONF:-}
+			$(node_extra_conf "$i")
 		EOF
 		start_agent "$i" || exit $KSFT_FAIL
 	done

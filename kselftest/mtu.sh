@@ -42,7 +42,7 @@ for t in vx gr; do
 	in_ns "$P-${t}a" ip link set eth0 mtu 1500
 	in_ns "$P-${t}b" ip link set eth0 mtu 1500
 	before=$(frag_drops)
-	out=$(in_ns "$P-${t}a" ping -c 2 -i 0.3 -W 1 -M do -s 1472 "$ipb" 2>&1)
+	out=$(in_ns "$P-${t}a" ping -c 2 -i 0.3 -W 1 -M "do" -s 1472 "$ipb" 2>&1)
 	[[ $out == *"mtu = $mtu"* || $out == *"mtu=$mtu"* ]]
 	check_err $? "$name: 1500-byte DF ping did not get frag-needed with MTU $mtu: $out"
 	pmtu=$(in_ns "$P-${t}a" ip route get "$ipb" | grep -o 'mtu [0-9]*' | awk '{print $2}')

@@ -3,7 +3,11 @@
 # Runs every kselftest here (or those named) and prints TAP.
 cd "$(dirname "$0")" || exit 1
 tests=("$@")
-[ ${#tests[@]} -eq 0 ] && tests=($(ls *.sh | grep -vx -e lib.sh -e run.sh))
+if [ ${#tests[@]} -eq 0 ]; then
+	for t in *.sh; do
+		[ "$t" = lib.sh ] || [ "$t" = run.sh ] || tests+=("$t")
+	done
+fi
 echo "TAP version 13"
 echo "1..${#tests[@]}"
 n=0 fail=0 pass=0 skip=0

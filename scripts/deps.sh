@@ -19,6 +19,9 @@ have tshark || need+=(tshark)
 have iperf3 || need+=(iperf3)
 have traceroute || need+=(traceroute)
 have nft || need+=(nftables)
+# make package's test reads the .rpm; shellcheck checks every script.
+have rpm || need+=(rpm)
+have shellcheck || need+=(shellcheck)
 # The OpenStack client drives bnet in kselftest/openstack_client.sh.
 have openstack || need+=(python3-openstackclient)
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# make package: the .deb installs on this machine with dpkg, holds what an
+# operator needs (binary, unit, config, completion, man page), keeps an
+# edited config across an upgrade, enables the unit without starting
+# anything where systemd does not run, and goes away cleanly (a purge
+# takes config and state too). The .rpm's contents and scripts are read
+# with rpm. Touches the real root filesystem: installs and removes "bnet".
+source "$(dirname "$0")/lib.sh"
+require dpkg rpm gzip
+TOP=$(cd "$LIB_DIR/.." && pwd)
+if dpkg -s bnet >/dev/null 2>&1; then
+	echo "a bnet package is installed already; not touching it"
+	exit $KSFT_SKIP
+fi
+make -s -C "$TOP" package >"$WORK.pkg.log" 2>&1 || {
+	tail -20 "$WORK.pkg.log"
+	exit $KSFT_FAIL
+}
+rm -f "$WORK.pkg.log"
+deb=$(ls "$TOP"/dist/bnet_*_amd64.deb)
+rpmf=$(ls "$TOP"/dist/bnet-*.x86_64.rpm)
+version=$(dpkg-deb -f "$deb" Version)
+trap 'dpkg -P bnet >/dev/null 2>&1' EXIT
+
+dpkg -i "$deb" >/dev/null
+check_err $? "dpkg -i $deb failed"
+for f in /usr/bin/bnet /lib/systemd/system/bnet-agent.service /etc/bnet/bnet.yaml \
+	/usr/share/bash-completion/completions/bnet /usr/share/man/man8/bnet.8.gz; do
+	[ -f "$f" ] || check_err 1 "$f missing after install"
+done
+[ -d /var/lib/bnet ] && [ "$(stat -c %a /var/lib/bnet)" = 700 ] && [ "$(stat -c %a /etc/bnet/bnet.yaml)" = 600 ]
+check_err $? "state dir or config mode wrong: $(stat -c '%n %a' /var/lib/bnet /etc/bnet/bnet.yaml 2>&1)"
+out=$(/usr/bin/bnet --version)
+[[ "$out" == *"$version"* ]]
+check_err $? "bnet --version says '$out', package is $version"
+zcat /usr/share/man/man8/bnet.8.gz | grep -q '^\.TH bnet 8' && zcat /usr/share/man/man8/bnet.8.gz | grep -q 'security group'
+check_err $? "man page missing or not made from the command tree"
+grep -q '^ExecStart=/usr/bin/bnet agent --config /etc/bnet/bnet.yaml' /lib/systemd/system/bnet-agent.service &&
+	grep -q '^Restart=on-failure' /lib/systemd/system/bnet-agent.service
+check_err $? "unit file does not run the agent with Restart=on-failure"
+if [ ! -d /run/systemd/system ]; then
+	[ -L /etc/systemd/system/multi-user.target.wants/bnet-agent.service ] && ! pgrep -x bnet >/dev/null
+	check_err $? "without systemd running the unit is not enabled, or something was started"
+fi
+if command -v systemd-analyze >/dev/null; then
+	# The unit's own problems only: this machine may lack what it orders after.
+	out=$(systemd-analyze verify /lib/systemd/system/bnet-agent.service 2>&1 | grep -i 'bnet-agent.service' | grep -v "not found\|No such\|Command 'man ")
+	[ -z "$out" ]
+	check_err $? "systemd-analyze verify: $out"
+fi
+log_test "deb installs binary, unit, config, completion and man page; unit enabled, nothing started"
+
+# Upgrade (the same package again): an operator's config is kept.
+echo "# edited by the operator" >>/etc/bnet/bnet.yaml
+dpkg -i "$deb" >/dev/null
+check_err $? "reinstall (upgrade) failed"
+grep -q "edited by the operator" /etc/bnet/bnet.yaml
+check_err $? "upgrade overwrote /etc/bnet/bnet.yaml"
+log_test "an upgrade keeps the edited config"
+
+dpkg -r bnet >/dev/null
+check_err $? "dpkg -r failed"
+[ ! -e /usr/bin/bnet ] && [ -f /etc/bnet/bnet.yaml ] && [ ! -e /etc/systemd/system/multi-user.target.wants/bnet-agent.service ]
+check_err $? "remove left the binary or the enable link, or took the config"
+dpkg -P bnet >/dev/null
+check_err $? "dpkg -P failed"
+[ ! -e /etc/bnet ] && [ ! -e /var/lib/bnet ] && ! dpkg -s bnet >/dev/null 2>&1
+check_err $? "purge left /etc/bnet or /var/lib/bnet behind"
+log_test "remove keeps the config, purge removes config and state"
+
+files=$(rpm -qlp "$rpmf" 2>/dev/null)
+for f in /usr/bin/bnet /lib/systemd/system/bnet-agent.service /etc/bnet/bnet.yaml /usr/share/man/man8/bnet.8.gz; do
+	grep -qx "$f" <<<"$files" || check_err 1 "rpm lacks $f"
+done
+scripts=$(rpm -qp --scripts "$rpmf" 2>/dev/null)
+grep -q 'postinstall scriptlet' <<<"$scripts" && grep -q 'preuninstall scriptlet' <<<"$scripts" &&
+	grep -q 'try-restart' <<<"$scripts" && grep -q '/sys/fs/bpf/bnet' <<<"$scripts"
+check_err $? "rpm scripts incomplete: $scripts"
+rpm -qp --configfiles "$rpmf" 2>/dev/null | grep -qx /etc/bnet/bnet.yaml
+check_err $? "rpm does not mark /etc/bnet/bnet.yaml as a config file"
+log_test "rpm holds the same files and scripts, config marked as such"
+
+exit ${FAILED:-0}
