@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +50,30 @@ type Meta struct {
 	// DVRMAC is the node's DVR host MAC: the source MAC of the frames it
 	// routes onto the underlay (Neutron's dvr_host_macs table).
 	DVRMAC string `json:"dvr_mac,omitempty"`
+	// Sig, with node identities, is the node's signature over
+	// SigningBytes: the member speaking holds the certified key.
+	Sig []byte `json:"sig,omitempty"`
+}
+
+// SigningBytes is the canonical form of what node says of itself in m
+// (every field but Sig), each part length-prefixed.
+func (m Meta) SigningBytes(node string) []byte {
+	var out []byte
+	part := func(s string) {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(s)))
+		out = append(out, s...)
+	}
+	part(strconv.Itoa(m.V))
+	part(node)
+	part(m.VTEP)
+	part(m.DVRMAC)
+	for _, list := range [][]string{m.Roles, m.Physnets} {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(list)))
+		for _, s := range list {
+			part(s)
+		}
+	}
+	return out
 }
 
 // Member is one node as this node sees it.
@@ -213,6 +238,12 @@ func Start(cfg Config) (*Gossip, error) {
 			g.broadcastRecord(r)
 		}
 	})
+	// With node identities the store published this node's certificate
+	// before gossip started: broadcast it, or peers believe nothing of this
+	// node until an anti-entropy round brings it.
+	if r, ok := cfg.Store.Get(store.KindNodeCert, cfg.Node); ok {
+		g.broadcastRecord(r)
+	}
 
 	g.wg.Add(1 + workers)
 	go g.notifyLoop()

@@ -25,11 +25,12 @@ func startSigned(t *testing.T, name string, ca *identity.CA, certVTEP string, jo
 	}
 	trust := func(member string, m Meta) bool {
 		c, ok := s.Cert(member)
-		return ok && c.VTEP == m.VTEP
+		return ok && c.VTEP == m.VTEP && identity.VerifyMeta(c, m.SigningBytes(member), m.Sig) == nil
 	}
+	meta := Meta{V: MetaVersion, VTEP: "10.0.0." + name[len(name)-1:]}
+	meta.Sig = id.SignMeta(meta.SigningBytes(name))
 	g, err := Start(Config{
-		Node: name, Bind: "127.0.0.1:0", Join: join, Store: s, Logger: quiet, Fast: true, Trust: trust,
-		Meta: Meta{VTEP: "10.0.0." + name[len(name)-1:]},
+		Node: name, Bind: "127.0.0.1:0", Join: join, Store: s, Logger: quiet, Fast: true, Trust: trust, Meta: meta,
 	})
 	if err != nil {
 		s.Close()
@@ -93,5 +94,35 @@ func TestSignedReplicationAndTrust(t *testing.T) {
 		if m.Trusted != want[m.Name] {
 			t.Errorf("n1 says %s trusted=%v, want %v", m.Name, m.Trusted, want[m.Name])
 		}
+	}
+}
+
+func TestMetaSigningBytes(t *testing.T) {
+	m := Meta{V: 1, VTEP: "10.0.0.1", Roles: []string{"compute", "network"}, Physnets: []string{"public"}, DVRMAC: "fa:16:3f:00:00:01"}
+	seen := map[string]string{string(m.SigningBytes("n1")): "base"}
+	for name, alt := range map[string]func() (Meta, string){
+		"node":     func() (Meta, string) { return m, "n2" },
+		"vtep":     func() (Meta, string) { c := m; c.VTEP = "10.0.0.2"; return c, "n1" },
+		"dvr":      func() (Meta, string) { c := m; c.DVRMAC = "fa:16:3f:00:00:02"; return c, "n1" },
+		"roles":    func() (Meta, string) { c := m; c.Roles = []string{"compute"}; return c, "n1" },
+		"physnets": func() (Meta, string) { c := m; c.Physnets = nil; return c, "n1" },
+		// A role moved into physnets is another meta.
+		"lists": func() (Meta, string) {
+			c := m
+			c.Roles, c.Physnets = []string{"compute"}, []string{"network", "public"}
+			return c, "n1"
+		},
+	} {
+		c, node := alt()
+		b := string(c.SigningBytes(node))
+		if prev, dup := seen[b]; dup {
+			t.Errorf("%s signs as %s", name, prev)
+		}
+		seen[b] = name
+	}
+	signed := m
+	signed.Sig = []byte{1, 2, 3}
+	if string(signed.SigningBytes("n1")) != string(m.SigningBytes("n1")) {
+		t.Error("the signature is part of what it signs")
 	}
 }

@@ -72,6 +72,15 @@ func TestRecordSignatures(t *testing.T) {
 	if err := VerifyRecord(n1.Cert, []byte("port/p2 ..."), sig); err == nil {
 		t.Fatal("signature verified over another message")
 	}
+	if err := VerifyMeta(n1.Cert, msg, sig); err == nil {
+		t.Fatal("a record signature verified as a meta signature")
+	}
+	if err := VerifyMeta(n1.Cert, msg, n1.SignMeta(msg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyRecord(n1.Cert, msg, n1.SignMeta(msg)); err == nil {
+		t.Fatal("a meta signature verified as a record signature")
+	}
 	// A record signature is never a certificate signature, nor the reverse.
 	if err := VerifyRecord(Cert{Node: "ca", Pub: ca.Public()}, n1.Cert.signedBytes(), n1.Cert.Sig); err == nil {
 		t.Fatal("a certificate signature verified as a record signature")

@@ -82,10 +82,19 @@ func (s *Store) SetSecurity(sec Security) error {
 	s.rejected = make(map[string]uint64)
 	s.logged = make(map[string]bool)
 	for _, r := range s.recs {
-		if r.Kind == KindNodeCert {
+		if r.Kind == KindNodeCert && r.ID != s.node {
 			s.indexCertLocked(r)
 		}
 	}
+	if cur, ok := s.recs[KindNodeCert+"/"+s.node]; ok && !cur.Deleted && certIssued(cur) > sec.Self.Cert.Issued {
+		if c, err := identity.ParseCert(cur.Data); err == nil && identity.Verify(sec.CA, c) == nil {
+			s.sec = nil
+			s.mu.Unlock()
+			return fmt.Errorf("store security: this node's certificate (issued %d) is older than the one the cluster holds for it (issued %d): run it with the newer one",
+				sec.Self.Cert.Issued, c.Issued)
+		}
+	}
+	s.indexCertLocked(Record{Kind: KindNodeCert, ID: s.node, Data: sec.Self.Cert.Marshal()})
 	var resigned []Record
 	for _, r := range s.recs {
 		if r.Ver.Origin != s.node || r.Kind == KindNodeCert {
@@ -227,7 +236,7 @@ func (s *Store) applySigned(sec *Security, recs []Record) []Record {
 	certOf := make(map[string]identity.Cert)
 	s.mu.Lock()
 	for i, r := range rest {
-		if cur, had := s.recs[r.Key()]; had && !cur.Ver.Less(r.Ver) {
+		if cur, had := s.recs[r.Key()]; had && !replaces(cur, r) {
 			continue // apply drops it unverified
 		}
 		if _, seen := certOf[r.Ver.Origin]; !seen {
@@ -275,10 +284,9 @@ func (s *Store) applySigned(sec *Security, recs []Record) []Record {
 }
 
 // admitCertLocked checks a node_cert record from a peer: the node publishes
-// its own, the CA issued it for that node, the record is signed with the
-// key it certifies, and it is not older (Issued) than the one held — so a
-// node re-issued a new key leaves the old key useless once its new
-// certificate has spread. The caller holds s.mu.
+// its own, the CA issued it for that node, and the record is signed with
+// the key it certifies. (That it is newer than the one held, by issue time
+// first, apply has checked: see replaces.) The caller holds s.mu.
 func (s *Store) admitCertLocked(sec *Security, r Record) error {
 	if r.Deleted {
 		return errors.New("node certificates are never deleted")
@@ -296,13 +304,35 @@ func (s *Store) admitCertLocked(sec *Security, r Record) error {
 	if c.Node != r.ID {
 		return fmt.Errorf("record %s carries the certificate of %s", r.Key(), c.Node)
 	}
-	if err := identity.VerifyRecord(c, SigningBytes(r), r.Sig); err != nil {
-		return err
+	return identity.VerifyRecord(c, SigningBytes(r), r.Sig)
+}
+
+// replaces reports whether r is to replace cur, the record held under its
+// key: r's version is newer. Node certificates are ordered by issue time
+// first: a node re-issued a certificate (new key, new VTEP) may have lost
+// its state and with it its clock (a reinstalled machine), and its new
+// certificate must still win, everywhere alike; and an old certificate,
+// whatever its version, never comes back, so the retired key is useless
+// once the new certificate has spread.
+func replaces(cur, r Record) bool {
+	if r.Kind == KindNodeCert && !cur.Deleted && !r.Deleted {
+		if ci, ri := certIssued(cur), certIssued(r); ci != ri {
+			return ri > ci
+		}
 	}
-	if held, ok := s.certs[r.ID]; ok && held.Issued > c.Issued {
-		return fmt.Errorf("certificate issued at %d is older than the one held (%d)", c.Issued, held.Issued)
+	return cur.Ver.Less(r.Ver)
+}
+
+// certIssued is the issue time of a node_cert record's certificate, 0 if it
+// has none (it then loses to any that has).
+func certIssued(r Record) int64 {
+	var c struct {
+		Issued int64 `json:"issued"`
 	}
-	return nil
+	if json.Unmarshal(r.Data, &c) != nil {
+		return 0
+	}
+	return c.Issued
 }
 
 // indexCertLocked makes a held node_cert record's certificate the key its
@@ -318,6 +348,12 @@ func (s *Store) indexCertLocked(r Record) {
 		return
 	}
 	s.certs[r.ID] = c
+	if r.ID == s.node && !c.Pub.Equal(s.sec.Self.Cert.Pub) {
+		// Only a later certificate of this node replaces ours: the operator
+		// re-issued it. Peers now refuse what we sign; say so loudly.
+		slog.Error("store: the cluster holds a newer certificate of this node than the one it runs with; peers refuse its records until it is restarted with that one",
+			"node", s.node, "issued", c.Issued, "own_issued", s.sec.Self.Cert.Issued)
+	}
 }
 
 // rejectLocked counts a refused record and logs the first of each reason

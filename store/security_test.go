@@ -421,3 +421,50 @@ func TestSigningBytesCoverEveryField(t *testing.T) {
 		t.Fatal("signing bytes depend on the data's JSON spacing or escaping")
 	}
 }
+
+func TestReinstalledNodeCertificateWins(t *testing.T) {
+	c := newCluster(t)
+	old, err := identity.IssueAt(c.ca, "a", "10.0.0.1", time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, x, y := open(t, "a"), c.open(t, "x"), c.open(t, "y")
+	if err := a.SetSecurity(Security{CA: c.ca.Public(), Self: old}); err != nil {
+		t.Fatal(err)
+	}
+	x.Apply(certOf(t, a))
+	// Reinstalled: a fresh state, a new certificate. Its certificate record
+	// has the version the old one had (both first writes of a).
+	a2 := open(t, "a")
+	renewed := c.identity(t, "a")
+	if err := a2.SetSecurity(Security{CA: c.ca.Public(), Self: renewed}); err != nil {
+		t.Fatal(err)
+	}
+	if certOf(t, a2).Ver != certOf(t, a).Ver {
+		t.Fatalf("test premise: versions %+v %+v", certOf(t, a2).Ver, certOf(t, a).Ver)
+	}
+	y.Apply(certOf(t, a2))
+	if x.Digest()["a"] == y.Digest()["a"] {
+		t.Fatal("two certificates of a under one version give one digest: anti-entropy would never settle them")
+	}
+	if k := x.Apply(certOf(t, a2)); len(k) != 1 {
+		t.Fatal("the re-issued certificate lost to the old one")
+	}
+	if k := x.Apply(put(t, a2, "p1", port{Host: "a"})); len(k) != 1 {
+		t.Fatal("the reinstalled node's records refused")
+	}
+	if k := y.Apply(certOf(t, a)); len(k) != 0 {
+		t.Fatal("the old certificate came back")
+	}
+	// The old machine, restarted with its old certificate, is told.
+	a.Apply(certOf(t, a2))
+	a.Close()
+	back, err := Open(a.dir, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	if err := back.SetSecurity(Security{CA: c.ca.Public(), Self: old}); err == nil || !strings.Contains(err.Error(), "older than the one the cluster holds") {
+		t.Fatalf("started under a retired certificate: %v", err)
+	}
+}

@@ -294,7 +294,7 @@ func (s *Store) apply(recs []Record, admit func(i int, r Record) error) []Record
 			}
 		}
 		cur, had := s.recs[r.Key()]
-		if had && !cur.Ver.Less(r.Ver) {
+		if had && !replaces(cur, r) {
 			continue
 		}
 		if f, ok := s.floors[r.Key()]; ok && !f.Less(r.Ver) {
@@ -526,6 +526,11 @@ func recHash(r Record) uint64 {
 		del = "1"
 	}
 	fmt.Fprintf(h, "%s|%s|%d|%s|%s", r.Kind, r.ID, r.Ver.Clock, r.Ver.Origin, del)
+	if r.Kind == KindNodeCert {
+		// Two certificates of a node can share a version (see replaces):
+		// the digest must tell them apart for anti-entropy to settle it.
+		fmt.Fprintf(h, "|%d", certIssued(r))
+	}
 	return h.Sum64()
 }
 
