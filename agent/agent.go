@@ -96,7 +96,7 @@ func Run(ctx context.Context, configPath string) error {
 	}
 	g, err := gossip.Start(gossip.Config{
 		Node: cfg.Node, Bind: cfg.Gossip.Bind, Advertise: cfg.Gossip.Advertise, Join: cfg.Gossip.Join,
-		Meta:  gossip.Meta{V: 1, VTEP: cfg.LocalIP, Roles: cfg.Roles, Physnets: physnetNames(cfg), DVRMAC: a.dvrMAC.String()},
+		Meta:  a.signMeta(gossip.Meta{V: 1, VTEP: cfg.LocalIP, Roles: cfg.Roles, Physnets: physnetNames(cfg), DVRMAC: a.dvrMAC.String()}),
 		Store: a.st, Logger: log.With("part", "gossip"), Fast: cfg.Gossip.Fast, Keys: keys,
 		Trust: a.trustFunc(),
 	})

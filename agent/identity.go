@@ -16,8 +16,9 @@ import (
 // which members it believes, remembered so that a change of verdict is
 // logged once rather than at every reconcile.
 type identities struct {
-	st  *store.Store
-	log *slog.Logger
+	st   *store.Store
+	log  *slog.Logger
+	self *identity.Identity
 
 	mu      sync.Mutex
 	verdict map[string]string // member -> why it is not trusted ("" trusted)
@@ -53,7 +54,7 @@ func (a *Agent) useIdentity() error {
 	if err != nil {
 		return fmt.Errorf("identity: %w", err)
 	}
-	a.ids = &identities{st: a.st, log: a.log, verdict: map[string]string{}}
+	a.ids = &identities{st: a.st, log: a.log, self: self, verdict: map[string]string{}}
 	a.log.Info("node identity", "node", self.Cert.Node, "vtep", self.Cert.VTEP, "issued", self.Cert.Issued, "ca", ic.CA)
 	return nil
 }
@@ -71,6 +72,15 @@ func checkOwnIdentity(c identity.Cert, node, localIP string) error {
 	return nil
 }
 
+// signMeta signs what this node announces of itself, so that a member
+// speaking as this node without its key is not believed.
+func (a *Agent) signMeta(m gossip.Meta) gossip.Meta {
+	if a.ids != nil {
+		m.Sig = a.ids.self.SignMeta(m.SigningBytes(a.cfg.Node))
+	}
+	return m
+}
+
 // trustFunc is gossip's Config.Trust: nil without identities (every member
 // trusted, as before them).
 func (a *Agent) trustFunc() func(string, gossip.Meta) bool {
@@ -80,16 +90,19 @@ func (a *Agent) trustFunc() func(string, gossip.Meta) bool {
 	return a.ids.trust
 }
 
-// trust believes a member's meta only within its certificate: the VTEP it
-// gives must be the certified one, and its DVR MAC the one its name
-// derives. An untrusted member counts as not alive for the datapath: no
-// FDB entry, flood entry, tunnel peer or VXLAN admission for its VTEP.
+// trust believes a member's meta only within its certificate: signed with
+// the certified key (the member is who it says), the VTEP it gives the
+// certified one, and its DVR MAC the one its name derives. An untrusted
+// member counts as not alive for the datapath: no FDB entry, flood entry,
+// tunnel peer or VXLAN admission for its VTEP, no DVR MAC.
 func (ids *identities) trust(name string, m gossip.Meta) bool {
 	why := ""
 	c, ok := ids.st.Cert(name)
 	switch {
 	case !ok:
 		why = "no certificate from this cluster's CA (yet)"
+	case identity.VerifyMeta(c, m.SigningBytes(name), m.Sig) != nil:
+		why = "its meta is not signed with its certified key"
 	case c.VTEP != m.VTEP:
 		why = fmt.Sprintf("announces VTEP %q, its certificate says %s", m.VTEP, c.VTEP)
 	case !strings.EqualFold(m.DVRMAC, dvrMACFor(name).String()):
