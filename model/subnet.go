@@ -1,12 +1,20 @@
 package model
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 )
 
 // MaxSubnetPrefix: a /31 or /32 leaves no room for a gateway and a port.
 const MaxSubnetPrefix = 30
+
+// Neutron's default max_dns_nameservers and max_subnet_host_routes: what
+// one DHCP answer carries.
+const (
+	MaxDNSNameservers = 5
+	MaxHostRoutes     = 20
+)
 
 // HostRange returns the first and last usable host address of p (network and
 // broadcast excluded). p must be a masked IPv4 prefix of length <= 30.
@@ -94,53 +102,17 @@ func PrepareSubnet(s *Subnet, others []Subnet, defaultGateway bool) error {
 	if len(s.AllocationPools) == 0 {
 		s.AllocationPools = defaultPools(first, last, gw)
 	} else {
-		var ranges [][2]netip.Addr
-		for _, ap := range s.AllocationPools {
-			a, errA := netip.ParseAddr(ap.Start)
-			b, errB := netip.ParseAddr(ap.End)
-			if errA != nil || errB != nil || !a.Is4() || !b.Is4() {
-				return badRequest("allocation pool %s-%s is not a pair of IPv4 addresses", ap.Start, ap.End)
-			}
-			if b.Less(a) {
-				return badRequest("allocation pool %s-%s ends before it starts", a, b)
-			}
-			if a.Less(first) || last.Less(b) {
-				return badRequest("allocation pool %s-%s is outside the host range %s-%s of %s", a, b, first, last, p)
-			}
-			if gw.IsValid() && !gw.Less(a) && !b.Less(gw) {
-				return conflict("GatewayConflictWithAllocationPools", "Gateway ip %s conflicts with allocation pool %s-%s", gw, a, b)
-			}
-			for _, r := range ranges {
-				if !b.Less(r[0]) && !r[1].Less(a) {
-					return badRequest("allocation pools %s-%s and %s-%s overlap", a, b, r[0], r[1])
-				}
-			}
-			ranges = append(ranges, [2]netip.Addr{a, b})
+		pools, err := checkPools(s.AllocationPools, p, first, last, gw)
+		if err != nil {
+			return err
 		}
-		s.AllocationPools = nil
-		for _, r := range ranges {
-			s.AllocationPools = append(s.AllocationPools, AllocationPool{Start: r[0].String(), End: r[1].String()})
-		}
+		s.AllocationPools = pools
 	}
-
-	if s.DNSNameservers == nil {
-		s.DNSNameservers = []string{}
+	if err := checkDNS(s); err != nil {
+		return err
 	}
-	for _, d := range s.DNSNameservers {
-		if a, err := netip.ParseAddr(d); err != nil || !a.Is4() {
-			return badRequest("dns nameserver '%s' is not a valid IPv4 address", d)
-		}
-	}
-	if s.HostRoutes == nil {
-		s.HostRoutes = []HostRoute{}
-	}
-	for _, r := range s.HostRoutes {
-		if _, err := netip.ParsePrefix(r.Destination); err != nil {
-			return badRequest("host route destination '%s' is not a CIDR", r.Destination)
-		}
-		if _, err := netip.ParseAddr(r.NextHop); err != nil {
-			return badRequest("host route nexthop '%s' is not an IP address", r.NextHop)
-		}
+	if err := checkHostRoutes(s); err != nil {
+		return err
 	}
 	tags, err := NormalizeTags(s.Tags)
 	if err != nil {
@@ -178,4 +150,96 @@ func InPools(s Subnet, a netip.Addr) bool {
 		y, err2 := netip.ParseAddr(ap.End)
 		return err1 == nil && err2 == nil && !a.Less(x) && !y.Less(a)
 	})
+}
+
+// checkPools checks client-given allocation pools against the subnet p
+// (host range first-last, gateway gw if valid) with Neutron's errors, and
+// returns them in canonical form.
+func checkPools(in []AllocationPool, p netip.Prefix, first, last, gw netip.Addr) ([]AllocationPool, error) {
+	var ranges [][2]netip.Addr
+	for _, ap := range in {
+		a, errA := netip.ParseAddr(ap.Start)
+		b, errB := netip.ParseAddr(ap.End)
+		if errA != nil || errB != nil || !a.Is4() || !b.Is4() || b.Less(a) {
+			return nil, &Error{Code: 400, Type: "InvalidAllocationPool",
+				Msg: fmt.Sprintf("The allocation pool %s-%s is not valid.", ap.Start, ap.End)}
+		}
+		if a.Less(first) || last.Less(b) {
+			return nil, &Error{Code: 400, Type: "OutOfBoundsAllocationPool",
+				Msg: fmt.Sprintf("The allocation pool %s-%s spans beyond the subnet cidr %s.", a, b, p)}
+		}
+		if gw.IsValid() && !gw.Less(a) && !b.Less(gw) {
+			return nil, conflict("GatewayConflictWithAllocationPools", "Gateway ip %s conflicts with allocation pool %s-%s.", gw, a, b)
+		}
+		for _, r := range ranges {
+			if !b.Less(r[0]) && !r[1].Less(a) {
+				return nil, conflict("OverlappingAllocationPools", "Found overlapping allocation pools: %s-%s %s-%s for subnet %s.", r[0], r[1], a, b, p)
+			}
+		}
+		ranges = append(ranges, [2]netip.Addr{a, b})
+	}
+	out := make([]AllocationPool, 0, len(ranges))
+	for _, r := range ranges {
+		out = append(out, AllocationPool{Start: r[0].String(), End: r[1].String()})
+	}
+	return out, nil
+}
+
+// checkDNS canonicalises s's nameservers: IPv4, no repeats, at most
+// MaxDNSNameservers (order kept: it is the order VMs try them in).
+func checkDNS(s *Subnet) error {
+	if s.DNSNameservers == nil {
+		s.DNSNameservers = []string{}
+	}
+	if len(s.DNSNameservers) > MaxDNSNameservers {
+		return &Error{Code: 400, Type: "DNSNameServersExhausted",
+			Msg: fmt.Sprintf("Unable to complete operation for %s. The number of DNS nameservers exceeds the limit %d.", s.ID, MaxDNSNameservers)}
+	}
+	seen := map[netip.Addr]bool{}
+	for i, d := range s.DNSNameservers {
+		a, err := netip.ParseAddr(d)
+		if err != nil || !a.Is4() {
+			return badRequest("dns nameserver '%s' is not a valid IPv4 address", d)
+		}
+		if seen[a] {
+			return badRequest("Duplicate nameserver '%s'", d)
+		}
+		seen[a] = true
+		s.DNSNameservers[i] = a.String()
+	}
+	return nil
+}
+
+// checkHostRoutes canonicalises s's host routes: an IPv4 destination
+// network and an IPv4 next hop each (0.0.0.0: on-link), no repeats, at most
+// MaxHostRoutes.
+func checkHostRoutes(s *Subnet) error {
+	if s.HostRoutes == nil {
+		s.HostRoutes = []HostRoute{}
+	}
+	if len(s.HostRoutes) > MaxHostRoutes {
+		return &Error{Code: 400, Type: "HostRoutesExhausted",
+			Msg: fmt.Sprintf("Unable to complete operation for %s. The number of host routes exceeds the limit %d.", s.ID, MaxHostRoutes)}
+	}
+	seen := map[HostRoute]bool{}
+	for i, r := range s.HostRoutes {
+		dst, err := netip.ParsePrefix(r.Destination)
+		if err != nil || !dst.Addr().Is4() {
+			return badRequest("host route destination '%s' is not an IPv4 CIDR", r.Destination)
+		}
+		if dst.Masked() != dst {
+			return badRequest("host route destination '%s' isn't a recognized IP subnet cidr, '%s' is recommended", r.Destination, dst.Masked())
+		}
+		hop, err := netip.ParseAddr(r.NextHop)
+		if err != nil || !hop.Is4() {
+			return badRequest("host route nexthop '%s' is not an IPv4 address", r.NextHop)
+		}
+		c := HostRoute{Destination: dst.String(), NextHop: hop.String()}
+		if seen[c] {
+			return badRequest("Duplicate hostroute '%s'", r.Destination)
+		}
+		seen[c] = true
+		s.HostRoutes[i] = c
+	}
+	return nil
 }
