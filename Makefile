@@ -5,7 +5,7 @@ VERSION ?= $(shell scripts/version.sh)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/bnet
 
-.PHONY: help deps generate build test unit kselftest lint check-generated clean package shellcheck
+.PHONY: help deps generate build test unit kselftest lint check-generated clean package shellcheck lab lab-down
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -36,6 +36,12 @@ shellcheck: ## every shell script, warnings and worse
 lint: ## go vet + gofmt
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+lab: deps build ## seed 003's cloud in namespaces on this machine, every traffic class checked; stays up
+	BNET=$(CURDIR)/$(BIN) scripts/lab.sh
+
+lab-down: ## remove everything make lab made
+	scripts/lab.sh down
 
 package: build ## dist/bnet_<version>_amd64.deb and dist/bnet-<version>.x86_64.rpm (nfpm, pinned in go.mod)
 	@mkdir -p dist

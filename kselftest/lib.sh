@@ -36,6 +36,7 @@ UNDERLAY=10.254.0
 # node 3 another key); CLOUD_ALIVE is how many nodes must then find each other.
 # UNDERLAY_MTU=9000 before cloud_up gives a jumbo underlay.
 # CLOUD_CONF="key: value" before cloud_up adds a line to every node's config.
+# NODE_NAMES="network cmpt1 cmpt2" names the nodes (default n1, n2, ...).
 # A node_conf function, if the test defines one, is called as `node_conf I`
 # once $WORK/nI exists: what it prints goes into node I's config alone.
 UNDERLAY_MTU=${UNDERLAY_MTU:-1500}
@@ -174,6 +175,13 @@ node_key_conf() {
 	echo ", key_file: $WORK/n$1/gossip.key"
 }
 
+# node_name I: node I's name: the I-th word of NODE_NAMES, else nI.
+node_name() {
+	local node_names
+	read -ra node_names <<<"${NODE_NAMES:-}"
+	echo "${node_names[$(($1 - 1))]:-n$1}"
+}
+
 # node_extra_conf I: node I's own config lines, from the test's node_conf.
 node_extra_conf() {
 	if declare -F node_conf >/dev/null; then
@@ -219,7 +227,7 @@ cloud_up() {
 		in_ns "$P-n$i" ip link set eth-ext up
 		mkdir -p "$WORK/n$i"
 		cat >"$WORK/n$i/bnet.yaml" <<-EOF
-			node: n$i
+			node: $(node_name "$i")
 			local_ip: $(vtep "$i")
 			roles: [$([ "$i" = 1 ] && echo "network, compute" || echo compute)]
 			physnets: {public: eth-ext}
