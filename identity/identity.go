@@ -6,7 +6,7 @@
 //
 // Certificates are not X.509: one travels in a store record and is checked
 // on every receiver, so it is a compact, canonical encoding of the four
-// things that matter (about 250 bytes of JSON).
+// things that matter (about 225 bytes of JSON).
 package identity
 
 import (
