@@ -37,7 +37,7 @@ func TestMemberTrust(t *testing.T) {
 	n1, n2 := open("n1", issue("n1", "10.0.0.1")), open("n2", n2id)
 	cert, _ := n2.Get(store.KindNodeCert, "n2")
 	n1.Apply(cert)
-	ids := &identities{st: n1, log: slog.New(slog.NewTextHandler(io.Discard, nil)), verdict: map[string]string{}}
+	ids := &identities{st: n1, log: slog.New(slog.NewTextHandler(io.Discard, nil)), verdict: map[string]string{}, metaOK: map[string]string{}}
 	signed := func(node string, id *identity.Identity, m gossip.Meta) gossip.Meta {
 		m.Sig = id.SignMeta(m.SigningBytes(node))
 		return m
@@ -46,6 +46,9 @@ func TestMemberTrust(t *testing.T) {
 	good := gossip.Meta{V: 1, VTEP: "10.0.0.1", DVRMAC: dvrMACFor("n2").String()}
 	if !ids.trust("n2", signed("n2", n2id, good)) {
 		t.Fatal("n2 with its certified VTEP and derived DVR MAC not trusted")
+	}
+	if !ids.trust("n2", signed("n2", n2id, good)) {
+		t.Fatal("n2 not trusted the second time (remembered verification)")
 	}
 	if ids.trust("n2", good) {
 		t.Fatal("n2 trusted on an unsigned meta")
