@@ -223,8 +223,22 @@ func TestSubnetPortCRUD(t *testing.T) {
 	if remote["mac_address"] != "fa:16:3e:00:00:02" || remote["fixed_ips"].([]any)[0].(map[string]any)["subnet_id"] != nogw["id"] {
 		t.Fatalf("remote port %v", remote)
 	}
-	if l := e.list("/v2.0/ports?network_id="+net, "ports"); len(l) != 2 {
+	if l := e.list("/v2.0/ports?network_id="+net+"&device_owner=", "ports"); len(l) != 2 {
 		t.Fatalf("ports of network %v", l)
+	}
+	// Each DHCP-enabled subnet has its network:dhcp port, an address from
+	// its pools on no host.
+	dhcp := e.list("/v2.0/ports?network_id="+net+"&device_owner=network:dhcp", "ports")
+	if len(dhcp) != 2 {
+		t.Fatalf("DHCP ports %v", dhcp)
+	}
+	for _, d := range dhcp {
+		d := d.(map[string]any)
+		f := d["fixed_ips"].([]any)[0].(map[string]any)
+		if d["binding:host_id"] != "" || d["device_id"] != "dhcp-"+f["subnet_id"].(string) || d["status"] != "ACTIVE" ||
+			(f["subnet_id"] == sid) != strings.HasPrefix(f["ip_address"].(string), "10.0.0.") {
+			t.Fatalf("DHCP port %v", d)
+		}
 	}
 	if l := e.list("/v2.0/ports?fixed_ips=ip_address%3D10.0.1.9", "ports"); len(l) != 1 || l[0].(map[string]any)["id"] != remote["id"] {
 		t.Fatalf("fixed_ips filter %v", l)

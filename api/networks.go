@@ -88,7 +88,7 @@ func (s *Server) updateNetwork(w http.ResponseWriter, r *http.Request) {
 }
 
 // deleteNetwork refuses while ports remain, and takes the network's
-// subnets with it, as Neutron does.
+// subnets and DHCP ports with it, as Neutron does.
 func (s *Server) deleteNetwork(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.mu.Lock()
@@ -97,9 +97,22 @@ func (s *Server) deleteNetwork(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, networkNotFound(id))
 		return
 	}
+	var dhcp []string
 	for _, p := range decodeAll[model.Port](s, model.KindPort) {
-		if p.NetworkID == id {
-			s.fail(w, r, conflict("NetworkInUse", "Unable to complete operation on network %s. There are one or more ports still in use on the network (port %s).", id, p.ID))
+		if p.NetworkID != id {
+			continue
+		}
+		// DHCP ports are the network's own and go with it, as in Neutron.
+		if p.DeviceOwner == model.OwnerDHCP {
+			dhcp = append(dhcp, p.ID)
+			continue
+		}
+		s.fail(w, r, conflict("NetworkInUse", "Unable to complete operation on network %s. There are one or more ports still in use on the network (port %s).", id, p.ID))
+		return
+	}
+	for _, p := range dhcp {
+		if _, err := s.st.Delete(model.KindPort, p); err != nil {
+			s.fail(w, r, err)
 			return
 		}
 	}

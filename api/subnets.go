@@ -49,7 +49,16 @@ func (s *Server) createSubnet(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	dhcp, err := s.planDHCPPort(sub)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if err := s.putSubnet(sub); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := dhcp.apply(s); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -103,7 +112,16 @@ func (s *Server) updateSubnet(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	dhcp, err := s.planDHCPPort(sub)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if err := s.putSubnet(sub); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := dhcp.apply(s); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -137,12 +155,23 @@ func (s *Server) deleteSubnet(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, subnetNotFound(id))
 		return
 	}
+	var dhcp []string
 	for _, p := range decodeAll[model.Port](s, model.KindPort) {
+		if dhcpPortOnly(p, id) {
+			dhcp = append(dhcp, p.ID)
+			continue
+		}
 		for _, f := range p.FixedIPs {
 			if f.SubnetID == id {
 				s.fail(w, r, conflict("SubnetInUse", "Unable to complete operation on subnet %s: One or more ports have an IP allocation from this subnet (port %s).", id, p.ID))
 				return
 			}
+		}
+	}
+	for _, p := range dhcp {
+		if _, err := s.st.Delete(model.KindPort, p); err != nil {
+			s.fail(w, r, err)
+			return
 		}
 	}
 	if _, err := s.st.Delete(model.KindSubnet, id); err != nil {
