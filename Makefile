@@ -31,7 +31,7 @@ check-generated: ## the committed BPF objects match the C sources
 	@scripts/check-generated.sh
 
 shellcheck: ## every shell script, warnings and worse
-	shellcheck -S warning -x -P kselftest kselftest/*.sh scripts/*.sh packaging/*.sh .ci/run
+	shellcheck -S warning -x -P kselftest kselftest/*.sh scripts/*.sh packaging/*.sh vagrant/*.sh .ci/run
 
 lint: ## go vet + gofmt
 	$(GO) vet ./...

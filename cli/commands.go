@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/bnet-dev/bnet/agent"
+	"github.com/bnet-dev/bnet/config"
 	"github.com/bnet-dev/bnet/model"
 )
 
@@ -26,10 +27,18 @@ func agentCommand() *cli.Command {
 		Usage: "run the bnet agent, or list the agents of the cluster",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "agent configuration file", Value: DefaultConfig, EnvVars: []string{"BNET_CONFIG"}},
+			&cli.BoolFlag{Name: "check", Usage: "only read and check the configuration file, then exit"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("agent: unknown subcommand %q", c.Args().First())
+			}
+			if c.Bool("check") {
+				if _, err := config.Load(c.String("config")); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintf(getEnv(c).stdout, "%s: ok\n", c.String("config"))
+				return err
 			}
 			return agent.Run(c.Context, c.String("config"))
 		},

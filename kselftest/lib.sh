@@ -166,13 +166,13 @@ sees_alive() {
 	[ "$(alive_count "$1")" = "$2" ]
 }
 
-# node_key_conf I: node I's gossip key_file entry, writing its key file.
+# node_key_conf I: node I's --key-file option (none without a key), writing its key file.
 node_key_conf() {
 	local var="GOSSIP_KEY_N$1"
 	local key=${!var:-${GOSSIP_KEY:-}}
 	[ -n "$key" ] || return 0
 	echo "$key" >"$WORK/n$1/gossip.key"
-	echo ", key_file: $WORK/n$1/gossip.key"
+	echo "--key-file $WORK/n$1/gossip.key"
 }
 
 # node_name I: node I's name: the I-th word of NODE_NAMES, else nI.
@@ -226,23 +226,17 @@ cloud_up() {
 		in_ns "$P-ext" ip link set "x$i" master brx up
 		in_ns "$P-n$i" ip link set eth-ext up
 		mkdir -p "$WORK/n$i"
-		cat >"$WORK/n$i/bnet.yaml" <<-EOF
-			node: $(node_name "$i")
-			local_ip: $(vtep "$i")
-			roles: [$([ "$i" = 1 ] && echo "network, compute" || echo compute)]
-			physnets: {public: eth-ext}
-			gossip: {bind: "$(vtep "$i"):7946", join: ["$(vtep 1):7946"], fast: true$(node_key_conf "$i")}
-			api_socket: $WORK/n$i/bnet.sock
-			api_listen: 127.0.0.1:9696
-			pin_dir: /sys/fs/bpf/$P-n$i
-			state_dir: $WORK/n$i/state
-			vxlan_port: 4789
-			underlay_mtu: $UNDERLAY_MTU
-			log_level: ${BNET_LOG_LEVEL:-info}
-			netns_prefix: $P-n$i-
-			${CLOUD_CONF:-}
-			$(node_extra_conf "$i")
-		EOF
+		# shellcheck disable=SC2046 # node_key_conf gives an option and its value, or nothing
+		{
+			"$TOP/scripts/node-config.sh" --node "$(node_name "$i")" --local-ip "$(vtep "$i")" \
+				--roles "$([ "$i" = 1 ] && echo network,compute || echo compute)" \
+				--physnet public=eth-ext --join "$(vtep 1):7946" --fast $(node_key_conf "$i") \
+				--api-socket "$WORK/n$i/bnet.sock" --api-listen 127.0.0.1:9696 \
+				--pin-dir "/sys/fs/bpf/$P-n$i" --state-dir "$WORK/n$i/state" \
+				--underlay-mtu "$UNDERLAY_MTU" --log-level "${BNET_LOG_LEVEL:-info}" --netns-prefix "$P-n$i-"
+			echo "${CLOUD_CONF:-}"
+			node_extra_conf "$i"
+		} >"$WORK/n$i/bnet.yaml"
 		start_agent "$i" || exit $KSFT_FAIL
 	done
 	if ! busywait 20000 sees_alive 1 "${CLOUD_ALIVE:-$n}"; then

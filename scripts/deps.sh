@@ -22,6 +22,8 @@ have nft || need+=(nftables)
 # make package's test reads the .rpm; shellcheck checks every script.
 have rpm || need+=(rpm)
 have shellcheck || need+=(shellcheck)
+# kselftest/vagrant.sh validates the Vagrant lab's Vagrantfile.
+have vagrant || need+=(vagrant)
 # The OpenStack client drives bnet in kselftest/openstack_client.sh.
 have openstack || need+=(python3-openstackclient)
 if [ ${#need[@]} -gt 0 ]; then
