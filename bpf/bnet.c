@@ -990,6 +990,23 @@ static __noinline __u32 spoofed(struct __sk_buff *skb, __u32 ifindex, const stru
 	return BNET_DROP_NONE;
 }
 
+/*
+ * is_dhcp_client says whether an IPv4 frame is a DHCP client message (UDP
+ * 68 -> 67). Its own small frame: bnet_port_in's is large already.
+ */
+static __noinline int is_dhcp_client(struct __sk_buff *skb)
+{
+	struct bnet_iph ip;
+	__be16 ports[2];
+
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &ip, sizeof(ip)) < 0 || (ip.ver_ihl >> 4) != 4 ||
+	    (ip.ver_ihl & 0xf) < 5 || ip.protocol != BNET_IPPROTO_UDP || (ip.frag_off & bpf_htons(BNET_IP_OFFMASK)))
+		return 0;
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + (ip.ver_ihl & 0xf) * 4, ports, sizeof(ports)) < 0)
+		return 0;
+	return ports[0] == bpf_htons(68) && ports[1] == bpf_htons(67);
+}
+
 /* ---- floating IPs: 1:1 NAT on the VM's node ----------------------------- */
 
 #define BNET_IP_OFF sizeof(struct bnet_eth)
@@ -1752,6 +1769,13 @@ int bnet_port_in(struct __sk_buff *skb)
 		if (why != BNET_DROP_NONE)
 			return drop(skb, why);
 	}
+	/*
+	 * Distributed DHCP: the agent's packet socket on this port saw the
+	 * request before this program ran and answers it; broadcast or
+	 * unicast to the DHCP address, it goes nowhere else.
+	 */
+	if ((port->flags & BNET_PORT_DHCP) && eth.proto == bpf_htons(ETH_P_IP) && is_dhcp_client(skb))
+		return drop(skb, BNET_DROP_DHCP_LOCAL);
 
 	if (eth.proto == bpf_htons(ETH_P_ARP)) {
 		int rc;

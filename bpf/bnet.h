@@ -81,6 +81,7 @@ enum bnet_drop_reason {
 	BNET_DROP_CT_FULL = 31,        /* port's conntrack budget (or the table) is full */
 	BNET_DROP_CT_FRAG = 32,        /* a later fragment whose first was not seen */
 	BNET_DROP_SPOOF_ND = 33,       /* IPv6 neighbour advertisement for an address not the port's */
+	BNET_DROP_DHCP_LOCAL = 34,     /* a DHCP client packet: consumed, this node's agent answers it */
 	BNET_DROP_MAX,
 };
 
@@ -90,6 +91,7 @@ enum bnet_drop_reason {
 #define BNET_PORT_POLICY (1U << 2) /* security groups: policy and conntrack */
 #define BNET_PORT_V6_IN (1U << 3)  /* its groups let any IPv6 in (stateless) */
 #define BNET_PORT_V6_OUT (1U << 4) /* its groups let any IPv6 out */
+#define BNET_PORT_DHCP (1U << 5)   /* its network's DHCP is served by this node's agent */
 
 /*
  * ports: host-side ifindex of a VM port -> what the port is. policy_id

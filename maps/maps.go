@@ -52,13 +52,14 @@ const (
 )
 
 // Port flags: BNET_PORT_UP, BNET_PORT_SECURE, BNET_PORT_POLICY,
-// BNET_PORT_V6_IN, BNET_PORT_V6_OUT.
+// BNET_PORT_V6_IN, BNET_PORT_V6_OUT, BNET_PORT_DHCP.
 const (
 	portUp     = 1 << 0
 	portSecure = 1 << 1
 	portPolicy = 1 << 2
 	portV6In   = 1 << 3
 	portV6Out  = 1 << 4
+	portDHCP   = 1 << 5
 )
 
 // Maps holds every datapath map. All fields are set after Load or Open.

@@ -43,6 +43,7 @@ var reasonNames = []string{
 	"ct_full",
 	"ct_frag",
 	"spoof_nd",
+	"dhcp_local",
 }
 
 // ReasonName maps a drop reason value to its stable lower-case name;

@@ -26,6 +26,9 @@ type PortRow struct {
 	PolicyID    uint32
 	Epoch       uint32
 	V6In, V6Out bool // groups open to any IPv6 in / out
+	// DHCP: this node's agent serves DHCP on the port's network, so the
+	// port's DHCP client packets are consumed (it has answered them).
+	DHCP bool
 }
 
 // NetRow is one networks entry.
@@ -136,7 +139,7 @@ func (m *Maps) PortRows() ([]PortRow, error) {
 	for it.Next(&k, &v) {
 		rows = append(rows, PortRow{Ifindex: k, NetID: v.NetId, MAC: macAddr(v.Mac), Up: v.Flags&portUp != 0,
 			Secure: v.Flags&portSecure != 0, Policy: v.Flags&portPolicy != 0, PolicyID: v.PolicyId, Epoch: v.Epoch,
-			V6In: v.Flags&portV6In != 0, V6Out: v.Flags&portV6Out != 0})
+			V6In: v.Flags&portV6In != 0, V6Out: v.Flags&portV6Out != 0, DHCP: v.Flags&portDHCP != 0})
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", MapPorts, err)
@@ -362,7 +365,7 @@ func (m *Maps) PutPort(r PortRow) error {
 	for _, f := range []struct {
 		on   bool
 		flag uint32
-	}{{r.Up, portUp}, {r.Secure, portSecure}, {r.Policy, portPolicy}, {r.V6In, portV6In}, {r.V6Out, portV6Out}} {
+	}{{r.Up, portUp}, {r.Secure, portSecure}, {r.Policy, portPolicy}, {r.V6In, portV6In}, {r.V6Out, portV6Out}, {r.DHCP, portDHCP}} {
 		if f.on {
 			v.Flags |= f.flag
 		}
