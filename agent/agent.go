@@ -19,6 +19,7 @@ import (
 	"github.com/bnet-dev/bnet/config"
 	"github.com/bnet-dev/bnet/gossip"
 	"github.com/bnet-dev/bnet/maps"
+	"github.com/bnet-dev/bnet/metrics"
 	"github.com/bnet-dev/bnet/model"
 	"github.com/bnet-dev/bnet/store"
 )
@@ -67,8 +68,9 @@ type Agent struct {
 	stMu     sync.RWMutex
 	statuses map[string]status
 	// byIfindex is the local ports as last programmed, for the VIP claim
-	// watcher (under stMu).
+	// watcher and metrics (under stMu).
 	byIfindex map[uint32]model.Port
+	metrics   *metrics.Registry
 
 	kick    chan struct{}
 	started time.Time
@@ -104,6 +106,13 @@ func Run(ctx context.Context, configPath string) error {
 		return fmt.Errorf("gossip: %w", err)
 	}
 	a.gossip = g
+	if cfg.MetricsListen != "" {
+		go func() {
+			if err := a.metrics.Serve(cfg.MetricsListen); err != nil {
+				log.Error("metrics", "err", err)
+			}
+		}()
+	}
 	defer g.Shutdown()
 
 	a.st.OnChange(func(_ store.Record, _ bool) { a.trigger() })
@@ -178,6 +187,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		physIfindex: map[string]int{}, statuses: map[string]status{},
 		kick: make(chan struct{}, 1), started: time.Now(),
 	}
+	a.metrics = metrics.New(metrics.Sources{Maps: mapsLater{a}, Ports: a.portIDs, Members: a.memberStates})
 	var err error
 	if a.st, err = store.Open(cfg.StateDir, cfg.Node); err != nil {
 		return nil, fmt.Errorf("open state: %w", err)
@@ -356,6 +366,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	a.stMu.Lock()
 	a.statuses = st
 	a.stMu.Unlock()
+	a.metrics.ObserveReconcile(time.Since(start))
 	a.log.Debug("reconciled", "took", time.Since(start), "ports", len(d.ports), "fdb", len(d.fdb))
 	return err
 }

@@ -80,9 +80,12 @@ type Config struct {
 	// NetnsPrefix is put before the names of the namespaces the agent
 	// creates itself (snat-<router>). Empty in production, where each node
 	// has its own /run/netns; set when several agents share one kernel.
-	NetnsPrefix string   `yaml:"netns_prefix"`
-	Security    Security `yaml:"security"`
-	Identity    Identity `yaml:"identity"`
+	NetnsPrefix string `yaml:"netns_prefix"`
+	// MetricsListen is an optional IP:PORT serving Prometheus metrics on
+	// /metrics (bnet_ prefix). Off by default.
+	MetricsListen string   `yaml:"metrics_listen"`
+	Security      Security `yaml:"security"`
+	Identity      Identity `yaml:"identity"`
 }
 
 // Defaults an operator gets without saying anything.
@@ -195,6 +198,11 @@ func (c *Config) Validate() error {
 	if c.APIListen != "" {
 		if _, err := netip.ParseAddrPort(c.APIListen); err != nil {
 			return fmt.Errorf("api_listen: %q: want IP:PORT (e.g. 127.0.0.1:9696): %w", c.APIListen, err)
+		}
+	}
+	if c.MetricsListen != "" {
+		if _, err := netip.ParseAddrPort(c.MetricsListen); err != nil {
+			return fmt.Errorf("metrics_listen: %q: want IP:PORT (e.g. 127.0.0.1:9464): %w", c.MetricsListen, err)
 		}
 	}
 	if c.VXLANPort < 1 || c.VXLANPort > 65535 {
