@@ -136,6 +136,7 @@ func Run(ctx context.Context, configPath string) error {
 	defer tick.Stop()
 	go a.gcCT(ctx)
 	go a.watchClaims(ctx)
+	go a.gcTombstones(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -569,4 +570,22 @@ func (a *Agent) Agents() []model.Agent {
 		}))
 	}
 	return out
+}
+
+// gcTombstones drops tombstones older than store.DefaultTombstoneTTL once
+// an hour; each leaves a floor behind, so a replay of what it deleted is
+// still refused.
+func (a *Agent) gcTombstones(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n := a.st.GC(store.DefaultTombstoneTTL); n > 0 {
+			a.log.Info("tombstones collected", "n", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
