@@ -64,4 +64,23 @@ func TestFDBViewRealPins(t *testing.T) {
 	if f := strings.Fields(fdbLine); len(f) != 5 || f[2] != "2" {
 		t.Errorf("map list fdb row %q in:\n%s", fdbLine, out)
 	}
+
+	// map dump decodes any map with its bnet.h field names; per-CPU maps
+	// give a value per CPU; a wrong name says which names exist.
+	out = mustRun(t, "--pin-dir", dir, "map", "dump", "fdb")
+	dump := jsonOf(t, out)
+	entries, _ := dump["entries"].([]any)
+	if dump["map"] != "fdb" || len(entries) != 2 {
+		t.Fatalf("map dump fdb:\n%s", out)
+	}
+	e := entries[0].(map[string]any)
+	if e["key"].(map[string]any)["NetId"] != 3.0 {
+		t.Errorf("dump key %v", e["key"])
+	}
+	if out := mustRun(t, "--pin-dir", dir, "map", "dump", "ct"); !strings.Contains(out, `"entries": []`) {
+		t.Errorf("empty ct dump: %s", out)
+	}
+	if _, stderr, code := run(t, "--pin-dir", dir, "map", "dump", "nosuch"); code == 0 || !strings.Contains(stderr, "policy_ips") {
+		t.Errorf("map dump nosuch: exit %d, %q", code, stderr)
+	}
 }

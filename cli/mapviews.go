@@ -39,6 +39,7 @@ type mapReader interface {
 	PolicyIPRows() ([]maps.PolicyIPRow, error)
 	PolicyPortRows() ([]maps.PolicyPortRow, error)
 	CTRows() ([]maps.CTRow, error)
+	Dump(name string, limit int) ([]maps.DumpEntry, error)
 }
 
 // openMaps opens the pins read-only: a view must never create or change
@@ -282,7 +283,7 @@ type mapEntry struct {
 }
 
 func mapCommand() *cli.Command {
-	return mapView("map", "every pinned map with its fill and capacity",
+	cmd := mapView("map", "every pinned map with its fill and capacity",
 		func(c *cli.Context, m mapReader, asJSON bool) error {
 			rows, err := m.MapRows()
 			if err != nil {
@@ -309,6 +310,34 @@ func mapCommand() *cli.Command {
 			}
 			return table(out, []string{"name", "type", "entries", "capacity", "fill"}, t)
 		})
+	cmd.Subcommands = append(cmd.Subcommands, &cli.Command{
+		Name:        "dump",
+		Usage:       "every entry of one map (any of `bnet map list`), as JSON, fields as bnet.h names them",
+		ArgsUsage:   "NAME",
+		Description: "Reads the pinned map in --pin-dir directly; works with the agent stopped. Addresses are the raw network-order words the datapath holds.",
+		Flags:       []cli.Flag{&cli.IntFlag{Name: "limit", Usage: "at most this many entries (0: all)"}},
+		Action: func(c *cli.Context) error {
+			name, err := oneArg(c, "NAME")
+			if err != nil {
+				return err
+			}
+			dir := global(c, "pin-dir")
+			m, done, err := openMaps(dir)
+			if err != nil {
+				return err
+			}
+			defer done()
+			entries, err := m.Dump(name, c.Int("limit"))
+			if err != nil {
+				return err
+			}
+			if entries == nil {
+				entries = []maps.DumpEntry{}
+			}
+			return printJSON(getEnv(c).stdout, map[string]any{"map": name, "entries": entries})
+		},
+	})
+	return cmd
 }
 
 type dropEntry struct {

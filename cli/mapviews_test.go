@@ -46,6 +46,9 @@ func (f *fakeMaps) PortRows() ([]maps.PortRow, error)             { return f.por
 func (f *fakeMaps) PolicyIPRows() ([]maps.PolicyIPRow, error)     { return f.polIPs, nil }
 func (f *fakeMaps) PolicyPortRows() ([]maps.PolicyPortRow, error) { return f.polPts, nil }
 func (f *fakeMaps) CTRows() ([]maps.CTRow, error)                 { return f.ct, nil }
+func (f *fakeMaps) Dump(name string, limit int) ([]maps.DumpEntry, error) {
+	return nil, maps.ErrNoSuchMap
+}
 func (f *fakeMaps) DVRMACRows() ([]maps.DVRMACRow, error) {
 	return f.dvr, nil
 }

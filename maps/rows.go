@@ -297,25 +297,17 @@ func (m *Maps) DropRows() ([]DropRow, error) {
 }
 
 var mapTypeNames = map[ebpf.MapType]string{
-	ebpf.Hash:       "hash",
-	ebpf.PerCPUHash: "percpu_hash",
-	ebpf.Array:      "array",
-	ebpf.LPMTrie:    "lpm_trie",
+	ebpf.Hash:        "hash",
+	ebpf.PerCPUHash:  "percpu_hash",
+	ebpf.Array:       "array",
+	ebpf.LPMTrie:     "lpm_trie",
+	ebpf.LRUHash:     "lru_hash",
+	ebpf.PerCPUArray: "percpu_array",
 }
 
 // MapRows lists every map with its fill and capacity, by name.
 func (m *Maps) MapRows() ([]MapRow, error) {
-	named := []struct {
-		name string
-		m    *ebpf.Map
-	}{
-		{MapARP, m.ARP}, {MapDropStats, m.DropStats}, {MapFDB, m.FDB}, {MapFlood, m.Flood},
-		{MapNetworks, m.Networks}, {MapNodeCfg, m.NodeCfg}, {MapPorts, m.Ports}, {MapSegments, m.Segments},
-		{MapPeers, m.Peers}, {MapNH, m.NH},
-		{MapRIFs, m.RIFs}, {MapRoutes, m.Routes}, {MapDVRMACs, m.DVRMACs}, {MapDVRSelf, m.DVRSelf},
-		{MapFIPsOut, m.FIPsOut}, {MapFIPsIn, m.FIPsIn}, {MapExtGW, m.ExtGW},
-		{MapPortAddrs, m.PortAddrs}, {MapPortMACs, m.PortMACs},
-	}
+	named := m.pinnedMaps()
 	rows := make([]MapRow, 0, len(named))
 	for _, n := range named {
 		typ, ok := mapTypeNames[n.m.Type()]
