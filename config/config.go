@@ -86,6 +86,10 @@ type Config struct {
 	MetricsListen string   `yaml:"metrics_listen"`
 	Security      Security `yaml:"security"`
 	Identity      Identity `yaml:"identity"`
+	// DHCPLeaseDuration is the lease, in seconds, the node's DHCP server
+	// gives (Neutron's dhcp_lease_duration). A VM learns of a changed
+	// address, nameserver or route at its next renewal, half a lease later.
+	DHCPLeaseDuration int `yaml:"dhcp_lease_duration"`
 }
 
 // Defaults an operator gets without saying anything.
@@ -98,6 +102,7 @@ const (
 	DefaultGossip   = 7946
 	DefaultCTMax    = 262144 // BNET_MAX_CT
 	DefaultCTPort   = 16384
+	DefaultLease    = 86400 // seconds, as Neutron's dhcp_lease_duration
 )
 
 var nodeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
@@ -155,6 +160,9 @@ func (c *Config) fillDefaults() {
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
+	}
+	if c.DHCPLeaseDuration == 0 {
+		c.DHCPLeaseDuration = DefaultLease
 	}
 	if c.Security.CTMax == 0 {
 		c.Security.CTMax = DefaultCTMax
@@ -216,6 +224,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NetnsPrefix != "" && (strings.ContainsAny(c.NetnsPrefix, "/\x00 ") || len(c.NetnsPrefix) > 64) {
 		return fmt.Errorf("netns_prefix: %q is not usable in a namespace name", c.NetnsPrefix)
+	}
+	if c.DHCPLeaseDuration < 10 || c.DHCPLeaseDuration > 1<<31-1 {
+		return fmt.Errorf("dhcp_lease_duration: %d seconds out of range (10-2147483647)", c.DHCPLeaseDuration)
 	}
 	if c.Security.CTMax < 1024 || c.Security.CTMax > 1<<24 {
 		return fmt.Errorf("security.ct_max: %d out of range (1024-16777216)", c.Security.CTMax)

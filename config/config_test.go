@@ -73,3 +73,17 @@ func TestParseBad(t *testing.T) {
 		}
 	}
 }
+
+func TestDHCPLeaseDuration(t *testing.T) {
+	base := "node: n1\nlocal_ip: 192.0.2.1\n"
+	c, err := Parse([]byte(base))
+	if err != nil || c.DHCPLeaseDuration != DefaultLease {
+		t.Fatalf("default lease: %v %v", c, err)
+	}
+	if c, err := Parse([]byte(base + "dhcp_lease_duration: 20\n")); err != nil || c.DHCPLeaseDuration != 20 {
+		t.Fatalf("lease 20: %v", err)
+	}
+	if _, err := Parse([]byte(base + "dhcp_lease_duration: 5\n")); err == nil {
+		t.Fatal("a 5 s lease was taken")
+	}
+}
