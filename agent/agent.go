@@ -64,6 +64,7 @@ type Agent struct {
 	// announce holds the floating IPs that started being served here in
 	// this reconcile: announced once their fg port is up.
 	announce []garpTarget
+	dhcp     *dhcpServer // distributed DHCP (dhcp.go); made by the first reconcile
 
 	stMu     sync.RWMutex
 	statuses map[string]status
@@ -321,6 +322,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	for id, why := range snap.losers {
 		st[id] = status{model.StatusError, why}
 	}
+	a.serveDHCP(d)
 	err := a.program(d)
 
 	// Attach and raise local ports only once their map entries exist: a
@@ -425,7 +427,7 @@ func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localP
 		case p.Profile["netns"] != "":
 			ifname = hostIfName(p.ID)
 			vm := vmSide{Netns: p.Profile["netns"], MAC: mac, MTU: n.MTU}
-			if p.Profile["no_ip_config"] != "true" {
+			if p.Profile[model.ProfileNoIPConfig] != "true" {
 				vm.Addr, vm.Gateway = a.vmAddr(s, p)
 			}
 			idx, err = plugNetns(ifname, vm)

@@ -388,7 +388,7 @@ func (a *Agent) programPolicyRemove(d desired, haveIPs map[policyIPKey]uint32, h
 func samePort(a, b maps.PortRow) bool {
 	return a.NetID == b.NetID && a.Up == b.Up && a.Secure == b.Secure && a.Policy == b.Policy &&
 		a.PolicyID == b.PolicyID && a.Epoch == b.Epoch && a.V6In == b.V6In && a.V6Out == b.V6Out &&
-		string(a.MAC) == string(b.MAC)
+		a.DHCP == b.DHCP && string(a.MAC) == string(b.MAC)
 }
 
 // ctGCInterval is how often expired connections leave the ct table (and

@@ -146,6 +146,10 @@ type desired struct {
 	// Security groups of the local ports, compiled.
 	policyIPs   map[policyIPKey]uint32
 	policyPorts map[policyPortKey]uint32
+	// Distributed DHCP: the local ports whose DHCP this node answers
+	// (ifindex -> device) and what each is told.
+	dhcpPorts  map[int]string
+	dhcpLeases map[int]dhcpLease
 }
 
 // garpTarget is where a floating IP newly served here is announced from.
@@ -224,8 +228,11 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 		extGW: map[uint32]maps.ExtGWRow{}, fips: map[netip.Addr]maps.FIPRow{}, garp: map[netip.Addr]garpTarget{},
 		portAddrs: map[string]maps.PortAddrRow{}, portMACs: map[string]maps.PortMACRow{},
 		policyIPs: map[policyIPKey]uint32{}, policyPorts: map[policyPortKey]uint32{},
+		dhcpPorts: map[int]string{}, dhcpLeases: map[int]dhcpLease{},
 	}
 	st := map[string]status{}
+	servers := dhcpServers(s)
+	dhcpNets := dhcpNetworks(s, servers)
 	// Only networks with a port on this node are programmed here, as
 	// Neutron only installs br-tun flows for networks with local ports.
 	netOf := map[string]uint32{}
@@ -244,8 +251,15 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 		}
 		mac, _ := net.ParseMAC(lp.port.MACAddress)
 		secure := lp.port.PortSecurity() && !lp.port.NetworkOwned()
+		dhcp := dhcpNets[n.ID] && !lp.port.NetworkOwned()
 		d.ports[uint32(lp.ifindex)] = maps.PortRow{Ifindex: uint32(lp.ifindex), NetID: id, MAC: mac,
-			Up: lp.port.AdminStateUp, Secure: secure}
+			Up: lp.port.AdminStateUp, Secure: secure, DHCP: dhcp}
+		if dhcp {
+			d.dhcpPorts[lp.ifindex] = lp.ifname
+			if l, ok := leaseFor(s, servers, lp.port, a.leaseTime()); ok {
+				d.dhcpLeases[lp.ifindex] = l
+			}
+		}
 		if secure {
 			portSources(uint32(lp.ifindex), lp.port, mac, &d)
 		}
@@ -282,8 +296,10 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 		} else if p.NetworkOwned() && p.DeviceOwner != model.OwnerFloatingIPGateway {
 			// A router interface is the gateway on every node hosting its
 			// router: answered by the ARP responder, routed by rifs, never
-			// an FDB entry pointing at some other node.
-			if ok && model.IsRouterInterface(p.DeviceOwner) {
+			// an FDB entry pointing at some other node. A DHCP port is
+			// answered for the same way, and its clients' packets never
+			// leave the port they came from.
+			if ok && (model.IsRouterInterface(p.DeviceOwner) || p.DeviceOwner == model.OwnerDHCP) {
 				for _, ip := range p.FixedIPs {
 					if addr, err := netip.ParseAddr(ip.IPAddress); err == nil && addr.Is4() {
 						d.arp[arpKey(id, addr)] = maps.ARPRow{NetID: id, IP: addr, MAC: mac}

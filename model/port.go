@@ -14,6 +14,9 @@ import (
 const (
 	ProfileNetns  = "netns"
 	ProfileDevice = "device"
+	// ProfileNoIPConfig "true": a --netns port's namespace gets no address
+	// or route from the agent; a DHCP client there configures it.
+	ProfileNoIPConfig = "no_ip_config"
 )
 
 // binding:vif_type values: a plugged port is a tap (a veth end, to the
