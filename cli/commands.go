@@ -185,14 +185,14 @@ func subnetCommand() *cli.Command {
 			Name:      "create",
 			Usage:     "create a subnet",
 			ArgsUsage: "NAME",
-			Flags: []cli.Flag{
+			Flags: append([]cli.Flag{
 				&cli.StringFlag{Name: "network", Usage: "network name or ID"},
 				&cli.StringFlag{Name: "cidr", Usage: "IPv4 prefix, e.g. 10.0.0.0/24"},
 				&cli.StringFlag{Name: "gateway", Usage: "gateway IP", DefaultText: "first address"},
 				&cli.BoolFlag{Name: "no-gateway", Usage: "no gateway"},
-			},
+			}, subnetDHCPFlags()...),
 			Action: subnetCreate,
-		}}, crud(subnets, &cli.Command{
+		}, subnetUpdateCommand()}, crud(subnets, &cli.Command{
 			Name:  "list",
 			Usage: "list subnets",
 			Action: func(c *cli.Context) error {
@@ -242,6 +242,9 @@ func subnetCreate(c *cli.Context) error {
 		}
 		attrs["gateway_ip"] = gw.String()
 	}
+	if err := subnetDHCPAttrs(c, attrs); err != nil {
+		return fmt.Errorf("subnet create: %w", err)
+	}
 	return create(c, subnets, attrs)
 }
 
@@ -270,6 +273,7 @@ func portCommand() *cli.Command {
 				&cli.StringFlag{Name: "ip", Usage: "fixed IP", DefaultText: "allocated from the subnet"},
 				&cli.StringFlag{Name: "mac", Usage: "MAC address", DefaultText: "generated"},
 				&cli.StringFlag{Name: "netns", Usage: "network namespace standing in for a VM (created if missing)"},
+				&cli.BoolFlag{Name: "no-ip-config", Usage: "with --netns: configure no address or route in the namespace (a DHCP client there does)"},
 				&cli.StringFlag{Name: "device", Usage: "existing tap or veth to adopt"},
 				&cli.StringFlag{Name: "host", Usage: "node to bind the port to (binding:host_id)", DefaultText: "the node of the agent asked"},
 				&cli.BoolFlag{Name: "no-port-security", Usage: "port_security_enabled false: no anti-spoofing and no security groups for this port", DefaultText: "the network's port_security_enabled"},
@@ -338,8 +342,14 @@ func portCreate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Bool("no-ip-config") && netns == "" {
+		return errors.New("port create: --no-ip-config goes with --netns")
+	}
 	if netns != "" {
 		attrs["binding:profile"] = map[string]string{model.ProfileNetns: netns}
+		if c.Bool("no-ip-config") {
+			attrs["binding:profile"] = map[string]string{model.ProfileNetns: netns, model.ProfileNoIPConfig: "true"}
+		}
 	} else if dev != "" {
 		attrs["binding:profile"] = map[string]string{model.ProfileDevice: dev}
 	}

@@ -67,7 +67,7 @@ func allowedAddresses(c *cli.Context) ([]map[string]string, error) {
 func portUpdateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "update",
-		Usage:     "change a port's port security (port_security_enabled), allowed address pairs or security groups",
+		Usage:     "change a port's port security (port_security_enabled), allowed address pairs, security groups or fixed IP",
 		ArgsUsage: "PORT_NAME_OR_ID",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "port-security", Usage: "enable port security: the port sends only from its fixed IPs and allowed address pairs, with their MACs"},
@@ -76,6 +76,7 @@ func portUpdateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-allowed-address", Usage: "remove every allowed address pair"},
 			sgFlag("security group (name or ID, of the port's project); repeat for more; replaces the port's groups"),
 			&cli.BoolFlag{Name: "no-sg", Usage: "remove every security group"},
+			&cli.StringFlag{Name: "ip", Usage: "new fixed IP, replacing the port's (a DHCP client learns it at its next renewal)"},
 		},
 		Action: portUpdate,
 	}
@@ -109,6 +110,13 @@ func portUpdate(c *cli.Context) error {
 	case c.Bool("no-allowed-address"):
 		attrs["allowed_address_pairs"] = []map[string]string{}
 	}
+	if ip := c.String("ip"); ip != "" {
+		addr, err := netip.ParseAddr(ip)
+		if err != nil {
+			return fmt.Errorf("port update: bad --ip: %w", err)
+		}
+		attrs["fixed_ips"] = []map[string]string{{"ip_address": addr.String()}}
+	}
 	sgs, noSG, err := sgArgs(c)
 	if err != nil {
 		return err
@@ -117,7 +125,7 @@ func portUpdate(c *cli.Context) error {
 	case noSG:
 		attrs["security_groups"] = []string{}
 	case len(sgs) == 0 && len(attrs) == 0:
-		return errors.New("port update: nothing to change: give --port-security, --no-port-security, --allowed-address, --no-allowed-address, --sg or --no-sg")
+		return errors.New("port update: nothing to change: give --port-security, --no-port-security, --allowed-address, --no-allowed-address, --sg, --no-sg or --ip")
 	}
 	if len(sgs) == 0 {
 		id, err := resolve(c, ports, arg)
