@@ -19,6 +19,8 @@ have tshark || need+=(tshark)
 have iperf3 || need+=(iperf3)
 have traceroute || need+=(traceroute)
 have nft || need+=(nftables)
+# A real DHCP client in kselftest/dhcp.sh.
+have dhclient || need+=(isc-dhcp-client)
 # make package's test reads the .rpm; shellcheck checks every script.
 have rpm || need+=(rpm)
 have shellcheck || need+=(shellcheck)
