@@ -14,9 +14,9 @@ for run in 1 2; do
 	out=$(lab 2>&1)
 	rc=$?
 	passes=$(grep -c '^PASS' <<<"$out")
-	[ "$rc" -eq 0 ] && [ "$passes" -ge 8 ] && ! grep -q '^FAIL' <<<"$out"
+	[ "$rc" -eq 0 ] && [ "$passes" -ge 9 ] && ! grep -q '^FAIL' <<<"$out"
 	check_err $? "make lab run $run: exit $rc, $passes PASS lines: $(grep -E '^(FAIL|PASS)' <<<"$out" | head -20)"
-	for c in same-node cross-node east-west snat fip-in fip-out provider isolation; do
+	for c in same-node cross-node east-west snat fip-in fip-out provider dhcp isolation; do
 		grep -q "^PASS $c " <<<"$out" || check_err 1 "run $run: no PASS line for $c"
 	done
 	log_test "make lab run $run: every traffic class passes"

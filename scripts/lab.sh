@@ -7,7 +7,8 @@
 #
 #   network (n1): SNAT for r1            underlay 10.254.0.0/24 (netns lab-ul)
 #   cmpt1 (n2): vm1, vm5 share_net; vm2 private_net
-#   cmpt2 (n3): vm3 share_net (floating IP); vm4 public_net; vm6 other_net
+#   cmpt2 (n3): vm3 share_net (floating IP); vm4 public_net; vm6 other_net;
+#               vm7 share_net, configured by DHCP
 #   public_net  flat, physnet public, 203.0.113.0/24, outside host .1 (lab-out)
 #   share_net   vxlan 1001, 10.0.0.0/24     private_net vxlan 1002, 10.0.1.0/24
 #   other_net   vxlan 1003, 10.0.0.0/24 again (isolation)
@@ -25,7 +26,7 @@ down() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	# The nftables tables live in the node namespaces and went with them.
-	rm -rf /sys/fs/bpf/"$P"-* "$WORK"
+	rm -rf /sys/fs/bpf/"$P"-* "$WORK" /etc/netns/"$P"-*
 }
 
 if [ "${1:-}" = down ]; then
@@ -61,6 +62,7 @@ bn 2 port create vm2 --network private_net --ip 10.0.1.12 --netns "$P-vm2" >/dev
 bn 3 port create vm3 --network share_net --ip 10.0.0.13 --netns "$P-vm3" >/dev/null
 bn 3 port create vm4 --network public_net --ip 203.0.113.14 --netns "$P-vm4" >/dev/null
 bn 3 port create vm6 --network other_net --ip 10.0.0.16 --netns "$P-vm6" >/dev/null
+bn 3 port create vm7 --network share_net --netns "$P-vm7" --no-ip-config >/dev/null
 in_ns "$P-out" ip addr add 203.0.113.1/24 dev eth0
 fip=$(bn 1 -o json fip create --network public_net | jq -r .floatingip.floating_ip_address)
 bn 1 fip associate "$fip" vm3 >/dev/null
@@ -110,6 +112,17 @@ if seen_as "$P-vm3" "$fip" 203.0.113.1; then :; else
 	FAILEDN=$((FAILEDN + 1))
 fi
 class provider "vm4@cmpt2 → public_net (flat, eth-ext) → outside" "$P-vm4" 203.0.113.1
+# DHCP: vm7 has no address until dhclient asks; cmpt2's own agent answers.
+mkdir -p "/etc/netns/$P-vm7"
+: >"/etc/netns/$P-vm7/resolv.conf"
+if command -v dhclient >/dev/null && in_ns "$P-vm7" timeout 20 dhclient -4 -1 -lf "$WORK/vm7.leases" \
+	-pf "$WORK/vm7.dhclient.pid" eth0 >"$WORK/vm7.dhclient.log" 2>&1; then
+	vm7=$(in_ns "$P-vm7" ip -4 -o addr show dev eth0 | awk '{print $4}')
+	class dhcp "vm7@cmpt2 DHCP → cmpt2's agent (no request leaves cmpt2) → $vm7 → vm1@cmpt1" "$P-vm7" 10.0.0.11
+else
+	printf '%-4s %-12s %s\n' FAIL dhcp "vm7@cmpt2 got no DHCP lease (dhclient: $(tail -1 "$WORK/vm7.dhclient.log" 2>/dev/null))"
+	FAILEDN=$((FAILEDN + 1))
+fi
 class isolation "vm6@cmpt2 (other_net, 10.0.0.0/24 again) ✗ vm1@cmpt1" "$P-vm6" 10.0.0.11 blocked
 echo
 echo "$PASSED passed, $FAILEDN failed. The lab stays up:"
