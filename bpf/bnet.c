@@ -991,10 +991,10 @@ static __noinline __u32 spoofed(struct __sk_buff *skb, __u32 ifindex, const stru
 }
 
 /*
- * is_dhcp_client says whether an IPv4 frame is a DHCP client message (UDP
- * 68 -> 67). Its own small frame: bnet_port_in's is large already.
+ * dhcp_client_slow is is_dhcp_client for a frame whose headers are not
+ * in the linear part. Its own small frame: bnet_port_in's is large.
  */
-static __noinline int is_dhcp_client(struct __sk_buff *skb)
+static __noinline int dhcp_client_slow(struct __sk_buff *skb)
 {
 	struct bnet_iph ip;
 	__be16 ports[2];
@@ -1004,6 +1004,36 @@ static __noinline int is_dhcp_client(struct __sk_buff *skb)
 		return 0;
 	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + (ip.ver_ihl & 0xf) * 4, ports, sizeof(ports)) < 0)
 		return 0;
+	return ports[0] == bpf_htons(68) && ports[1] == bpf_htons(67);
+}
+
+/*
+ * is_dhcp_client says whether an IPv4 frame is a DHCP client message (UDP
+ * 68 -> 67). It runs on every IPv4 frame of a DHCP-served port, so it reads
+ * the linear headers in place (no copies, no helper calls) and only falls
+ * back to copying when they are not there.
+ */
+static __always_inline int is_dhcp_client(struct __sk_buff *skb)
+{
+	void *data, *data_end;
+	struct bnet_iph *ip;
+	__be16 *ports;
+	__u32 ihl;
+
+	ctx_barrier(skb);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	ip = data + sizeof(struct bnet_eth);
+	if ((void *)(ip + 1) > data_end)
+		return dhcp_client_slow(skb);
+	if (ip->protocol != BNET_IPPROTO_UDP || (ip->frag_off & bpf_htons(BNET_IP_OFFMASK)) || (ip->ver_ihl >> 4) != 4)
+		return 0;
+	ihl = (ip->ver_ihl & 0xf) * 4;
+	if (ihl < sizeof(*ip))
+		return 0;
+	ports = (void *)ip + ihl;
+	if ((void *)(ports + 2) > data_end)
+		return dhcp_client_slow(skb);
 	return ports[0] == bpf_htons(68) && ports[1] == bpf_htons(67);
 }
 
