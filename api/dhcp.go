@@ -42,6 +42,13 @@ func (s *Server) planDHCPPort(sub model.Subnet) (dhcpChange, error) {
 	subs := without(subnetsOf(decodeAll[model.Subnet](s, model.KindSubnet), sub.NetworkID), subID, sub.ID)
 	subs = append(subs, sub)
 	p := model.NewDHCPPort(sub)
+	// At its reserved address when free (a port given it explicitly may
+	// hold it), else anywhere in the pools.
+	if a := model.DHCPAddress(sub); a.IsValid() && !slices.ContainsFunc(ports, func(o model.Port) bool {
+		return slices.ContainsFunc(o.FixedIPs, func(f model.FixedIP) bool { return f.IPAddress == a.String() })
+	}) {
+		p.FixedIPs[0].IPAddress = a.String()
+	}
 	p.ID = model.NewID()
 	p.CreatedAt = model.Now()
 	p.UpdatedAt = p.CreatedAt

@@ -1,6 +1,9 @@
 package model
 
-import "strings"
+import (
+	"net/netip"
+	"strings"
+)
 
 // dhcpDevicePrefix starts the device_id of a subnet's network:dhcp port.
 const dhcpDevicePrefix = "dhcp-"
@@ -39,4 +42,21 @@ func (p Port) DHCPSubnet() string {
 		return ""
 	}
 	return strings.TrimPrefix(p.DeviceID, dhcpDevicePrefix)
+}
+
+// DHCPAddress is where sub's DHCP port goes: the first address of its
+// first allocation pool (.2 on a default subnet, as Neutron's DHCP port
+// usually has). A function of the subnet record alone, so a node that has
+// the subnet but not yet the DHCP port (records replicate independently)
+// never hands the address to a VM: AllocateIP keeps it out while DHCP is
+// enabled. Invalid when the subnet has no pool.
+func DHCPAddress(sub Subnet) netip.Addr {
+	if len(sub.AllocationPools) == 0 {
+		return netip.Addr{}
+	}
+	a, err := netip.ParseAddr(sub.AllocationPools[0].Start)
+	if err != nil || !a.Is4() {
+		return netip.Addr{}
+	}
+	return a
 }

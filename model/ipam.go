@@ -66,8 +66,13 @@ func AllocateIP(sub Subnet, used map[netip.Addr]string, node string) (netip.Addr
 			foreign[int((v-base)/BlockSize)] = true
 		}
 	}
+	// The DHCP port's address, even before this node has seen that port.
+	var dhcp uint32
+	if a := DHCPAddress(sub); sub.EnableDHCP && a.IsValid() {
+		dhcp = u32(a)
+	}
 	free := func(v uint32) bool {
-		if taken[v] || (hasGW && v == gw) {
+		if taken[v] || (hasGW && v == gw) || v == dhcp {
 			return false
 		}
 		for _, r := range pools {

@@ -117,3 +117,27 @@ func clone(m map[netip.Addr]string) map[netip.Addr]string {
 	}
 	return c
 }
+
+// The DHCP port's address is known from the subnet alone: no node hands it
+// to a VM while DHCP is on, even one that has not seen the DHCP port yet.
+func TestAllocateIPKeepsDHCPAddress(t *testing.T) {
+	s := subnet24(t)
+	s.AllocationPools = []AllocationPool{{"10.20.0.100", "10.20.0.101"}}
+	s.EnableDHCP = true
+	if got := DHCPAddress(s).String(); got != "10.20.0.100" {
+		t.Fatalf("DHCP address %s", got)
+	}
+	for _, node := range []string{"cmpt1", "cmpt2", "cmpt3"} {
+		a, err := AllocateIP(s, map[netip.Addr]string{}, node)
+		if err != nil || a.String() != "10.20.0.101" {
+			t.Fatalf("%s: %s %v, want 10.20.0.101", node, a, err)
+		}
+	}
+	if _, err := AllocateIP(s, map[netip.Addr]string{netip.MustParseAddr("10.20.0.101"): "cmpt1"}, "cmpt2"); err == nil {
+		t.Fatal("the DHCP address was handed out")
+	}
+	s.EnableDHCP = false
+	if a, err := AllocateIP(s, map[netip.Addr]string{netip.MustParseAddr("10.20.0.101"): "cmpt1"}, "cmpt2"); err != nil || a.String() != "10.20.0.100" {
+		t.Fatalf("DHCP off: %s %v", a, err)
+	}
+}
