@@ -41,7 +41,7 @@ grep -q '^ExecStart=/usr/bin/bnet agent --config /etc/bnet/bnet.yaml' /lib/syste
 	grep -q '^Restart=on-failure' /lib/systemd/system/bnet-agent.service
 check_err $? "unit file does not run the agent with Restart=on-failure"
 if [ ! -d /run/systemd/system ]; then
-	[ -L /etc/systemd/system/multi-user.target.wants/bnet-agent.service ] && ! pgrep -x bnet >/dev/null
+	[ -L /etc/systemd/system/multi-user.target.wants/bnet-agent.service ] && ! pgrep -f '^/usr/bin/bnet' >/dev/null
 	check_err $? "without systemd running the unit is not enabled, or something was started"
 fi
 if command -v systemd-analyze >/dev/null; then
