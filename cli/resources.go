@@ -104,23 +104,33 @@ func listQuery[T any](c *cli.Context, r resource, query url.Values, headers []st
 }
 
 func show(c *cli.Context, r resource) error {
-	asJSON, err := outputJSON(c)
+	raw, asJSON, err := fetchOne(c, r, strings.ToUpper(r.singular)+" name or ID")
 	if err != nil {
 		return err
 	}
-	arg, err := oneArg(c, strings.ToUpper(r.singular)+" name or ID")
+	return printOne(c, r, raw, asJSON)
+}
+
+// fetchOne is what every show does first: -o, the one NAME_OR_ID argument
+// (described as what), resolved, and the agent's body for it.
+func fetchOne(c *cli.Context, r resource, what string) (json.RawMessage, bool, error) {
+	asJSON, err := outputJSON(c)
 	if err != nil {
-		return err
+		return nil, false, err
+	}
+	arg, err := oneArg(c, what)
+	if err != nil {
+		return nil, false, err
 	}
 	id, err := resolve(c, r, arg)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	var raw json.RawMessage
 	if err := client(c).Do(c.Context, "GET", r.item(id), nil, &raw); err != nil {
-		return fmt.Errorf("show %s %s: %w", r.noun(), arg, err)
+		return nil, false, fmt.Errorf("show %s %s: %w", r.noun(), arg, err)
 	}
-	return printOne(c, r, raw, asJSON)
+	return raw, asJSON, nil
 }
 
 func create(c *cli.Context, r resource, attrs map[string]any) error {

@@ -114,21 +114,9 @@ func sgList(c *cli.Context) error {
 // sgShow prints the group's attributes, then its rules as rows (as `sg
 // rule list` does); -o json is the agent's body.
 func sgShow(c *cli.Context) error {
-	asJSON, err := outputJSON(c)
+	raw, asJSON, err := fetchOne(c, securityGroups, "SG name or ID")
 	if err != nil {
 		return err
-	}
-	arg, err := oneArg(c, "SG name or ID")
-	if err != nil {
-		return err
-	}
-	id, err := resolve(c, securityGroups, arg)
-	if err != nil {
-		return err
-	}
-	var raw json.RawMessage
-	if err := client(c).Do(c.Context, "GET", securityGroups.item(id), nil, &raw); err != nil {
-		return fmt.Errorf("show security group %s: %w", arg, err)
 	}
 	out := getEnv(c).stdout
 	if asJSON {
