@@ -72,6 +72,7 @@ type Agent struct {
 	// watcher and metrics (under stMu).
 	byIfindex map[uint32]model.Port
 	metrics   *metrics.Registry
+	hub       monitorHub
 
 	kick    chan struct{}
 	started time.Time
@@ -138,6 +139,7 @@ func Run(ctx context.Context, configPath string) error {
 	go a.gcCT(ctx)
 	go a.watchClaims(ctx)
 	go a.gcTombstones(ctx)
+	go a.readDrops(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -243,6 +245,14 @@ func (a *Agent) setupNode() error {
 		return err
 	}
 	if err := a.maps.SetCTConfig(maps.CTConfig{PortMax: a.cfg.Security.CTPortMax}); err != nil {
+		return err
+	}
+	// Events only while someone listens (an agent that died mid-monitor
+	// may have left them on).
+	a.hub.mu.Lock()
+	listening := len(a.hub.subs) > 0
+	a.hub.mu.Unlock()
+	if err := a.maps.SetMonitor(listening); err != nil {
 		return err
 	}
 	if err := a.links.attach(VXLANDevice, idx, a.progs.TunIn); err != nil {

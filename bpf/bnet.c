@@ -140,6 +140,37 @@ struct bnet_icmp_frag {
 /* ---- drops ------------------------------------------------------------ */
 
 /*
+ * report_drop hands a drop to `bnet monitor` through drop_events, with up
+ * to BNET_EVENT_SNAP bytes of the frame, while someone listens. Its own
+ * small frame: it is called from wherever a drop is counted.
+ */
+static __noinline int report_drop(struct __sk_buff *skb, __u32 ifindex, __u32 reason)
+{
+	__u32 zero = 0, *on = bpf_map_lookup_elem(&monitor_on, &zero), len;
+	struct drop_event *e;
+
+	if (!skb || !on || !*on)
+		return 0;
+	e = bpf_ringbuf_reserve(&drop_events, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	ctx_barrier(skb);
+	len = skb->len;
+	e->ts = bpf_ktime_get_ns();
+	e->ifindex = ifindex;
+	e->reason = reason;
+	e->len = len;
+	e->pad = 0;
+	if (len > BNET_EVENT_SNAP)
+		len = BNET_EVENT_SNAP;
+	e->snap = 0;
+	if (len > 0 && bpf_skb_load_bytes(skb, 0, e->data, len) == 0)
+		e->snap = len;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/*
  * count_drop records one dropped (or, inside a flood, one lost) copy
  * against the device the frame came in on. Per-CPU values: no atomics.
  */
@@ -150,6 +181,7 @@ static __always_inline void count_drop(struct __sk_buff *skb, __u32 reason)
 
 	ctx_barrier(skb);
 	key.ifindex = skb->ifindex;
+	report_drop(skb, key.ifindex, reason);
 
 	val = bpf_map_lookup_elem(&drop_stats, &key);
 	if (!val) {
@@ -176,6 +208,7 @@ static __always_inline void count_drop_at(struct __sk_buff *skb, __u32 ifindex, 
 	struct stat_key key = { .ifindex = ifindex, .reason = reason };
 	struct stat_val *val, init = {};
 
+	report_drop(skb, ifindex, reason);
 	ctx_barrier(skb);
 	init.packets = 1;
 	init.bytes = skb->len;

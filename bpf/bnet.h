@@ -395,6 +395,24 @@ struct vip_claim {
 	__u64 seen; /* bpf_ktime_get_ns of the claim */
 };
 
+/*
+ * drop_events: the drops `bnet monitor` streams, with the first bytes of
+ * the frame. Written only while monitor_on[0] is set: the agent sets it
+ * while someone listens, so an unwatched drop costs one array lookup.
+ */
+#define BNET_EVENT_SNAP 64
+#define BNET_EVENT_RING (256 * 1024)
+
+struct drop_event {
+	__u64 ts;      /* bpf_ktime_get_ns */
+	__u32 ifindex; /* counted against (as drop_stats) */
+	__u32 reason;
+	__u32 len;     /* the frame's length */
+	__u16 snap;    /* bytes of it in data */
+	__u16 pad;
+	__u8 data[BNET_EVENT_SNAP];
+};
+
 #ifdef BNET_DECLARE_MAPS
 /* Maps are pinned by name under the agent's pin directory. */
 struct {
@@ -612,6 +630,32 @@ struct {
 	__type(value, struct vip_claim);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } vip_claims SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, BNET_EVENT_RING);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} drop_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} monitor_on SEC(".maps");
+
+/*
+ * A ring buffer has no value type, so nothing else puts struct drop_event
+ * into BTF for bpf2go to mirror: this one-entry map only carries the
+ * layout (never pinned, never used).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct drop_event);
+} drop_event_layout SEC(".maps");
 #endif /* BNET_DECLARE_MAPS */
 
 #endif /* BNET_H */

@@ -99,6 +99,7 @@ func NewApp(version string, stdout, stderr io.Writer) *cli.App {
 			ctCommand(),
 			mapCommand(),
 			dropCommand(),
+			monitorCommand(),
 			keygenCommand(),
 			manCommand(),
 			caCommand(),

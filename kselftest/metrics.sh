@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# Prometheus metrics: the agent serves /metrics on metrics_listen; the drop
+# Drop monitor and Prometheus metrics. `bnet monitor` streams a spoofed
+# packet's drop live with its reason, port and addresses, and the datapath
+# stops writing events once nobody listens. The agent serves /metrics on metrics_listen; the drop
 # counter of a spoofed packet carries the port and reason, port counters
 # move with traffic, map fill and gossip membership are there. (The Go test
 # parses the exposition with Prometheus' own text parser.)
@@ -46,5 +48,24 @@ n=$(value bnet_drop_packets_total "port=\"$m1\"" 'reason="spoof_ip"')
 [ "${n%.*}" -ge 3 ] 2>/dev/null
 check_err $? "bnet_drop_packets_total{port=m1,reason=spoof_ip} is '$n' after 3 spoofed pings"
 log_test "port and drop counters move with traffic, labelled with port and reason"
+
+# Drop monitor: a spoofed MAC from m1 is streamed live to `bnet monitor`.
+monitor_on() { bn 1 map dump monitor_on | jq '.entries[0].value'; }
+[ "$(monitor_on)" = 0 ]
+check_err $? "drop events are on with nobody listening"
+bn 1 -o json monitor --port m1 >"$WORK/monitor.out" 2>&1 &
+MON=$!
+busywait 3000 bash -c "[ \"\$(BNET_SOCKET=$WORK/n1/bnet.sock BNET_PIN_DIR=/sys/fs/bpf/$P-n1 $BNET map dump monitor_on | jq '.entries[0].value')\" = 1 ]"
+check_err $? "bnet monitor did not turn drop events on"
+in_ns "$P-m1" ip link set eth0 address fa:16:3e:99:99:99
+in_ns "$P-m1" ping -c 2 -i 0.2 -W 1 10.90.0.12 >/dev/null
+busywait 3000 grep -q spoof_mac "$WORK/monitor.out"
+pkill -P "$MON" 2>/dev/null; kill "$MON" 2>/dev/null
+wait "$MON" 2>/dev/null
+jq -e --arg p "$m1" 'select(.reason == "spoof_mac" and .port == $p and .src_mac == "fa:16:3e:99:99:99")' "$WORK/monitor.out" >/dev/null
+check_err $? "no spoof_mac event for m1 from fa:16:3e:99:99:99 in: $(head -3 "$WORK/monitor.out")"
+busywait 3000 bash -c "[ \"\$(BNET_SOCKET=$WORK/n1/bnet.sock BNET_PIN_DIR=/sys/fs/bpf/$P-n1 $BNET map dump monitor_on | jq '.entries[0].value')\" = 0 ]"
+check_err $? "drop events stay on after the last monitor left"
+log_test "bnet monitor streams a spoofed packet's drop live (reason, port, MAC); events off when nobody listens"
 
 exit ${FAILED:-0}

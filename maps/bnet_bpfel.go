@@ -65,6 +65,17 @@ type bnetCtKey struct {
 	Pad        [3]uint8
 }
 
+type bnetDropEvent struct {
+	_       structs.HostLayout
+	Ts      uint64
+	Ifindex uint32
+	Reason  uint32
+	Len     uint32
+	Snap    uint16
+	Pad     uint16
+	Data    [64]uint8
+}
+
 type bnetExtGwInfo struct {
 	_     structs.HostLayout
 	FgMac [6]uint8
@@ -265,37 +276,40 @@ type bnetVipClaim struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	bnetMapArp           = "arp"
-	bnetMapCt            = "ct"
-	bnetMapCtConfig      = "ct_config"
-	bnetMapCtCount       = "ct_count"
-	bnetMapDropStats     = "drop_stats"
-	bnetMapDvrMacs       = "dvr_macs"
-	bnetMapDvrSelf       = "dvr_self"
-	bnetMapExtGw         = "ext_gw"
-	bnetMapFdb           = "fdb"
-	bnetMapFipsIn        = "fips_in"
-	bnetMapFipsOut       = "fips_out"
-	bnetMapFlood         = "flood"
-	bnetMapFrags         = "frags"
-	bnetMapNetworks      = "networks"
-	bnetMapNodeCfg       = "node_cfg"
-	bnetMapPolicyIps     = "policy_ips"
-	bnetMapPolicyPorts   = "policy_ports"
-	bnetMapPolicyScratch = "policy_scratch"
-	bnetMapPortAddrs     = "port_addrs"
-	bnetMapPortMacs      = "port_macs"
-	bnetMapPorts         = "ports"
-	bnetMapRifs          = "rifs"
-	bnetMapRoutes        = "routes"
-	bnetMapSegments      = "segments"
-	bnetMapTunnelPeers   = "tunnel_peers"
-	bnetMapUnderlayNh    = "underlay_nh"
-	bnetMapVipClaims     = "vip_claims"
-	bnetProgBnetPhysIn   = "bnet_phys_in"
-	bnetProgBnetPortIn   = "bnet_port_in"
-	bnetProgBnetTunIn    = "bnet_tun_in"
-	bnetProgBnetUlIn     = "bnet_ul_in"
+	bnetMapArp             = "arp"
+	bnetMapCt              = "ct"
+	bnetMapCtConfig        = "ct_config"
+	bnetMapCtCount         = "ct_count"
+	bnetMapDropEventLayout = "drop_event_layout"
+	bnetMapDropEvents      = "drop_events"
+	bnetMapDropStats       = "drop_stats"
+	bnetMapDvrMacs         = "dvr_macs"
+	bnetMapDvrSelf         = "dvr_self"
+	bnetMapExtGw           = "ext_gw"
+	bnetMapFdb             = "fdb"
+	bnetMapFipsIn          = "fips_in"
+	bnetMapFipsOut         = "fips_out"
+	bnetMapFlood           = "flood"
+	bnetMapFrags           = "frags"
+	bnetMapMonitorOn       = "monitor_on"
+	bnetMapNetworks        = "networks"
+	bnetMapNodeCfg         = "node_cfg"
+	bnetMapPolicyIps       = "policy_ips"
+	bnetMapPolicyPorts     = "policy_ports"
+	bnetMapPolicyScratch   = "policy_scratch"
+	bnetMapPortAddrs       = "port_addrs"
+	bnetMapPortMacs        = "port_macs"
+	bnetMapPorts           = "ports"
+	bnetMapRifs            = "rifs"
+	bnetMapRoutes          = "routes"
+	bnetMapSegments        = "segments"
+	bnetMapTunnelPeers     = "tunnel_peers"
+	bnetMapUnderlayNh      = "underlay_nh"
+	bnetMapVipClaims       = "vip_claims"
+	bnetProgBnetPhysIn     = "bnet_phys_in"
+	bnetProgBnetPortIn     = "bnet_port_in"
+	bnetProgBnetTunIn      = "bnet_tun_in"
+	bnetProgBnetUlIn       = "bnet_ul_in"
 )
 
 // loadBnet returns the embedded CollectionSpec for bnet.
@@ -350,33 +364,36 @@ type bnetProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bnetMapSpecs struct {
-	Arp           *ebpf.MapSpec `ebpf:"arp"`
-	Ct            *ebpf.MapSpec `ebpf:"ct"`
-	CtConfig      *ebpf.MapSpec `ebpf:"ct_config"`
-	CtCount       *ebpf.MapSpec `ebpf:"ct_count"`
-	DropStats     *ebpf.MapSpec `ebpf:"drop_stats"`
-	DvrMacs       *ebpf.MapSpec `ebpf:"dvr_macs"`
-	DvrSelf       *ebpf.MapSpec `ebpf:"dvr_self"`
-	ExtGw         *ebpf.MapSpec `ebpf:"ext_gw"`
-	Fdb           *ebpf.MapSpec `ebpf:"fdb"`
-	FipsIn        *ebpf.MapSpec `ebpf:"fips_in"`
-	FipsOut       *ebpf.MapSpec `ebpf:"fips_out"`
-	Flood         *ebpf.MapSpec `ebpf:"flood"`
-	Frags         *ebpf.MapSpec `ebpf:"frags"`
-	Networks      *ebpf.MapSpec `ebpf:"networks"`
-	NodeCfg       *ebpf.MapSpec `ebpf:"node_cfg"`
-	PolicyIps     *ebpf.MapSpec `ebpf:"policy_ips"`
-	PolicyPorts   *ebpf.MapSpec `ebpf:"policy_ports"`
-	PolicyScratch *ebpf.MapSpec `ebpf:"policy_scratch"`
-	PortAddrs     *ebpf.MapSpec `ebpf:"port_addrs"`
-	PortMacs      *ebpf.MapSpec `ebpf:"port_macs"`
-	Ports         *ebpf.MapSpec `ebpf:"ports"`
-	Rifs          *ebpf.MapSpec `ebpf:"rifs"`
-	Routes        *ebpf.MapSpec `ebpf:"routes"`
-	Segments      *ebpf.MapSpec `ebpf:"segments"`
-	TunnelPeers   *ebpf.MapSpec `ebpf:"tunnel_peers"`
-	UnderlayNh    *ebpf.MapSpec `ebpf:"underlay_nh"`
-	VipClaims     *ebpf.MapSpec `ebpf:"vip_claims"`
+	Arp             *ebpf.MapSpec `ebpf:"arp"`
+	Ct              *ebpf.MapSpec `ebpf:"ct"`
+	CtConfig        *ebpf.MapSpec `ebpf:"ct_config"`
+	CtCount         *ebpf.MapSpec `ebpf:"ct_count"`
+	DropEventLayout *ebpf.MapSpec `ebpf:"drop_event_layout"`
+	DropEvents      *ebpf.MapSpec `ebpf:"drop_events"`
+	DropStats       *ebpf.MapSpec `ebpf:"drop_stats"`
+	DvrMacs         *ebpf.MapSpec `ebpf:"dvr_macs"`
+	DvrSelf         *ebpf.MapSpec `ebpf:"dvr_self"`
+	ExtGw           *ebpf.MapSpec `ebpf:"ext_gw"`
+	Fdb             *ebpf.MapSpec `ebpf:"fdb"`
+	FipsIn          *ebpf.MapSpec `ebpf:"fips_in"`
+	FipsOut         *ebpf.MapSpec `ebpf:"fips_out"`
+	Flood           *ebpf.MapSpec `ebpf:"flood"`
+	Frags           *ebpf.MapSpec `ebpf:"frags"`
+	MonitorOn       *ebpf.MapSpec `ebpf:"monitor_on"`
+	Networks        *ebpf.MapSpec `ebpf:"networks"`
+	NodeCfg         *ebpf.MapSpec `ebpf:"node_cfg"`
+	PolicyIps       *ebpf.MapSpec `ebpf:"policy_ips"`
+	PolicyPorts     *ebpf.MapSpec `ebpf:"policy_ports"`
+	PolicyScratch   *ebpf.MapSpec `ebpf:"policy_scratch"`
+	PortAddrs       *ebpf.MapSpec `ebpf:"port_addrs"`
+	PortMacs        *ebpf.MapSpec `ebpf:"port_macs"`
+	Ports           *ebpf.MapSpec `ebpf:"ports"`
+	Rifs            *ebpf.MapSpec `ebpf:"rifs"`
+	Routes          *ebpf.MapSpec `ebpf:"routes"`
+	Segments        *ebpf.MapSpec `ebpf:"segments"`
+	TunnelPeers     *ebpf.MapSpec `ebpf:"tunnel_peers"`
+	UnderlayNh      *ebpf.MapSpec `ebpf:"underlay_nh"`
+	VipClaims       *ebpf.MapSpec `ebpf:"vip_claims"`
 }
 
 // bnetVariableSpecs contains global variables before they are loaded into the kernel.
@@ -405,33 +422,36 @@ func (o *bnetObjects) Close() error {
 //
 // It can be passed to loadBnetObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bnetMaps struct {
-	Arp           *ebpf.Map `ebpf:"arp"`
-	Ct            *ebpf.Map `ebpf:"ct"`
-	CtConfig      *ebpf.Map `ebpf:"ct_config"`
-	CtCount       *ebpf.Map `ebpf:"ct_count"`
-	DropStats     *ebpf.Map `ebpf:"drop_stats"`
-	DvrMacs       *ebpf.Map `ebpf:"dvr_macs"`
-	DvrSelf       *ebpf.Map `ebpf:"dvr_self"`
-	ExtGw         *ebpf.Map `ebpf:"ext_gw"`
-	Fdb           *ebpf.Map `ebpf:"fdb"`
-	FipsIn        *ebpf.Map `ebpf:"fips_in"`
-	FipsOut       *ebpf.Map `ebpf:"fips_out"`
-	Flood         *ebpf.Map `ebpf:"flood"`
-	Frags         *ebpf.Map `ebpf:"frags"`
-	Networks      *ebpf.Map `ebpf:"networks"`
-	NodeCfg       *ebpf.Map `ebpf:"node_cfg"`
-	PolicyIps     *ebpf.Map `ebpf:"policy_ips"`
-	PolicyPorts   *ebpf.Map `ebpf:"policy_ports"`
-	PolicyScratch *ebpf.Map `ebpf:"policy_scratch"`
-	PortAddrs     *ebpf.Map `ebpf:"port_addrs"`
-	PortMacs      *ebpf.Map `ebpf:"port_macs"`
-	Ports         *ebpf.Map `ebpf:"ports"`
-	Rifs          *ebpf.Map `ebpf:"rifs"`
-	Routes        *ebpf.Map `ebpf:"routes"`
-	Segments      *ebpf.Map `ebpf:"segments"`
-	TunnelPeers   *ebpf.Map `ebpf:"tunnel_peers"`
-	UnderlayNh    *ebpf.Map `ebpf:"underlay_nh"`
-	VipClaims     *ebpf.Map `ebpf:"vip_claims"`
+	Arp             *ebpf.Map `ebpf:"arp"`
+	Ct              *ebpf.Map `ebpf:"ct"`
+	CtConfig        *ebpf.Map `ebpf:"ct_config"`
+	CtCount         *ebpf.Map `ebpf:"ct_count"`
+	DropEventLayout *ebpf.Map `ebpf:"drop_event_layout"`
+	DropEvents      *ebpf.Map `ebpf:"drop_events"`
+	DropStats       *ebpf.Map `ebpf:"drop_stats"`
+	DvrMacs         *ebpf.Map `ebpf:"dvr_macs"`
+	DvrSelf         *ebpf.Map `ebpf:"dvr_self"`
+	ExtGw           *ebpf.Map `ebpf:"ext_gw"`
+	Fdb             *ebpf.Map `ebpf:"fdb"`
+	FipsIn          *ebpf.Map `ebpf:"fips_in"`
+	FipsOut         *ebpf.Map `ebpf:"fips_out"`
+	Flood           *ebpf.Map `ebpf:"flood"`
+	Frags           *ebpf.Map `ebpf:"frags"`
+	MonitorOn       *ebpf.Map `ebpf:"monitor_on"`
+	Networks        *ebpf.Map `ebpf:"networks"`
+	NodeCfg         *ebpf.Map `ebpf:"node_cfg"`
+	PolicyIps       *ebpf.Map `ebpf:"policy_ips"`
+	PolicyPorts     *ebpf.Map `ebpf:"policy_ports"`
+	PolicyScratch   *ebpf.Map `ebpf:"policy_scratch"`
+	PortAddrs       *ebpf.Map `ebpf:"port_addrs"`
+	PortMacs        *ebpf.Map `ebpf:"port_macs"`
+	Ports           *ebpf.Map `ebpf:"ports"`
+	Rifs            *ebpf.Map `ebpf:"rifs"`
+	Routes          *ebpf.Map `ebpf:"routes"`
+	Segments        *ebpf.Map `ebpf:"segments"`
+	TunnelPeers     *ebpf.Map `ebpf:"tunnel_peers"`
+	UnderlayNh      *ebpf.Map `ebpf:"underlay_nh"`
+	VipClaims       *ebpf.Map `ebpf:"vip_claims"`
 }
 
 func (m *bnetMaps) Close() error {
@@ -440,6 +460,8 @@ func (m *bnetMaps) Close() error {
 		m.Ct,
 		m.CtConfig,
 		m.CtCount,
+		m.DropEventLayout,
+		m.DropEvents,
 		m.DropStats,
 		m.DvrMacs,
 		m.DvrSelf,
@@ -449,6 +471,7 @@ func (m *bnetMaps) Close() error {
 		m.FipsOut,
 		m.Flood,
 		m.Frags,
+		m.MonitorOn,
 		m.Networks,
 		m.NodeCfg,
 		m.PolicyIps,

@@ -46,6 +46,7 @@ func (m *Maps) pinnedMaps() []pinned {
 		{MapCTConfig, m.CTConfig, uint32(0), bnetCtCfg{}},
 		{MapFrags, m.Frags, bnetFragKey{}, bnetFragPorts{}},
 		{MapVIPClaims, m.VIPClaims, bnetArpKey{}, bnetVipClaim{}},
+		{MapMonitorOn, m.MonitorOn, uint32(0), uint32(0)},
 	}
 }
 

@@ -43,6 +43,8 @@ const (
 	MapCTConfig    = "ct_config"
 	MapFrags       = "frags"
 	MapVIPClaims   = "vip_claims"
+	MapDropEvents  = "drop_events"
+	MapMonitorOn   = "monitor_on"
 )
 
 // Fan-out limits of a flood entry (BNET_FLOOD_LOCAL, BNET_FLOOD_REMOTE).
@@ -71,6 +73,7 @@ type Maps struct {
 	PortAddrs, PortMACs                                            *ebpf.Map
 	PolicyIPs, PolicyPorts, CT, CTCount, CTConfig, Frags           *ebpf.Map
 	VIPClaims                                                      *ebpf.Map
+	DropEvents, MonitorOn                                          *ebpf.Map
 }
 
 // Programs holds the four TC ingress programs.
@@ -137,6 +140,8 @@ func Load(pinDir string, opt ...LoadOptions) (*Maps, *Programs, error) {
 		CTConfig:    objs.CtConfig,
 		Frags:       objs.Frags,
 		VIPClaims:   objs.VipClaims,
+		DropEvents:  objs.DropEvents,
+		MonitorOn:   objs.MonitorOn,
 	}
 	p := &Programs{PortIn: objs.BnetPortIn, TunIn: objs.BnetTunIn, PhysIn: objs.BnetPhysIn, UlIn: objs.BnetUlIn}
 	return m, p, nil
@@ -162,6 +167,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 		{MapPortAddrs, &m.PortAddrs}, {MapPortMACs, &m.PortMACs},
 		{MapPolicyIPs, &m.PolicyIPs}, {MapPolicyPorts, &m.PolicyPorts}, {MapCT, &m.CT}, {MapCTCount, &m.CTCount},
 		{MapCTConfig, &m.CTConfig}, {MapFrags, &m.Frags}, {MapVIPClaims, &m.VIPClaims},
+		{MapDropEvents, &m.DropEvents}, {MapMonitorOn, &m.MonitorOn},
 	}
 	opts := &ebpf.LoadPinOptions{ReadOnly: readOnly}
 	for _, f := range fields {
@@ -181,7 +187,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 func (m *Maps) all() []*ebpf.Map {
 	return []*ebpf.Map{m.Ports, m.Networks, m.Segments, m.FDB, m.ARP, m.Flood, m.NodeCfg, m.DropStats, m.Peers, m.NH,
 		m.RIFs, m.Routes, m.DVRMACs, m.DVRSelf, m.FIPsOut, m.FIPsIn, m.ExtGW,
-		m.PortAddrs, m.PortMACs, m.PolicyIPs, m.PolicyPorts, m.CT, m.CTCount, m.CTConfig, m.Frags, m.VIPClaims}
+		m.PortAddrs, m.PortMACs, m.PolicyIPs, m.PolicyPorts, m.CT, m.CTCount, m.CTConfig, m.Frags, m.VIPClaims, m.DropEvents, m.MonitorOn}
 }
 
 // Close closes the map FDs; the pins stay.

@@ -1,10 +1,12 @@
 package maps
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // ipv6Frame is an IPv6 packet: next header nh, the given source, and an
@@ -154,5 +156,32 @@ func TestVIPClaim(t *testing.T) {
 	garp(tp.c, macC, netip.MustParseAddr("10.0.5.4"))
 	if c := claims(); len(c) != 1 || c[0].Ifindex != tp.b {
 		t.Fatalf("claims: %+v", c)
+	}
+}
+
+func TestDropEvents(t *testing.T) {
+	tp := newTopo(t)
+	tp.must(tp.m.PutPort(PortRow{Ifindex: tp.a, NetID: 1, MAC: macA, Up: true, Secure: true}))
+	tp.must(tp.m.PutPortMAC(PortMACRow{Ifindex: tp.a, MAC: macA}))
+	rd, err := tp.m.NewDropReader()
+	tp.must(err)
+	t.Cleanup(func() { rd.Close() })
+	spoof := flow(macB, macC, 17, ipA, ipB, 1, 2, 0)
+	// Nobody listening: nothing is written.
+	tp.run(tp.p.PortIn, tp.a, spoof)
+	tp.must(tp.m.SetMonitor(true))
+	tp.run(tp.p.PortIn, tp.a, spoof)
+	rd.r.SetDeadline(time.Now().Add(time.Second))
+	e, err := rd.Read()
+	tp.must(err)
+	if e.Reason != "spoof_mac" || e.Ifindex != tp.a || int(e.Len) != len(spoof) || !bytes.Equal(e.Data, spoof) {
+		t.Fatalf("event %+v", e)
+	}
+	rd.r.SetDeadline(time.Now().Add(100 * time.Millisecond))
+	if e, err := rd.Read(); err == nil {
+		t.Fatalf("a second event (from the unwatched drop?): %+v", e)
+	}
+	if tp.drops()[dropKey(tp.a, "spoof_mac")] != 2 {
+		t.Fatalf("both drops are counted either way: %v", tp.drops())
 	}
 }
