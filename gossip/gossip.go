@@ -107,6 +107,10 @@ type Config struct {
 	// every Members call, so its verdict follows certificates as they
 	// arrive; it must not call back into Gossip.
 	Trust func(name string, meta Meta) bool
+	// Transport, if set, carries memberlist's packets and streams instead
+	// of UDP and TCP on Bind (many members simulated in one process, as
+	// make bench does); Bind is then only the address the member announces.
+	Transport memberlist.Transport
 }
 
 // Gossip is a running cluster member.
@@ -189,6 +193,7 @@ func Start(cfg Config) (*Gossip, error) {
 		}
 		mc.AdvertiseAddr, mc.AdvertisePort = ah, ap
 	}
+	mc.Transport = cfg.Transport
 	mc.Logger = log.New(&logWriter{l: cfg.Logger.With("node", cfg.Node)}, "", 0)
 	maxBcast := mc.UDPBufferSize - broadcastOverhead
 	if len(cfg.Keys) > 0 {
