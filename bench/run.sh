@@ -178,6 +178,11 @@ baselines_up() {
 	EOF
 }
 
+# mkport NODE ARGS...: bnet port create on NODE, or give up.
+mkport() {
+	bn "$1" port create "${@:2}" >/dev/null || { echo "port create ${*:2} on n$1 failed"; exit 1; }
+}
+
 # bnet_up: a 2-node cloud (lib.sh) with every bnet path of the table.
 bnet_up() {
 	cloud_up 2
@@ -211,23 +216,23 @@ bnet_up() {
 	for s in public-sub l2-sub nosec-sub gre-sub rt-sub sg-sub cp-sub; do seen_everywhere subnet "$s" || exit 1; done
 	seen_everywhere router r1 || exit 1
 	seen_on 2 sg open || exit 1
-	bn 1 port create vm1 --network l2 --ip 10.81.0.11 --netns "$P-vm1" >/dev/null
-	bn 1 port create vm2 --network l2 --ip 10.81.0.12 --netns "$P-vm2" >/dev/null
-	bn 2 port create vm3 --network l2 --ip 10.81.0.13 --netns "$P-vm3" >/dev/null
-	bn 2 port create f2 --network l2 --ip 10.81.0.22 --netns "$P-f2" --sg open >/dev/null
-	bn 1 port create p1 --network nosec --ip 10.82.0.11 --netns "$P-p1" --no-port-security >/dev/null
-	bn 1 port create p2 --network nosec --ip 10.82.0.12 --netns "$P-p2" --no-port-security >/dev/null
-	bn 2 port create p3 --network nosec --ip 10.82.0.13 --netns "$P-p3" --no-port-security >/dev/null
-	bn 1 port create g1 --network gre --ip 10.83.0.11 --netns "$P-g1" >/dev/null
-	bn 2 port create g2 --network gre --ip 10.83.0.12 --netns "$P-g2" >/dev/null
-	bn 2 port create d2 --network rt --ip 10.84.0.12 --netns "$P-d2" >/dev/null
+	mkport 1 vm1 --network l2 --ip 10.81.0.11 --netns "$P-vm1"
+	mkport 1 vm2 --network l2 --ip 10.81.0.12 --netns "$P-vm2"
+	mkport 2 vm3 --network l2 --ip 10.81.0.13 --netns "$P-vm3"
+	mkport 2 f2 --network l2 --ip 10.81.0.22 --netns "$P-f2" --sg open
+	mkport 1 p1 --network nosec --ip 10.82.0.11 --netns "$P-p1" --no-port-security
+	mkport 1 p2 --network nosec --ip 10.82.0.12 --netns "$P-p2" --no-port-security
+	mkport 2 p3 --network nosec --ip 10.82.0.13 --netns "$P-p3" --no-port-security
+	mkport 1 g1 --network gre --ip 10.83.0.11 --netns "$P-g1"
+	mkport 2 g2 --network gre --ip 10.83.0.12 --netns "$P-g2"
+	mkport 2 d2 --network rt --ip 10.84.0.12 --netns "$P-d2"
 	local ip=10
 	for n in 1 100 1000; do
 		ip=$((ip + 10))
-		bn 1 port create "s${n}a" --network sg --ip "10.85.0.$((ip + 1))" --netns "$P-s${n}a" --sg "sg$n" >/dev/null
-		bn 1 port create "s${n}b" --network sg --ip "10.85.0.$((ip + 2))" --netns "$P-s${n}b" --sg "sg$n" >/dev/null
+		mkport 1 "s${n}a" --network sg --ip "10.85.0.$((ip + 1))" --netns "$P-s${n}a" --sg "sg$n"
+		mkport 1 "s${n}b" --network sg --ip "10.85.0.$((ip + 2))" --netns "$P-s${n}b" --sg "sg$n"
 	done
-	bn 2 port create cpp --network cp --ip 10.86.0.2 --netns "$P-cpp" >/dev/null
+	mkport 2 cpp --network cp --ip 10.86.0.5 --netns "$P-cpp"
 	in_ns "$P-out" ip addr add 203.0.113.1/24 dev eth0
 	FIP=$(bn 1 -o json fip create --network public | jq -r .floatingip.floating_ip_address)
 	seen_on 1 port f2 || exit 1
