@@ -347,14 +347,28 @@ gossip() {
 	"$BB" gossip >"$RUN/cp/gossip.json"
 }
 
+# agents_cpu: CPU seconds each agent used since it started, and how long
+# that was: what the control plane costs while the data path is measured.
+agents_cpu() {
+	local i st tick up
+	tick=$(getconf CLK_TCK)
+	read -r up _ </proc/uptime
+	for i in 1 2; do
+		read -r -a st <"/proc/$(cat "$WORK/n$i/agent.pid")/stat" || continue
+		jq -n --arg n "n$i" --argjson cpu "$(((st[13] + st[14]) * 100 / tick))" \
+			--argjson wall "$(awk -v u="$up" -v s="${st[21]}" -v t="$tick" 'BEGIN {printf "%d", (u - s / t) * 100}')" \
+			'{($n): {cpu_s: ($cpu / 100), wall_s: ($wall / 100)}}'
+	done | jq -s 'add // {}'
+}
+
 meta() {
 	jq -n --arg kernel "$(uname -r)" --arg cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
 		--argjson cpus "$(nproc)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 		--arg commit "$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)" \
 		--arg iperf3 "$(iperf3 --version | head -1)" --argjson seconds "$T" --argjson reps "$REPS" \
-		--arg load_start "$LOAD_START" --arg load_end "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		--arg load_start "$LOAD_START" --arg load_end "$(cut -d' ' -f1-3 /proc/loadavg)" --argjson agents "$(agents_cpu)" \
 		'{kernel: $kernel, cpu: $cpu, cpus: $cpus, date: $date, commit: $commit, iperf3: $iperf3,
-		  seconds_per_test: $seconds, rounds: $reps, loadavg_start: $load_start, loadavg_end: $load_end}'
+		  seconds_per_test: $seconds, rounds: $reps, loadavg_start: $load_start, loadavg_end: $load_end, agents: $agents}'
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)

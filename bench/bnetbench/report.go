@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -39,10 +40,12 @@ var metrics = []struct {
 	{"crr_p99_us", "CRR p99 µs", false},
 }
 
-// Value is a metric's median over rounds, and every round.
+// Value is a metric's median over rounds, and every round (by round
+// number; NaN-free: a round that failed is missing from Round).
 type Value struct {
-	Median float64   `json:"median"`
-	Rounds []float64 `json:"rounds"`
+	Median float64         `json:"median"`
+	Rounds []float64       `json:"rounds"`
+	Round  map[int]float64 `json:"-"`
 }
 
 // PathResult is one measured path.
@@ -55,11 +58,16 @@ type PathResult struct {
 	Errors      []string         `json:"errors,omitempty"`
 }
 
-// Ratio is a bnet path over one baseline, metric by metric (>1: bnet does more).
+// Ratio is a bnet path over one baseline, metric by metric (>1: bnet
+// does more): the median of the per-round ratios (a path and its baseline
+// run minutes apart in one round, so the round's load cancels out), and
+// the smallest and largest of them.
 type Ratio struct {
 	Path     string             `json:"path"`
 	Baseline string             `json:"baseline"`
 	Ratios   map[string]float64 `json:"ratios"`
+	Min      map[string]float64 `json:"min"`
+	Max      map[string]float64 `json:"max"`
 }
 
 // ProgCost is one program's share of a path in the stats phase.
@@ -152,13 +160,24 @@ func buildReport(dir string) (*Report, error) {
 			if !ok {
 				continue
 			}
-			ra := Ratio{Path: p.Name, Baseline: b, Ratios: map[string]float64{}}
+			ra := Ratio{Path: p.Name, Baseline: b, Ratios: map[string]float64{}, Min: map[string]float64{}, Max: map[string]float64{}}
 			for _, m := range metrics {
 				v, ok1 := p.Metrics[m.key]
 				bv, ok2 := base.Metrics[m.key]
-				if m.ratio && ok1 && ok2 && bv.Median > 0 {
-					ra.Ratios[m.key] = v.Median / bv.Median
+				if !m.ratio || !ok1 || !ok2 {
+					continue
 				}
+				var rs []float64
+				for round, x := range v.Round {
+					if y, ok := bv.Round[round]; ok && y > 0 {
+						rs = append(rs, x/y)
+					}
+				}
+				if len(rs) == 0 {
+					continue
+				}
+				sort.Float64s(rs)
+				ra.Ratios[m.key], ra.Min[m.key], ra.Max[m.key] = median(rs), rs[0], rs[len(rs)-1]
 			}
 			r.Ratios = append(r.Ratios, ra)
 		}
@@ -206,9 +225,13 @@ type iperf struct {
 func collect(dir string, p *PathResult) (bad []string) {
 	files, _ := filepath.Glob(filepath.Join(dir, "m", p.Name+".*.json"))
 	sort.Strings(files)
+	var round int
 	add := func(k string, v float64) {
 		m := p.Metrics[k]
-		m.Rounds = append(m.Rounds, v)
+		if m.Round == nil {
+			m.Round = map[int]float64{}
+		}
+		m.Round[round] = v
 		p.Metrics[k] = m
 	}
 	for _, file := range files {
@@ -217,6 +240,11 @@ func collect(dir string, p *PathResult) (bad []string) {
 			continue
 		}
 		test := parts[1]
+		var err error
+		if round, err = strconv.Atoi(parts[2]); err != nil {
+			bad = append(bad, file)
+			continue
+		}
 		b, err := os.ReadFile(file)
 		if err != nil {
 			continue
@@ -249,6 +277,15 @@ func collect(dir string, p *PathResult) (bad []string) {
 		}
 	}
 	for k, v := range p.Metrics {
+		rounds := make([]int, 0, len(v.Round))
+		for r := range v.Round {
+			rounds = append(rounds, r)
+		}
+		sort.Ints(rounds)
+		v.Rounds = v.Rounds[:0]
+		for _, r := range rounds {
+			v.Rounds = append(v.Rounds, v.Round[r])
+		}
 		v.Median = median(v.Rounds)
 		p.Metrics[k] = v
 	}
@@ -376,11 +413,28 @@ func writeMarkdown(w io.Writer, r *Report) {
 		Rounds                            int    `json:"rounds"`
 		LoadStart                         string `json:"loadavg_start"`
 		LoadEnd                           string `json:"loadavg_end"`
+		Agents                            map[string]struct {
+			CPU  float64 `json:"cpu_s"`
+			Wall float64 `json:"wall_s"`
+		} `json:"agents"`
 	}
 	_ = json.Unmarshal(r.Meta, &meta)
 	fmt.Fprintf(w, "# bnet benchmark, %s\n\n", meta.Date)
 	fmt.Fprintf(w, "Kernel %s, %d × %s, commit %s, %s. %d s per test, %d round(s) (median shown), load average %s at the start, %s at the end.\n\n",
 		meta.Kernel, meta.CPUs, meta.CPU, meta.Commit, meta.Iperf3, meta.Seconds, meta.Rounds, meta.LoadStart, meta.LoadEnd)
+	if len(meta.Agents) > 0 {
+		names := make([]string, 0, len(meta.Agents))
+		for n := range meta.Agents {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprint(w, "Agents' own CPU over the run (reconciles, CT sweeps, gossip; they share the CPUs with the measurements):")
+		for _, n := range names {
+			a := meta.Agents[n]
+			fmt.Fprintf(w, " %s %.0f s in %.0f s (%.1f%% of a CPU);", n, a.CPU, a.Wall, 100*a.CPU/max(a.Wall, 1))
+		}
+		fmt.Fprint(w, "\n\n")
+	}
 
 	if len(r.Paths) > 0 {
 		fmt.Fprintln(w, "## Data path")
@@ -416,6 +470,8 @@ func writeMarkdown(w io.Writer, r *Report) {
 	if len(r.Ratios) > 0 {
 		fmt.Fprintln(w, "\n## bnet over its baselines (1.00 = as fast; higher is better for bnet)")
 		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Median of the per-round ratios, with the lowest and highest round in brackets: a spread wider than the distance from 1.00 means this run cannot tell the two apart.")
+		fmt.Fprintln(w)
 		fmt.Fprint(w, "| bnet path | baseline |")
 		for _, m := range metrics {
 			if m.ratio {
@@ -436,7 +492,11 @@ func writeMarkdown(w io.Writer, r *Report) {
 					continue
 				}
 				if v, ok := ra.Ratios[m.key]; ok {
-					fmt.Fprintf(w, " %.2f× |", v)
+					if ra.Min[m.key] != ra.Max[m.key] {
+						fmt.Fprintf(w, " %.2f× (%.2f–%.2f) |", v, ra.Min[m.key], ra.Max[m.key])
+					} else {
+						fmt.Fprintf(w, " %.2f× |", v)
+					}
 				} else {
 					fmt.Fprint(w, " – |")
 				}
