@@ -16,11 +16,13 @@
 #  nat-router  bb-no - brx (bb-ne) - bb-nr (nftables dnat/snat, forwarding) - bb-nv
 #  bnet-fip    bb-out - brx (bb-ext) - n2 eth-ext - bnet_phys_in (NAT in BPF) - f2@n2
 #
-# Knobs (environment): BENCH_TIME seconds per test (5), BENCH_REPS rounds
-# of every test on every path, interleaved; the median is reported (3), BENCH_ONLY a regexp of the
-# paths to measure, CP_PORTS ports timed by the control plane test (50),
-# BENCH_SKIP words among "datapath stats control gossip", BENCH_HOLD=1 to
-# stop once everything is up (poke at it; rm $BENCH_RUN/hold to go on).
+# Knobs (environment): BENCH_TIME seconds per test (5); BENCH_REPS rounds of
+# every test on every path, interleaved, medians reported (3); BENCH_ONLY a
+# regexp of the paths to measure; BENCH_SKIP words among "datapath stats
+# control gossip"; CP_PORTS ports timed by the control-plane test (50);
+# BENCH_HOLD=1 stops once everything is up (poke at it; rm $BENCH_RUN/hold
+# to go on); BENCH_RESULTS (bench/results) and BENCH_RUN (raw outputs,
+# /tmp/bnet-bench-run). See docs/performance.md.
 export BNET_PREFIX=bb BNET_WORK=/tmp/bnet-bench NODE_NAMES="n1 n2"
 # Per-port connection budget: crr opens thousands of connections a second
 # and each holds a ct entry 10 s after its close (docs/performance.md).
