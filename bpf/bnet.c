@@ -137,6 +137,32 @@ struct bnet_icmp_frag {
 
 #define BNET_ICMP_FRAG_LEN (sizeof(struct bnet_eth) + sizeof(struct bnet_iph) + sizeof(struct bnet_icmp_frag))
 
+/* ---- trace ------------------------------------------------------------ */
+
+/*
+ * Set only in the copy `bnet trace` loads; constant, so the verifier drops
+ * every trace() from the live programs (see bnet.h).
+ */
+volatile const __u32 bnet_trace = 0;
+struct trace_log trace_buf;
+struct trace_tunnel trace_tun;
+
+static __always_inline void trace(__u32 kind, __u32 a, __u32 b, __u32 c)
+{
+	__u32 n;
+
+	if (!bnet_trace)
+		return;
+	n = trace_buf.n;
+	if (n < BNET_TRACE_STEPS) {
+		trace_buf.step[n].kind = kind;
+		trace_buf.step[n].a = a;
+		trace_buf.step[n].b = b;
+		trace_buf.step[n].c = c;
+	}
+	trace_buf.n = n + 1;
+}
+
 /* ---- drops ------------------------------------------------------------ */
 
 /*
@@ -181,6 +207,7 @@ static __always_inline void count_drop(struct __sk_buff *skb, __u32 reason)
 
 	ctx_barrier(skb);
 	key.ifindex = skb->ifindex;
+	trace(BNET_T_DROP, reason, key.ifindex, 0);
 	report_drop(skb, key.ifindex, reason);
 
 	val = bpf_map_lookup_elem(&drop_stats, &key);
@@ -208,6 +235,7 @@ static __always_inline void count_drop_at(struct __sk_buff *skb, __u32 ifindex, 
 	struct stat_key key = { .ifindex = ifindex, .reason = reason };
 	struct stat_val *val, init = {};
 
+	trace(BNET_T_DROP, reason, ifindex, 0);
 	report_drop(skb, ifindex, reason);
 	ctx_barrier(skb);
 	init.packets = 1;
@@ -405,15 +433,22 @@ static __always_inline int policy_allows(__u32 policy_id, __u32 dir, __u32 remot
 {
 	struct policy_ip_key ik = { .prefixlen = 96, .policy_id = policy_id, .dir = dir, .ip = remote };
 	struct policy_port_key pk = { .prefixlen = 64, .proto = proto, .port = mport };
-	__u32 *cls;
+	__u32 *cls, *rule;
 
 	if (policy_id == 0)
-		return 0;
+		goto denied;
 	cls = bpf_map_lookup_elem(&policy_ips, &ik);
 	if (!cls)
-		return 0;
+		goto denied;
 	pk.class_id = *cls;
-	return bpf_map_lookup_elem(&policy_ports, &pk) != NULL;
+	rule = bpf_map_lookup_elem(&policy_ports, &pk);
+	if (!rule)
+		goto denied;
+	trace(BNET_T_POLICY, dir, BNET_TP_NEW, *rule);
+	return 1;
+denied:
+	trace(BNET_T_POLICY, dir, BNET_TP_DENIED, 0);
+	return 0;
 }
 
 static __always_inline __u64 ct_timeout(const struct ct_entry *e, __u8 proto)
@@ -498,16 +533,16 @@ static __noinline __u32 policy_check(struct __sk_buff *skb, __u32 ifindex, __u32
 	if (bpf_skb_load_bytes(skb, offsetof(struct bnet_eth, proto), &proto, sizeof(proto)) < 0)
 		return BNET_DROP_MALFORMED;
 	if (proto == bpf_htons(ETH_P_ARP))
-		return BNET_DROP_NONE;
+		goto open;
 	if (proto == bpf_htons(ETH_P_IPV6)) {
 		if (is_icmp6_nd(skb))
-			return BNET_DROP_NONE;
+			goto open;
 		if (port->flags & (dir == BNET_DIR_EGRESS ? BNET_PORT_V6_OUT : BNET_PORT_V6_IN))
-			return BNET_DROP_NONE;
-		return BNET_DROP_POLICY;
+			goto open;
+		goto denied;
 	}
 	if (proto != bpf_htons(ETH_P_IP))
-		return BNET_DROP_POLICY;
+		goto denied;
 
 	w = bpf_map_lookup_elem(&policy_scratch, &zero);
 	if (!w)
@@ -519,7 +554,7 @@ static __noinline __u32 policy_check(struct __sk_buff *skb, __u32 ifindex, __u32
 	/* DHCP between the VM's client and a server, both ways. */
 	if (w->f.key.proto == BNET_IPPROTO_UDP && !w->f.related && w->f.key.local_port == bpf_htons(68) &&
 	    w->f.key.remote_port == bpf_htons(67))
-		return BNET_DROP_NONE;
+		goto open;
 
 	now = bpf_ktime_get_ns();
 	e = bpf_map_lookup_elem(&ct, &w->f.key);
@@ -527,8 +562,12 @@ static __noinline __u32 policy_check(struct __sk_buff *skb, __u32 ifindex, __u32
 		existed = 1;
 		e = NULL;
 	}
-	if (w->f.related)
-		return e ? BNET_DROP_NONE : BNET_DROP_POLICY;
+	if (w->f.related) {
+		if (!e)
+			goto denied;
+		trace(BNET_T_POLICY, dir, BNET_TP_RELATED, 0);
+		return BNET_DROP_NONE;
+	}
 	/* A new SYN on a closing connection's tuple is a new connection. */
 	if (e && w->f.key.proto == BNET_IPPROTO_TCP && (w->f.tcp_flags & (BNET_TCP_SYN | BNET_TCP_ACK)) == BNET_TCP_SYN &&
 	    (e->state & (BNET_CT_RST | BNET_CT_FIN_OUT | BNET_CT_FIN_IN))) {
@@ -544,6 +583,7 @@ static __noinline __u32 policy_check(struct __sk_buff *skb, __u32 ifindex, __u32
 			}
 			e->epoch = epoch;
 		}
+		trace(BNET_T_POLICY, dir, BNET_TP_TRACKED, 0);
 		if (dir != e->origin)
 			e->state |= BNET_CT_REPLIED;
 		if (w->f.key.proto == BNET_IPPROTO_TCP) {
@@ -582,6 +622,12 @@ pass:
 		bpf_map_update_elem(&frags, &w->f.fk, &fp, BPF_ANY);
 	}
 	return BNET_DROP_NONE;
+open:
+	trace(BNET_T_POLICY, dir, BNET_TP_OPEN, 0);
+	return BNET_DROP_NONE;
+denied:
+	trace(BNET_T_POLICY, dir, BNET_TP_DENIED, 0);
+	return BNET_DROP_POLICY;
 }
 
 /*
@@ -611,8 +657,10 @@ static __always_inline int deliver_local(struct __sk_buff *skb, __u32 ifindex)
 {
 	__u32 reason = local_port_reason(skb, ifindex);
 
-	if (reason == BNET_DROP_NONE)
+	if (reason == BNET_DROP_NONE) {
+		trace(BNET_T_DELIVER, ifindex, 0, 0);
 		return bpf_redirect(ifindex, 0);
+	}
 	if (reason == BNET_DROP_PORT_DOWN || reason == BNET_DROP_NO_PORT)
 		return drop(skb, reason);
 	count_drop_at(skb, ifindex, reason);
@@ -640,6 +688,7 @@ static __always_inline int to_tunnel(struct __sk_buff *skb, const struct net_inf
 		return drop(skb, BNET_DROP_NO_TUNNEL);
 	if (set_tunnel(skb, net->segment, vtep) < 0)
 		return drop(skb, BNET_DROP_TUNNEL_KEY);
+	trace(BNET_T_VXLAN, net->segment, vtep, 0);
 	return bpf_redirect(cfg->vxlan_ifindex, 0);
 }
 
@@ -651,6 +700,7 @@ static __always_inline int to_phys(struct __sk_buff *skb, const struct net_info 
 	if (net->type == BNET_NET_VLAN &&
 	    bpf_skb_vlan_push(skb, bpf_htons(BNET_ETH_P_8021Q), net->segment & BNET_VID_MASK) < 0)
 		return drop(skb, BNET_DROP_VLAN_PUSH);
+	trace(BNET_T_PHYS, net->phys_ifindex, net->type == BNET_NET_VLAN ? net->segment & BNET_VID_MASK : 0, 0);
 	return bpf_redirect(net->phys_ifindex, 0);
 }
 
@@ -778,6 +828,7 @@ static __noinline int icmp_error(struct __sk_buff *skb, const struct bnet_eth *e
 	    bpf_skb_store_bytes(skb, sizeof(out), &ip, sizeof(ip), 0) < 0 ||
 	    bpf_skb_store_bytes(skb, sizeof(out) + sizeof(ip), &icmp, sizeof(icmp), 0) < 0)
 		return TC_ACT_SHOT;
+	trace(BNET_T_ICMP, type_code, mtu, ip.saddr);
 	ctx_barrier(skb);
 	return bpf_redirect(skb->ifindex, 0);
 }
@@ -881,6 +932,7 @@ static __always_inline int to_gre(struct __sk_buff *skb, const struct net_info *
 	reason = gre_push(skb, eth, net->segment, cfg->local_ip, vtep, &hdrs);
 	if (reason != BNET_DROP_NONE)
 		return drop(skb, reason);
+	trace(BNET_T_GRE, net->segment, vtep, 0);
 	ctx_barrier(skb);
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		o.proto = bpf_htons(ETH_P_IP);
@@ -1127,6 +1179,7 @@ static __noinline int nat_addr(struct __sk_buff *skb, __u32 is_src, __u32 old, _
 	if (bpf_skb_store_bytes(skb, off, &new_, 4, 0) < 0 ||
 	    bpf_l3_csum_replace(skb, BNET_IP_CSUM_OFF, old, new_, 4) < 0)
 		return -1;
+	trace(BNET_T_NAT, old, new_, is_src);
 	if (ip.frag_off & bpf_htons(BNET_IP_OFFMASK))
 		return 0; /* a later fragment carries no L4 header */
 	switch (ip.protocol) {
@@ -1310,6 +1363,7 @@ static __always_inline int proxy_arp(struct __sk_buff *skb, __u32 net_id)
 	if (bpf_skb_store_bytes(skb, 0, &out, sizeof(out), 0) < 0 ||
 	    bpf_skb_store_bytes(skb, sizeof(out), &ah, sizeof(ah), 0) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
+	trace(BNET_T_ARP_REPLY, ak.ip, 0, 0);
 	/* Out of the NIC it came from; a VLAN tag in the metadata stays on. */
 	ctx_barrier(skb);
 	return bpf_redirect(skb->ifindex, 0);
@@ -1334,6 +1388,7 @@ static __always_inline int dvr_unmask(struct __sk_buff *skb, __u32 net_id, struc
 	if (!rif)
 		return 0;
 	mac_copy(eth->src, rif->gw_mac);
+	trace(BNET_T_DVR, net_id, 0, 0);
 	return bpf_skb_store_bytes(skb, ETH_ALEN, rif->gw_mac, ETH_ALEN, 0);
 }
 
@@ -1363,6 +1418,7 @@ static __always_inline int router_echo(struct __sk_buff *skb, const struct bnet_
 	    bpf_skb_store_bytes(skb, ihl, &reply, 1, 0) < 0 ||
 	    bpf_l4_csum_replace(skb, ihl + 2, bpf_htons(0x0800), 0, 2) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
+	trace(BNET_T_ECHO, ip->daddr, 0, 0);
 	ctx_barrier(skb);
 	return bpf_redirect(skb->ifindex, 0);
 }
@@ -1451,9 +1507,11 @@ static __always_inline int route(struct __sk_buff *skb, __u32 in_net, const stru
 		}
 		out_net = in_net;
 		nh_ip = snat_ip;
+		trace(BNET_T_SNAT, in_rif->router_id, in_net, snat_ip);
 	} else {
 		out_net = ri->net_id;
 		nh_ip = ip.daddr;
+		trace(BNET_T_ROUTE, in_rif->router_id, out_net, nh_ip);
 	}
 	out_rif = bpf_map_lookup_elem(&rifs, &out_net);
 	netp = bpf_map_lookup_elem(&networks, &out_net);
@@ -1555,7 +1613,9 @@ static long flood_local_one(__u32 i, void *data)
 			count_drop_at(st->skb, ifindex, reason);
 		return 0;
 	}
-	if (bpf_clone_redirect(st->skb, ifindex, 0) < 0)
+	trace(BNET_T_DELIVER, ifindex, 1, 0);
+	/* A trace sends nothing: its copies exist only in trace_log. */
+	if (!bnet_trace && bpf_clone_redirect(st->skb, ifindex, 0) < 0)
 		count_drop(st->skb, BNET_DROP_REDIRECT);
 	return 0;
 }
@@ -1574,7 +1634,8 @@ static long flood_remote_one(__u32 i, void *data)
 		count_drop(st->skb, BNET_DROP_TUNNEL_KEY);
 		return 0;
 	}
-	if (bpf_clone_redirect(st->skb, st->vxlan, 0) < 0)
+	trace(BNET_T_VXLAN, st->vni, vtep, 1);
+	if (!bnet_trace && bpf_clone_redirect(st->skb, st->vxlan, 0) < 0)
 		count_drop(st->skb, BNET_DROP_REDIRECT);
 	return 0;
 }
@@ -1607,7 +1668,8 @@ static long flood_gre_one(__u32 i, void *data)
 		count_drop(st->skb, BNET_DROP_ENCAP);
 		return 0;
 	}
-	if (bpf_clone_redirect(st->skb, nh->ifindex, 0) < 0)
+	trace(BNET_T_GRE, st->vni, vtep, 1);
+	if (!bnet_trace && bpf_clone_redirect(st->skb, nh->ifindex, 0) < 0)
 		count_drop(st->skb, BNET_DROP_REDIRECT);
 	return 0;
 }
@@ -1630,6 +1692,7 @@ static __always_inline int flood_out(struct __sk_buff *skb, __u32 net_id, const 
 
 	if (!fl)
 		return drop(skb, BNET_DROP_FDB_MISS);
+	trace(BNET_T_FLOOD, net_id, 0, 0);
 
 	ctx_barrier(skb);
 	st.skb = skb;
@@ -1695,8 +1758,10 @@ static __always_inline int flood_out(struct __sk_buff *skb, __u32 net_id, const 
 			   bpf_skb_vlan_push(skb, bpf_htons(BNET_ETH_P_8021Q),
 					     net->segment & BNET_VID_MASK) < 0) {
 			count_drop(skb, BNET_DROP_VLAN_PUSH);
-		} else if (bpf_clone_redirect(skb, net->phys_ifindex, 0) < 0) {
-			count_drop(skb, BNET_DROP_REDIRECT);
+		} else {
+			trace(BNET_T_PHYS, net->phys_ifindex, net->type == BNET_NET_VLAN ? net->segment & BNET_VID_MASK : 0, 1);
+			if (!bnet_trace && bpf_clone_redirect(skb, net->phys_ifindex, 0) < 0)
+				count_drop(skb, BNET_DROP_REDIRECT);
 		}
 	}
 	return TC_ACT_SHOT;
@@ -1758,6 +1823,7 @@ static __always_inline int arp_respond(struct __sk_buff *skb, __u32 net_id)
 	ah->spa = key.ip;
 	mac_copy(eth->dst, eth->src);
 	mac_copy(eth->src, ans->mac);
+	trace(BNET_T_ARP_REPLY, key.ip, 0, 0);
 
 	return bpf_redirect(skb->ifindex, 0);
 }
@@ -1805,6 +1871,7 @@ int bnet_port_in(struct __sk_buff *skb)
 	if (!port)
 		return drop(skb, BNET_DROP_NO_PORT);
 	net_id = port->net_id;
+	trace(BNET_T_PORT, in, net_id, 0);
 	netp = bpf_map_lookup_elem(&networks, &net_id);
 	if (!netp)
 		return drop(skb, BNET_DROP_NO_NETWORK);
@@ -1940,13 +2007,19 @@ int bnet_tun_in(struct __sk_buff *skb)
 	struct bnet_eth eth;
 	__u32 *nid, net_id;
 
-	if (bpf_skb_get_tunnel_key(skb, &tkey, sizeof(tkey), 0) < 0)
+	if (bnet_trace) {
+		/* BPF_PROG_TEST_RUN has no tunnel metadata: the trace says it. */
+		tkey.tunnel_id = trace_tun.vni;
+		tkey.remote_ipv4 = bpf_ntohl(trace_tun.remote);
+	} else if (bpf_skb_get_tunnel_key(skb, &tkey, sizeof(tkey), 0) < 0) {
 		return drop(skb, BNET_DROP_TUNNEL_KEY);
+	}
 	skey.segment = tkey.tunnel_id;
 	nid = bpf_map_lookup_elem(&segments, &skey);
 	if (!nid)
 		return drop(skb, BNET_DROP_UNKNOWN_SEGMENT);
 	net_id = *nid;
+	trace(BNET_T_TUNNEL_IN, net_id, tkey.tunnel_id, bpf_htonl(tkey.remote_ipv4));
 	/*
 	 * A VXLAN device in external mode takes packets from anyone: only a
 	 * VTEP that hosts this network (a port, or a router on it) is heard,
@@ -1990,6 +2063,7 @@ int bnet_phys_in(struct __sk_buff *skb)
 	netp = bpf_map_lookup_elem(&networks, &net_id);
 	if (!netp)
 		return TCX_NEXT;
+	trace(BNET_T_PHYS_IN, net_id, tagged ? skey.segment : 0, 0);
 	net = *netp;
 	if (load_eth(skb, &eth) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
@@ -2097,6 +2171,7 @@ int bnet_ul_in(struct __sk_buff *skb)
 	if (!nid)
 		return drop(skb, BNET_DROP_UNKNOWN_SEGMENT);
 	net_id = *nid;
+	trace(BNET_T_TUNNEL_IN, net_id, skey.segment, ip.saddr);
 	pk.net_id = net_id;
 	pk.vtep = ip.saddr;
 	if (!bpf_map_lookup_elem(&tunnel_peers, &pk))

@@ -413,6 +413,63 @@ struct drop_event {
 	__u8 data[BNET_EVENT_SNAP];
 };
 
+/*
+ * Trace (`bnet trace`): a second copy of the programs, loaded with
+ * bnet_trace set and against scratch copies of the maps, writes each
+ * decision it takes into the global trace_log; BPF_PROG_TEST_RUN itself
+ * only reports a return code. In the live copy bnet_trace is 0 and the
+ * verifier removes every trace write: it costs the datapath nothing.
+ * Values are stable (the Go side names them); append only.
+ */
+enum bnet_trace_kind {
+	BNET_T_DROP = 1,      /* a reason, b ifindex counted against */
+	BNET_T_DELIVER = 2,   /* a local port ifindex, b 1 if a flood copy */
+	BNET_T_VXLAN = 3,     /* a VNI, b remote VTEP, c 1 if a flood copy */
+	BNET_T_GRE = 4,       /* a key, b remote VTEP, c 1 if a flood copy */
+	BNET_T_PHYS = 5,      /* a physnet ifindex, b VLAN id (0: flat), c 1 if a flood copy */
+	BNET_T_ARP_REPLY = 6, /* a address answered for, b MAC bytes 2-5 */
+	BNET_T_FLOOD = 7,     /* a network id */
+	BNET_T_ROUTE = 8,     /* a router id, b outgoing network id, c next hop */
+	BNET_T_SNAT = 9,      /* a router id, b network id, c the SNAT port's address */
+	BNET_T_NAT = 10,      /* a old address, b new address, c 1 source / 0 destination */
+	BNET_T_POLICY = 11,   /* a direction, b enum bnet_trace_policy, c rule handle */
+	BNET_T_ICMP = 12,     /* a type << 8 | code, b MTU, c the answering address */
+	BNET_T_PORT = 13,     /* a ifindex, b network id: the frame's port */
+	BNET_T_ECHO = 14,     /* a the router address that answered a ping */
+	BNET_T_DVR = 15,      /* a network id: a DVR MAC turned back into the gateway's */
+	BNET_T_TUNNEL_IN = 16, /* a network id, b VNI or key, c remote VTEP */
+	BNET_T_PHYS_IN = 17,  /* a network id, b VLAN id (0: flat) */
+};
+
+enum bnet_trace_policy {
+	BNET_TP_NEW = 1,     /* a new connection a rule allows (c: the rule) */
+	BNET_TP_TRACKED = 2, /* part of a tracked connection */
+	BNET_TP_RELATED = 3, /* an ICMP error about a tracked connection */
+	BNET_TP_DENIED = 4,  /* no rule allows it */
+	BNET_TP_OPEN = 5,    /* not judged by rules (ARP, ND, DHCP, IPv6 open) */
+};
+
+#define BNET_TRACE_STEPS 32
+
+struct trace_step {
+	__u32 kind;
+	__u32 a;
+	__u32 b;
+	__u32 c;
+};
+
+struct trace_log {
+	__u32 n; /* steps written; more than BNET_TRACE_STEPS were cut */
+	__u32 pad;
+	struct trace_step step[BNET_TRACE_STEPS];
+};
+
+/* What the tunnel device would have said (get_tunnel_key) in a trace. */
+struct trace_tunnel {
+	__u32 vni;
+	__u32 remote; /* network order */
+};
+
 #ifdef BNET_DECLARE_MAPS
 /* Maps are pinned by name under the agent's pin directory. */
 struct {

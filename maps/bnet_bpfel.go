@@ -263,6 +263,25 @@ type bnetStatVal struct {
 	Bytes   uint64
 }
 
+type bnetTraceLog struct {
+	_    structs.HostLayout
+	N    uint32
+	Pad  uint32
+	Step [32]struct {
+		_    structs.HostLayout
+		Kind uint32
+		A    uint32
+		B    uint32
+		C    uint32
+	}
+}
+
+type bnetTraceTunnel struct {
+	_      structs.HostLayout
+	Vni    uint32
+	Remote uint32
+}
+
 type bnetVipClaim struct {
 	_       structs.HostLayout
 	Mac     [6]uint8
@@ -310,6 +329,9 @@ const (
 	bnetProgBnetPortIn     = "bnet_port_in"
 	bnetProgBnetTunIn      = "bnet_tun_in"
 	bnetProgBnetUlIn       = "bnet_ul_in"
+	bnetVarBnetTrace       = "bnet_trace"
+	bnetVarTraceBuf        = "trace_buf"
+	bnetVarTraceTun        = "trace_tun"
 )
 
 // loadBnet returns the embedded CollectionSpec for bnet.
@@ -400,6 +422,9 @@ type bnetMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bnetVariableSpecs struct {
+	BnetTrace *ebpf.VariableSpec `ebpf:"bnet_trace"`
+	TraceBuf  *ebpf.VariableSpec `ebpf:"trace_buf"`
+	TraceTun  *ebpf.VariableSpec `ebpf:"trace_tun"`
 }
 
 // bnetObjects contains all objects after they have been loaded into the kernel.
@@ -493,6 +518,9 @@ func (m *bnetMaps) Close() error {
 //
 // It can be passed to loadBnetObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bnetVariables struct {
+	BnetTrace *ebpf.Variable `ebpf:"bnet_trace"`
+	TraceBuf  *ebpf.Variable `ebpf:"trace_buf"`
+	TraceTun  *ebpf.Variable `ebpf:"trace_tun"`
 }
 
 // bnetPrograms contains all programs after they have been loaded into the kernel.
