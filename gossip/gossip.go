@@ -128,6 +128,8 @@ type Gossip struct {
 	subs    []func()
 	closed  bool
 
+	asks askState // questions to and from peers (ask.go)
+
 	changed chan struct{} // coalesced membership notifications
 	tasks   chan func()   // network work off memberlist's goroutines
 	stop    chan struct{}
@@ -585,6 +587,20 @@ func (d *delegate) NotifyMsg(buf []byte) {
 			g.queue.QueueBroadcast(&broadcast{name: "leave/" + n.Node, msg: bytes.Clone(buf)})
 		}
 		g.notifyChanged()
+	case msgAsk:
+		var q askMsg
+		if err := strictUnmarshal(buf[1:], &q); err != nil || q.From == "" || q.Kind == "" || len(q.Body) > maxAskBody {
+			g.log.Warn("gossip: dropping bad question", "err", err, "from", q.From)
+			return
+		}
+		g.spawn("answer "+q.Kind+" from "+q.From, func() { g.onAsk(q) })
+	case msgAnswer:
+		var ans answerMsg
+		if err := strictUnmarshal(buf[1:], &ans); err != nil || ans.From == "" {
+			g.log.Warn("gossip: dropping bad answer", "err", err)
+			return
+		}
+		g.onAnswer(ans)
 	default:
 		g.log.Warn("gossip: dropping message of unknown type", "type", buf[0], "bytes", len(buf))
 	}
