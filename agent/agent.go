@@ -108,6 +108,7 @@ func Run(ctx context.Context, configPath string) error {
 		return fmt.Errorf("gossip: %w", err)
 	}
 	a.gossip = g
+	g.HandleAsk(askTrace, a.answerTrace)
 	if cfg.MetricsListen != "" {
 		go func() {
 			if err := a.metrics.Serve(cfg.MetricsListen); err != nil {

@@ -12,7 +12,7 @@ import (
 // MonitorEvent is one datapath event as `bnet monitor` prints it.
 type MonitorEvent struct {
 	Time    string `json:"time"`
-	Type    string `json:"type"` // "drop"
+	Type    string `json:"type"` // "drop" or "trace"
 	Reason  string `json:"reason"`
 	Ifindex uint32 `json:"ifindex"`
 	Port    string `json:"port,omitempty"` // the local port it was counted against, if one
@@ -39,8 +39,8 @@ func (s *Server) monitor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	port, typ := r.URL.Query().Get("port"), r.URL.Query().Get("type")
-	if typ != "" && typ != "drop" {
-		s.fail(w, r, badRequest("unknown event type %q (drop)", typ))
+	if typ != "" && typ != "drop" && typ != "trace" {
+		s.fail(w, r, badRequest("unknown event type %q (drop, trace)", typ))
 		return
 	}
 	events, err := m.Monitor(r.Context())
@@ -56,7 +56,7 @@ func (s *Server) monitor(w http.ResponseWriter, r *http.Request) {
 	}
 	enc := json.NewEncoder(w)
 	for e := range events {
-		if port != "" && e.Port != port {
+		if (port != "" && e.Port != port) || (typ != "" && e.Type != typ) {
 			continue
 		}
 		if err := enc.Encode(e); err != nil {

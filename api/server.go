@@ -68,6 +68,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v2.0", s.resources)
 	mux.HandleFunc("GET /v2.0/extensions", s.extensions)
 	mux.HandleFunc("GET /bnet/monitor", s.monitor)
+	mux.HandleFunc("POST /bnet/trace", s.trace)
 
 	mux.HandleFunc("GET /v2.0/networks", list("networks", s.viewNetworks))
 	mux.HandleFunc("POST /v2.0/networks", s.createNetwork)

@@ -100,6 +100,7 @@ func NewApp(version string, stdout, stderr io.Writer) *cli.App {
 			mapCommand(),
 			dropCommand(),
 			monitorCommand(),
+			traceCommand(),
 			keygenCommand(),
 			manCommand(),
 			caCommand(),

@@ -10,7 +10,7 @@ import (
 	"github.com/bnet-dev/bnet/api"
 )
 
-// monitorCommand streams the datapath's drops live from the agent (which
+// monitorCommand streams the datapath's drops (and traces run) live from the agent (which
 // owns the ring buffer), one line each, until interrupted.
 func monitorCommand() *cli.Command {
 	return &cli.Command{
@@ -18,7 +18,7 @@ func monitorCommand() *cli.Command {
 		Usage: "stream datapath drops live: reason, port, addresses (the agent must run)",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "port", Usage: "only drops counted against this port (name or ID; on this node)"},
-			&cli.StringFlag{Name: "type", Usage: "event type: drop", Value: "drop"},
+			&cli.StringFlag{Name: "type", Usage: "event type: drop, trace or all", Value: "drop"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
@@ -28,7 +28,10 @@ func monitorCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			q := url.Values{"type": {c.String("type")}}
+			q := url.Values{}
+			if t := c.String("type"); t != "all" {
+				q.Set("type", t)
+			}
 			if p := c.String("port"); p != "" {
 				id, err := resolve(c, ports, p)
 				if err != nil {
@@ -45,6 +48,10 @@ func monitorCommand() *cli.Command {
 				var e api.MonitorEvent
 				if err := json.Unmarshal(line, &e); err != nil {
 					return fmt.Errorf("monitor: bad event %q: %w", line, err)
+				}
+				if e.Type == "trace" {
+					_, err := fmt.Fprintf(out, "%s trace %s %s %s -> %s: %s\n", e.Time, e.Port, e.Proto, e.Src, e.Dst, e.Reason)
+					return err
 				}
 				where := e.Port
 				if where == "" {

@@ -3,7 +3,8 @@ package maps
 import (
 	"errors"
 	"fmt"
-	"time"
+	"net"
+	"net/netip"
 
 	"github.com/cilium/ebpf"
 )
@@ -189,12 +190,10 @@ func (t *Tracer) Run(prog *ebpf.Program, ifindex uint32, frame []byte, vni, remo
 	// Room for what a program may add: GRE encapsulation, an ICMP error.
 	out := make([]byte, len(frame)+256)
 	opts := &ebpf.RunOptions{Data: frame, DataOut: out, Context: skbHead{Ifindex: ifindex}}
-	start := time.Now()
 	ret, err := prog.Run(opts)
 	if err != nil {
 		return TraceResult{}, fmt.Errorf("trace: run %s on ifindex %d: %w", progName(prog), ifindex, err)
 	}
-	_ = start
 	var log bnetTraceLog
 	if err := t.objs.TraceBuf.Get(&log); err != nil {
 		return TraceResult{}, fmt.Errorf("trace: read log: %w", err)
@@ -215,4 +214,18 @@ func progName(p *ebpf.Program) string {
 		return info.Name
 	}
 	return "program"
+}
+
+// LookupARP is the MAC bnet's ARP responder answers for ip on network
+// netID, as a VM would learn it.
+func (m *Maps) LookupARP(netID uint32, ip netip.Addr) (net.HardwareAddr, bool) {
+	w, err := ipToU32(ip)
+	if err != nil {
+		return nil, false
+	}
+	var v bnetArpEntry
+	if err := m.ARP.Lookup(&bnetArpKey{NetId: netID, Ip: w}, &v); err != nil {
+		return nil, false
+	}
+	return macAddr(v.Mac), true
 }
