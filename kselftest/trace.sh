@@ -77,7 +77,7 @@ trace_ok() { # NODE PATTERN-FOR-PATH DESCRIPTION ARGS...
 	out=$(bn "$n" -o json trace "$@")
 	check_err $? "$what: trace failed: $out"
 	path=$(jq -r .path <<<"$out")
-	[[ $path == $want ]]
+	[[ $path == "$want" ]]
 	check_err $? "$what: path '$path', want '$want'; $(bn "$n" trace "$@" 2>&1)"
 	TRACE=$out
 }
