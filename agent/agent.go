@@ -125,6 +125,7 @@ func Run(ctx context.Context, configPath string) error {
 		log.Warn("first reconcile", "err", err)
 	}
 	srv := api.NewServer(a.st, a, log.With("part", "api"))
+	srv.Observe = a.metrics.ObserveAPI
 	a.mu.Lock()
 	a.portAPI = srv
 	a.mu.Unlock()

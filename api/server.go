@@ -50,6 +50,9 @@ type Server struct {
 	// this node never both pass a uniqueness check. Concurrent writes from
 	// other nodes are settled by model.Resolve instead.
 	mu sync.Mutex
+	// Observe, when set, is told of every answered request: its method,
+	// route pattern ("unmatched" for none), status code and duration.
+	Observe func(method, route string, code int, d time.Duration)
 }
 
 // NewServer returns a Server over st.
@@ -120,10 +123,24 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v2.0/agents/{id}", s.showAgent)
 
 	// Neutron answers unknown paths and methods with its own error body.
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		// Which node answered: `bnet port plug` binds the port to it.
-		w.Header().Set(NodeHeader, s.b.Node())
-		if _, pattern := mux.Handler(r); pattern == "" {
+		rw.Header().Set(NodeHeader, s.b.Node())
+		_, pattern := mux.Handler(r)
+		w := rw
+		if s.Observe != nil {
+			sw := &statusWriter{ResponseWriter: rw, code: http.StatusOK}
+			w = sw
+			start := time.Now()
+			route := pattern
+			if route == "" {
+				route = "unmatched"
+			} else if _, rest, ok := strings.Cut(route, " "); ok {
+				route = rest
+			}
+			defer func() { s.Observe(r.Method, route, sw.code, time.Since(start)) }()
+		}
+		if pattern == "" {
 			// Distinguish a wrong method on a known path (405) from an
 			// unknown path (404) the way ServeMux does, but in Neutron's shape.
 			probe := r.Clone(r.Context())
@@ -148,6 +165,24 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// statusWriter remembers the status code for Observe; it flushes, so a
+// monitor stream still streams.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // ServeUnix serves the API on a unix socket at path until ctx is done. A

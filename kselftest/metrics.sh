@@ -5,7 +5,7 @@
 # packet's drop live with its reason, port and addresses, and the datapath
 # stops writing events once nobody listens. The agent serves /metrics on metrics_listen; the drop
 # counter of a spoofed packet carries the port and reason, port counters
-# move with traffic, map fill and gossip membership are there. (The Go test
+# move with traffic, map fill, gossip membership and API requests are there. (The Go test
 # parses the exposition with Prometheus' own text parser.)
 source "$(dirname "$0")/lib.sh"
 require python3 ping
@@ -24,10 +24,11 @@ m1=$(bn 1 -o json port show m1 | jq -r .port.id)
 scrape() { in_ns "$P-n1" python3 -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:9464/metrics", timeout=3).read().decode())'; }
 # value NAME LABEL_FRAGMENT...: the sample whose line holds every fragment.
 value() {
-	local name=$1
+	local name=$1 out
 	shift
-	scrape | awk -v n="$name" -v f="$*" 'BEGIN {c = split(f, want, " ")}
-		index($0, n "{") == 1 { ok = 1; for (i = 1; i <= c; i++) if (index($1, want[i]) == 0) ok = 0; if (ok) { print $2; exit } }'
+	out=$(scrape)
+	awk -v n="$name" -v f="$*" 'BEGIN {c = split(f, want, " ")}
+		index($0, n "{") == 1 { ok = 1; for (i = 1; i <= c; i++) if (index($1, want[i]) == 0) ok = 0; if (ok) { print $2; exit } }' <<<"$out"
 }
 out=$(scrape)
 for m in bnet_map_entries bnet_map_capacity bnet_gossip_members bnet_reconcile_duration_seconds_count bnet_port_packets_total; do
@@ -36,6 +37,13 @@ done
 [ "$(value bnet_gossip_members 'state="alive"')" = 2 ]
 check_err $? "bnet_gossip_members{state=alive} is '$(value bnet_gossip_members 'state="alive"')', want 2"
 log_test "the agent serves bnet_ metrics on metrics_listen"
+
+bn 1 port show nosuch-port >/dev/null 2>&1
+created=$(value bnet_api_requests_total 'method="POST"' 'route="/v2.0/ports"' 'code="201"')
+missing=$(value bnet_api_requests_total 'method="GET"' 'route="/v2.0/ports/{id}"' 'code="404"')
+[ "${created%.*}" -ge 1 ] 2>/dev/null && [ "${missing%.*}" -ge 1 ] 2>/dev/null
+check_err $? "bnet_api_requests_total: port create 201 '$created', unknown port 404 '$missing'"
+log_test "API requests are counted by method, route and code"
 
 before=$(value bnet_port_packets_total "port=\"$m1\"" 'direction="from_vm"')
 in_ns "$P-m1" ping -c 5 -i 0.2 -W 1 10.90.0.12 >/dev/null

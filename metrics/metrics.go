@@ -37,8 +37,10 @@ type Sources struct {
 
 // Registry holds bnet's metrics.
 type Registry struct {
-	reg       *prometheus.Registry
-	reconcile prometheus.Histogram
+	reg         *prometheus.Registry
+	reconcile   prometheus.Histogram
+	apiRequests *prometheus.CounterVec
+	apiDuration *prometheus.HistogramVec
 }
 
 var (
@@ -113,8 +115,23 @@ func New(src Sources) *Registry {
 		Name: "bnet_reconcile_duration_seconds", Help: "How long one reconcile (replicated state to maps, devices and namespaces) took.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 	})}
-	r.reg.MustRegister(collector{src}, r.reconcile, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	// Labelled by route pattern, never by path: ids must not make series.
+	r.apiRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bnet_api_requests_total", Help: "API requests answered, by method, route and status code.",
+	}, []string{"method", "route", "code"})
+	r.apiDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "bnet_api_request_duration_seconds", Help: "How long API requests took, by method and route (a monitor stream counts until it ends).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+	}, []string{"method", "route"})
+	r.reg.MustRegister(collector{src}, r.reconcile, r.apiRequests, r.apiDuration, prometheus.NewGoCollector(),
+		prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return r
+}
+
+// ObserveAPI records one answered API request.
+func (r *Registry) ObserveAPI(method, route string, code int, d time.Duration) {
+	r.apiRequests.WithLabelValues(method, route, strconv.Itoa(code)).Inc()
+	r.apiDuration.WithLabelValues(method, route).Observe(d.Seconds())
 }
 
 // ObserveReconcile records one reconcile's duration.

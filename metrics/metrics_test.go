@@ -49,15 +49,21 @@ func TestMetrics(t *testing.T) {
 		Ports:   func() map[uint32]string { return map[uint32]string{7: "port-a"} },
 		Members: func() map[string]int { return map[string]int{"alive": 3, "dead": 1} }})
 	r.ObserveReconcile(20 * time.Millisecond)
+	r.ObserveAPI("POST", "/v2.0/ports", 201, time.Millisecond)
+	r.ObserveAPI("POST", "/v2.0/ports", 201, time.Millisecond)
+	r.ObserveAPI("GET", "/v2.0/ports/{id}", 404, time.Millisecond)
 	got := scrape(t, r)
 	for k, want := range map[string]float64{
-		"bnet_drop_packets_total{ifindex=7,port=port-a,reason=policy}": 3,
-		"bnet_drop_bytes_total{ifindex=7,port=port-a,reason=policy}":   300,
-		"bnet_map_entries{map=ct}":                                     12,
-		"bnet_map_capacity{map=ct}":                                    262144,
-		"bnet_gossip_members{state=alive}":                             3,
-		"bnet_gossip_members{state=dead}":                              1,
-		"bnet_reconcile_duration_seconds{}":                            1,
+		"bnet_drop_packets_total{ifindex=7,port=port-a,reason=policy}":        3,
+		"bnet_drop_bytes_total{ifindex=7,port=port-a,reason=policy}":          300,
+		"bnet_map_entries{map=ct}":                                            12,
+		"bnet_map_capacity{map=ct}":                                           262144,
+		"bnet_gossip_members{state=alive}":                                    3,
+		"bnet_gossip_members{state=dead}":                                     1,
+		"bnet_reconcile_duration_seconds{}":                                   1,
+		"bnet_api_requests_total{code=201,method=POST,route=/v2.0/ports}":     2,
+		"bnet_api_requests_total{code=404,method=GET,route=/v2.0/ports/{id}}": 1,
+		"bnet_api_request_duration_seconds{method=POST,route=/v2.0/ports}":    2,
 	} {
 		if got[k] != want {
 			t.Errorf("%s = %v, want %v", k, got[k], want)
