@@ -191,6 +191,8 @@ func (n traceNames) rule(h uint32) string {
 	fmt.Fprintf(&b, "security group %s rule %s: %s", r.SecurityGroupID, r.ID, r.Direction)
 	if r.Protocol != nil && *r.Protocol != "" {
 		fmt.Fprintf(&b, " %s", *r.Protocol)
+	} else {
+		b.WriteString(" any protocol")
 	}
 	if r.PortRangeMin != nil {
 		if r.PortRangeMax != nil && *r.PortRangeMax != *r.PortRangeMin {
@@ -204,6 +206,9 @@ func (n traceNames) rule(h uint32) string {
 	}
 	if r.RemoteGroupID != nil && *r.RemoteGroupID != "" {
 		fmt.Fprintf(&b, " remote group %s", *r.RemoteGroupID)
+	}
+	if (r.RemoteIPPrefix == nil || *r.RemoteIPPrefix == "") && (r.RemoteGroupID == nil || *r.RemoteGroupID == "") {
+		b.WriteString(" any remote")
 	}
 	return b.String()
 }
@@ -226,6 +231,7 @@ type hopEnd struct {
 	gre      bool
 	to       model.Port // delivered to
 	toOK     bool
+	reason   string // dropped for
 	outFrame []byte // the frame sent into the tunnel
 }
 
@@ -329,7 +335,7 @@ func (n traceNames) describe(r maps.TraceResult) ([]string, hopEnd) {
 			reason := maps.ReasonName(st.A)
 			lines = append(lines, fmt.Sprintf("dropped: %s (counted against %s)", reason, n.port(st.B)))
 			if end.kind != "answered" {
-				end = hopEnd{kind: "dropped", verdict: fmt.Sprintf("dropped on node %s: %s", n.node, reason)}
+				end = hopEnd{kind: "dropped", verdict: fmt.Sprintf("dropped on node %s: %s", n.node, reason), reason: reason}
 			}
 		}
 	}
@@ -437,9 +443,22 @@ func (a *Agent) traceFromPort(ctx context.Context, s snapshot, port model.Port, 
 	case "physnet":
 		path = append(path, "physnet", "outside")
 	default:
-		path = append(path, end.kind)
+		path = append(path, a.endPath(end))
 	}
 	return hops, end.kind, strings.Join(path, " → "), nil
+}
+
+// endPath is the last element of a path that ends here.
+func (a *Agent) endPath(end hopEnd) string {
+	switch end.kind {
+	case "dropped":
+		return fmt.Sprintf("dropped@%s (%s)", a.cfg.Node, end.reason)
+	case "physnet":
+		return "physnet → outside"
+	case "answered", "flooded":
+		return fmt.Sprintf("%s@%s", end.kind, a.cfg.Node)
+	}
+	return end.kind
 }
 
 func label(p model.Port) string {
@@ -573,7 +592,7 @@ func (a *Agent) answerTrace(ctx context.Context, from string, body json.RawMessa
 	if err != nil {
 		return nil, err
 	}
-	path := end.kind
+	path := a.endPath(end)
 	if end.kind == "delivered" {
 		path = strings.Join(a.deliveredPath(s, end), " → ")
 	}

@@ -37,8 +37,9 @@ bn 3 port create x3 --network netA --ip 10.40.1.40 --netns "$P-x3" --project pro
 bn 3 port create g3 --network netG --ip 10.40.3.30 --netns "$P-g3" >/dev/null
 in_ns "$P-out" ip addr add 203.0.113.1/24 dev eth0
 fip=$(bn 1 -o json fip create --network public | jq -r .floatingip.floating_ip_address)
-seen_on 2 port a2 || exit 1
+seen_everywhere port a2 || exit 1
 bn 1 fip associate "$fip" a2 >/dev/null
+check_err $? "fip associate failed"
 # Real traffic first: every path works, so a trace has state to read.
 for d in 10.40.1.21 10.40.1.30 10.40.2.30 203.0.113.1; do
 	busywait 8000 vm_ping "$P-a2" "$d"
@@ -107,18 +108,21 @@ trace_ok 3 "a3@n3 → vxlan 401 → snat@n1 → nftables SNAT → outside" "SNAT
 steps | grep -q "default route via its SNAT port"
 check_err $? "no SNAT step: $(steps)"
 log_test "trace: SNAT through the network node: $(jq -r .path <<<"$TRACE")"
+# What an operator reads (kept in the log):
+bn 3 trace --port a3 --dst 203.0.113.1 --proto tcp --dport 443 | sed 's/^/    /'
+bn 2 trace --port a2 --dst 10.40.1.40 --proto tcp --dport 22 | sed 's/^/    /'
 
 trace_ok 2 "a2@n2 → physnet → outside" "floating IP out" --port a2 --dst 203.0.113.1 --proto tcp --dport 443
 steps | grep -q "floating IP NAT: source 10.40.1.20 -> $fip"
 check_err $? "no floating IP NAT step: $(steps)"
 log_test "trace: floating IP out, NATed on the VM's node: $(jq -r .path <<<"$TRACE")"
 
-trace_ok 2 "a2@n2 → vxlan 401 → dropped" "security group" --port a2 --dst 10.40.1.40 --proto tcp --dport 22
+trace_ok 2 "a2@n2 → vxlan 401 → dropped@n3 (policy)" "security group" --port a2 --dst 10.40.1.40 --proto tcp --dport 22
 steps | grep -q "security groups (ingress): no rule allows it" && jq -r '.hops[1].verdict' <<<"$TRACE" | grep -q "dropped on node n3: policy"
 check_err $? "x3's default group did not drop it on n3: $(steps)"
 log_test "trace: dropped by x3's security groups on n3"
 
-trace_ok 2 "a2@n2 → dropped" "port security" --port a2 --src 10.40.1.99 --dst 10.40.1.30
+trace_ok 2 "a2@n2 → dropped@n2 (spoof_ip)" "port security" --port a2 --src 10.40.1.99 --dst 10.40.1.30
 jq -r '.hops[0].verdict' <<<"$TRACE" | grep -q "spoof_ip"
 check_err $? "a spoofed source was not dropped by port security: $(steps)"
 log_test "trace: a spoofed source is dropped by port security"
