@@ -24,11 +24,10 @@ const BlockSize = 16
 // blocks.
 //
 // Residual race: two nodes whose orders start with the same empty block and
-// whose offsets in it (also hashed per node) match can still pick the same
-// address before either sees the other's port — about 1 in BlockSize² for
-// nodes starting from scratch (likewise in the fallback below, used when
-// every block is owned by someone else). Resolve settles that
-// deterministically on every node: the younger port is marked ERROR.
+// allocate in it before either sees the other's port can still pick the same
+// address (likewise in the fallback below, used when every block is owned by
+// someone else). Resolve settles that deterministically on every node: the
+// younger port is marked ERROR.
 func AllocateIP(sub Subnet, used map[netip.Addr]string, node string) (netip.Addr, error) {
 	p, err := netip.ParsePrefix(sub.CIDR)
 	if err != nil || !p.Addr().Is4() {
@@ -83,19 +82,11 @@ func AllocateIP(sub Subnet, used map[netip.Addr]string, node string) (netip.Addr
 		}
 		return false
 	}
-	// Within a block each node also starts at its own offset, so two nodes
-	// that raced into the same empty block still differ unless their
-	// offsets match too: 1 in BlockSize² instead of 1 in BlockSize.
 	freeIn := func(blk int) (uint32, bool) {
 		start := base + uint32(blk)*BlockSize
-		n := uint32(BlockSize)
-		if rest := size - uint64(start-base); rest < uint64(n) {
-			n = uint32(rest)
-		}
-		off := uint32(blockScore(node, sub.ID, -1-blk) % uint64(n))
-		for i := uint32(0); i < n; i++ {
-			if v := start + (off+i)%n; free(v) {
-				return v, true
+		for i := uint32(0); i < BlockSize && uint64(start-base)+uint64(i) < size; i++ {
+			if free(start + i) {
+				return start + i, true
 			}
 		}
 		return 0, false
