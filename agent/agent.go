@@ -76,6 +76,12 @@ type Agent struct {
 
 	kick    chan struct{}
 	started time.Time
+	// wake reconciles again when a dead node's SNAT fence or entry hold
+	// runs out: nothing else happens then to trigger one.
+	wake *time.Timer
+	// upSince is when this node last gained a majority of the cluster (see
+	// snatHosts); zero while it has none.
+	upSince time.Time
 }
 
 // Run runs the agent until ctx is cancelled. Programs and maps stay pinned
@@ -121,6 +127,7 @@ func Run(ctx context.Context, configPath string) error {
 	a.st.OnChange(func(_ store.Record, _ bool) { a.trigger() })
 	g.OnMembership(a.trigger)
 
+	a.upSince = a.startUpSince()
 	if err := a.Reconcile(ctx); err != nil {
 		log.Warn("first reconcile", "err", err)
 	}
@@ -317,7 +324,9 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	if e := a.guardVXLAN(nodes); e != nil {
 		a.log.Warn("VXLAN admission", "err", e)
 	}
-	snat := snatHosts(snap.routers, nodes)
+	a.trackQuorum(nodes)
+	snat := snatHosts(snap.routers, nodes, a.cfg.Node, a.cfg.FenceDelay(), time.Now())
+	a.wakeAt(nodes)
 	local, plugErrs := a.plugLocal(snap, snat)
 	d, st := a.compute(snap, local, nodes, snat)
 	byIfindex := map[uint32]model.Port{}
@@ -546,7 +555,7 @@ func (a *Agent) RouterHost(id string) string {
 	if err != nil {
 		return ""
 	}
-	return snatHosts(map[string]model.Router{id: r}, a.nodes())[id]
+	return snatHosts(map[string]model.Router{id: r}, a.nodes(), a.cfg.Node, a.cfg.FenceDelay(), time.Now())[id]
 }
 
 // Node is this agent's node name.

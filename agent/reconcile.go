@@ -7,7 +7,9 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"time"
 
+	"github.com/bnet-dev/bnet/gossip"
 	"github.com/bnet-dev/bnet/maps"
 	"github.com/bnet-dev/bnet/model"
 	"github.com/bnet-dev/bnet/store"
@@ -99,8 +101,14 @@ func (a *Agent) snapshot() snapshot {
 
 // nodeView is what gossip says about one node.
 type nodeView struct {
-	vtep    netip.Addr
+	vtep netip.Addr
+	// alive: its ports and VTEP are programmed — answering (live), or dead
+	// for less than node_dead_hold.
 	alive   bool
+	live    bool // alive or suspect in gossip, and trusted
+	state   string
+	since   time.Time // in state since
+	upSince time.Time // came up (joined, or back from dead) at
 	dvrMAC  net.HardwareAddr
 	network bool // has the network role: may hold SNAT
 }
@@ -114,11 +122,14 @@ func (a *Agent) nodes() map[string]nodeView {
 			if !m.Trusted {
 				mac = nil // node identities: believed no more than its VTEP
 			}
-			v[m.Name] = nodeView{vtep: ip, alive: (m.State == "alive" || m.State == "suspect") && m.Trusted, dvrMAC: mac,
+			live := (m.State == gossip.StateAlive || m.State == gossip.StateSuspect) && m.Trusted
+			held := m.Trusted && m.State == gossip.StateDead && time.Since(m.Since) < a.cfg.DeadHold()
+			v[m.Name] = nodeView{vtep: ip, alive: live || held, live: live, state: m.State, since: m.Since, upSince: m.UpSince, dvrMAC: mac,
 				network: slices.Contains(m.Meta.Roles, "network")}
 		}
 	}
-	v[a.cfg.Node] = nodeView{vtep: a.localIP, alive: true, dvrMAC: a.dvrMAC, network: a.cfg.HasRole("network")}
+	v[a.cfg.Node] = nodeView{vtep: a.localIP, alive: true, live: true, state: gossip.StateAlive, upSince: a.upSince, dvrMAC: a.dvrMAC,
+		network: a.cfg.HasRole("network")}
 	return v
 }
 
@@ -325,7 +336,12 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 				st[p.ID] = status{model.StatusDown, fmt.Sprintf("host %s is not alive", host)}
 				continue
 			}
-			st[p.ID] = status{model.StatusActive, ""}
+			if nv.live {
+				st[p.ID] = status{model.StatusActive, ""}
+			} else {
+				st[p.ID] = status{model.StatusDown, fmt.Sprintf("host %s is %s since %s: its entries are kept until node_dead_hold ends",
+					host, nv.state, nv.since.UTC().Format(time.RFC3339))}
+			}
 			// A local network is a separate island on every node.
 			if !ok || d.nets[id].Type == model.TypeLocal {
 				continue

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -16,6 +17,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/bnet-dev/bnet/gossip"
 	"github.com/bnet-dev/bnet/model"
 )
 
@@ -35,12 +37,27 @@ func isSNATPort(p model.Port) bool {
 }
 
 // snatHosts picks the node holding each gatewayed router's SNAT namespace:
-// rendezvous hashing of the router id over the live nodes with the network
-// role. Every node computes the same answer from the same membership, with
-// no scheduler and no write; when the chosen node dies, the next in line
-// takes over on every node at once.
-func snatHosts(routers map[string]model.Router, nodes map[string]nodeView) map[string]string {
+// rendezvous hashing of the router id over the network nodes. Every node
+// computes the same answer from the same membership, with no scheduler and
+// no write; when the chosen node dies, the next in line takes over on every
+// node at once — but never while the old one may still answer:
+//
+//   - a network node declared dead stays a candidate for fence (SNAT
+//     points at it and nobody answers) before the next takes over;
+//   - a network node that sees a majority of the cluster dead gives up the
+//     SNAT it holds at once (it is the one cut off), so in a partition
+//     only the majority side has SNAT points;
+//   - a network node that came up (joined, rejoined after a partition, or
+//     regained a majority) becomes a candidate in the others' eyes after
+//     fence, and in its own after twice that, so the node it takes SNAT
+//     back from has let go first.
+//
+// The two sides detect each other's failure within memberlist's suspicion
+// timeout of each other; fence covers that skew, so one router never has
+// two live SNAT points. A suspicion refuted changes nothing.
+func snatHosts(routers map[string]model.Router, nodes map[string]nodeView, self string, fence time.Duration, now time.Time) map[string]string {
 	out := map[string]string{}
+	quorum := hasQuorum(nodes)
 	for id, r := range routers {
 		// A distributed router needs the network node only for SNAT; a
 		// legacy one lives there entirely (seed 000 flow 3, seed 003).
@@ -50,7 +67,15 @@ func snatHosts(routers map[string]model.Router, nodes map[string]nodeView) map[s
 		var best string
 		var bestW uint64
 		for name, nv := range nodes {
-			if !nv.alive || !nv.network {
+			fencing := nv.state == gossip.StateDead && now.Sub(nv.since) < fence
+			// A node waits twice as long for itself as the others wait for
+			// it: they have let go by the time it answers.
+			need := fence
+			if name == self {
+				need = 2 * fence
+			}
+			settled := nv.live && !nv.upSince.IsZero() && now.Sub(nv.upSince) >= need
+			if !nv.network || !(settled || fencing) {
 				continue
 			}
 			h := sha256.Sum256([]byte(id + "/" + name))
@@ -59,11 +84,96 @@ func snatHosts(routers map[string]model.Router, nodes map[string]nodeView) map[s
 				best, bestW = name, w
 			}
 		}
+		if best == self && !quorum {
+			continue // cut off: fenced
+		}
 		if best != "" {
 			out[id] = best
 		}
 	}
 	return out
+}
+
+// hasQuorum reports whether this node sees a majority of the cluster's
+// members alive (drained members do not count). With fewer than two
+// network nodes nobody else could take SNAT over, so there is nothing to
+// fence and the answer is yes.
+func hasQuorum(nodes map[string]nodeView) bool {
+	network, total, up := 0, 0, 0
+	for _, nv := range nodes {
+		if nv.state == gossip.StateLeft {
+			continue
+		}
+		total++
+		if nv.state == gossip.StateAlive || nv.state == gossip.StateSuspect {
+			up++
+		}
+		if nv.network {
+			network++
+		}
+	}
+	return network < 2 || 2*up > total
+}
+
+// trackQuorum notes when this node gains or loses a majority.
+func (a *Agent) trackQuorum(nodes map[string]nodeView) {
+	q := hasQuorum(nodes)
+	switch {
+	case !q && !a.upSince.IsZero():
+		a.log.Warn("no majority of the cluster alive: giving up SNAT held here")
+		a.upSince = time.Time{}
+	case q && a.upSince.IsZero():
+		a.upSince = time.Now()
+	}
+	self := nodes[a.cfg.Node]
+	self.upSince = a.upSince
+	nodes[a.cfg.Node] = self
+}
+
+// startUpSince is when this node counts as up at agent start: now, unless
+// it holds a router namespace already (the agent restarted under it), in
+// which case it keeps holding it rather than handing SNAT over and back.
+func (a *Agent) startUpSince() time.Time {
+	now := time.Now()
+	ents, err := os.ReadDir("/run/netns")
+	if err != nil {
+		return now
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), a.cfg.NetnsPrefix+"snat-") || strings.HasPrefix(e.Name(), a.cfg.NetnsPrefix+"qrouter-") {
+			return now.Add(-2 * a.cfg.FenceDelay())
+		}
+	}
+	return now
+}
+
+// wakeAt arranges a reconcile for the next moment a dead node's SNAT fence
+// or entry hold ends, or a node that came up becomes an SNAT candidate.
+func (a *Agent) wakeAt(nodes map[string]nodeView) {
+	now := time.Now()
+	var next time.Time
+	for _, nv := range nodes {
+		var ts []time.Time
+		switch {
+		case nv.state == gossip.StateDead:
+			ts = []time.Time{nv.since.Add(a.cfg.FenceDelay()), nv.since.Add(a.cfg.DeadHold())}
+		case nv.live && nv.network && !nv.upSince.IsZero():
+			ts = []time.Time{nv.upSince.Add(a.cfg.FenceDelay()), nv.upSince.Add(2 * a.cfg.FenceDelay())}
+		}
+		for _, t := range ts {
+			if t.After(now) && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
+		}
+	}
+	if next.IsZero() {
+		return
+	}
+	// Reconciles are serialised (a.mu), so is this.
+	if a.wake != nil {
+		a.wake.Stop()
+	}
+	a.wake = time.AfterFunc(next.Sub(now)+10*time.Millisecond, a.trigger)
 }
 
 // routerNetns names a router's namespace on the network node as Neutron

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -90,6 +91,39 @@ type Config struct {
 	// gives (Neutron's dhcp_lease_duration). A VM learns of a changed
 	// address, nameserver or route at its next renewal, half a lease later.
 	DHCPLeaseDuration int `yaml:"dhcp_lease_duration"`
+	// NodeDeadHold is how long, in seconds, peers keep a dead node's ports
+	// and VTEP programmed before withdrawing them, so that an agent restart
+	// or a gossip-only partition does not tear down a healthy dataplane
+	// (Neutron's agent_down_time plays this part for l2pop).
+	NodeDeadHold *int `yaml:"node_dead_hold"`
+	// SNATFenceDelay is how long, in seconds, a router's SNAT stays
+	// unanswered after its network node was declared dead before another
+	// network node takes it over: the old node gives SNAT up as soon as it
+	// sees itself without a majority, and this delay covers the difference
+	// between the two sides' failure detection.
+	SNATFenceDelay *int `yaml:"snat_fence_delay"`
+}
+
+// Dead-node hold and SNAT fence delay an operator gets by default.
+const (
+	DefaultDeadHold   = 30
+	DefaultFenceDelay = 5
+)
+
+// DeadHold is NodeDeadHold as a duration.
+func (c *Config) DeadHold() time.Duration {
+	if c.NodeDeadHold == nil {
+		return DefaultDeadHold * time.Second
+	}
+	return time.Duration(*c.NodeDeadHold) * time.Second
+}
+
+// FenceDelay is SNATFenceDelay as a duration.
+func (c *Config) FenceDelay() time.Duration {
+	if c.SNATFenceDelay == nil {
+		return DefaultFenceDelay * time.Second
+	}
+	return time.Duration(*c.SNATFenceDelay) * time.Second
 }
 
 // Defaults an operator gets without saying anything.
@@ -207,6 +241,12 @@ func (c *Config) Validate() error {
 		if _, err := netip.ParseAddrPort(c.APIListen); err != nil {
 			return fmt.Errorf("api_listen: %q: want IP:PORT (e.g. 127.0.0.1:9696): %w", c.APIListen, err)
 		}
+	}
+	if c.NodeDeadHold != nil && (*c.NodeDeadHold < 0 || *c.NodeDeadHold > 86400) {
+		return fmt.Errorf("node_dead_hold: %d: want 0-86400 seconds", *c.NodeDeadHold)
+	}
+	if c.SNATFenceDelay != nil && (*c.SNATFenceDelay < 0 || *c.SNATFenceDelay > 600) {
+		return fmt.Errorf("snat_fence_delay: %d: want 0-600 seconds", *c.SNATFenceDelay)
 	}
 	if c.MetricsListen != "" {
 		if _, err := netip.ParseAddrPort(c.MetricsListen); err != nil {

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 const good = `
@@ -66,6 +67,8 @@ func TestParseBad(t *testing.T) {
 		"type mismatch":      strings.Replace(good, "vxlan_port: 4789", "vxlan_port: abc", 1),
 		"api_listen no port": good + "api_listen: 127.0.0.1\n",
 		"api_listen name":    good + "api_listen: localhost:9696\n",
+		"negative hold":      good + "node_dead_hold: -1\n",
+		"huge fence":         good + "snat_fence_delay: 3600\n",
 	}
 	for name, in := range cases {
 		if _, err := Parse([]byte(in)); err == nil {
@@ -85,5 +88,17 @@ func TestDHCPLeaseDuration(t *testing.T) {
 	}
 	if _, err := Parse([]byte(base + "dhcp_lease_duration: 5\n")); err == nil {
 		t.Fatal("a 5 s lease was taken")
+	}
+}
+
+func TestHoldAndFenceDefaults(t *testing.T) {
+	base := "node: n1\nlocal_ip: 192.0.2.1\n"
+	c, err := Parse([]byte(base))
+	if err != nil || c.DeadHold() != DefaultDeadHold*time.Second || c.FenceDelay() != DefaultFenceDelay*time.Second {
+		t.Fatalf("defaults: %v %v %v", c.DeadHold(), c.FenceDelay(), err)
+	}
+	c, err = Parse([]byte(base + "node_dead_hold: 0\nsnat_fence_delay: 2\n"))
+	if err != nil || c.DeadHold() != 0 || c.FenceDelay() != 2*time.Second {
+		t.Fatalf("set: %v %v %v", c.DeadHold(), c.FenceDelay(), err)
 	}
 }

@@ -82,6 +82,9 @@ type Member struct {
 	Meta       Meta
 	State      string // alive|suspect|dead|left
 	Since      time.Time
+	// UpSince is when it last came up: joined, or alive again after being
+	// dead or gone. A suspicion it refuted does not reset it.
+	UpSince time.Time
 	// Trusted is Config.Trust's verdict on the member's meta (true without
 	// one): an untrusted member's VTEP and DVR MAC are not to be used.
 	Trusted bool
@@ -142,6 +145,8 @@ const (
 	workers         = 4
 	taskBacklog     = 64
 	joinRetry       = time.Second
+	reconnectEvery  = 10 * time.Second
+	reconnectFor    = 24 * time.Hour // then a dead member is given up on
 	maxQueued       = 4096
 	// encryptOverhead is what memberlist's AES-GCM adds to a packet
 	// (version byte, nonce, tag), rounded up.
@@ -236,7 +241,8 @@ func Start(cfg Config) (*Gossip, error) {
 	self := ml.LocalNode()
 	g.mu.Lock()
 	if _, ok := g.members[self.Name]; !ok {
-		g.members[self.Name] = &Member{Name: self.Name, Addr: self.Address(), Meta: cfg.Meta, State: StateAlive, Since: time.Now()}
+		now := time.Now()
+		g.members[self.Name] = &Member{Name: self.Name, Addr: self.Address(), Meta: cfg.Meta, State: StateAlive, Since: now, UpSince: now}
 	}
 	g.mu.Unlock()
 
@@ -252,8 +258,9 @@ func Start(cfg Config) (*Gossip, error) {
 		g.broadcastRecord(r)
 	}
 
-	g.wg.Add(1 + workers)
+	g.wg.Add(2 + workers)
 	go g.notifyLoop()
+	go g.reconnectLoop()
 	for range workers {
 		go g.worker()
 	}
@@ -383,6 +390,48 @@ func (g *Gossip) joinLoop(seeds []string) {
 	}
 }
 
+// reconnectLoop heals partitions. memberlist stops probing a member once
+// it is dead, so two halves of a cluster that were cut apart stay apart
+// after the link comes back; like Serf, bnet keeps trying to reach dead
+// members (not those that left on purpose) and, when it is alone, its
+// seeds. A push/pull with the other half is enough: each side learns the
+// other is alive again and refutes what it was told about itself.
+func (g *Gossip) reconnectLoop() {
+	defer g.wg.Done()
+	every := reconnectEvery
+	if g.cfg.Fast {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		var addrs []string
+		g.mu.Lock()
+		for name, m := range g.members {
+			if m.State == StateDead && name != g.cfg.Node && m.Addr != "" && time.Since(m.Since) < reconnectFor {
+				addrs = append(addrs, m.Addr)
+			}
+		}
+		g.mu.Unlock()
+		if g.numNodes() <= 1 {
+			addrs = append(addrs, g.seeds(g.LocalAddr())...)
+		}
+		if len(addrs) == 0 {
+			continue
+		}
+		if n, err := g.ml.Load().Join(addrs); n > 0 {
+			g.log.Info("gossip: reached members again", "contacted", n, "of", len(addrs))
+		} else {
+			g.log.Debug("gossip: dead members still unreachable", "tried", len(addrs), "err", err)
+		}
+	}
+}
+
 func (g *Gossip) notifyLoop() {
 	defer g.wg.Done()
 	for {
@@ -447,7 +496,11 @@ func (g *Gossip) setState(name, state string, n *memberlist.Node) {
 		}
 	}
 	if m.State != state {
-		m.State, m.Since = state, time.Now()
+		now := time.Now()
+		if state == StateAlive && m.State != StateSuspect {
+			m.UpSince = now
+		}
+		m.State, m.Since = state, now
 	}
 	g.mu.Unlock()
 	g.notifyChanged()

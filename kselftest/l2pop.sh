@@ -2,12 +2,16 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Gossip l2population: a port created on n1 is reachable from n3 within 2 s;
-# when n3's node dies its ports leave the survivors' FDB; the maps stay
-# readable and traffic keeps flowing with the agent stopped.
+# when n3's node dies its ports stay in the survivors' FDB for
+# node_dead_hold (a restart or a gossip-only partition tears nothing down),
+# then leave it; the maps stay readable and traffic keeps flowing with the
+# agent stopped.
 #
 #   n1: p1 10.50.0.11   n2: p2 10.50.0.12   n3: p3 10.50.0.13   (VNI 5001)
 source "$(dirname "$0")/lib.sh"
 require ping
+HOLD=5
+CLOUD_CONF="node_dead_hold: $HOLD"
 cloud_up 3
 
 bn 1 network create net1 --type vxlan --segment 5001 >/dev/null
@@ -52,11 +56,22 @@ log_test "agent restart: rejoins, traffic flows"
 mac3=$(bn 3 -o json port show p3 | jq -r .port.mac_address)
 stop_agent 3 KILL
 in_ns "$P-n3" ip link set eth0 down
+dead3() { bn 1 -o json agent list | jq -e '.agents[] | select(.host == "n3" and (.alive | not))' >/dev/null; }
+busywait 20000 dead3
+check_err $? "n1 never saw n3 dead"
+t0=$(date +%s%N)
+BNET_PIN_DIR=/sys/fs/bpf/$P-n1 $BNET -o json fdb list | jq -e --arg m "$mac3" '.fdb[] | select(.mac==$m)' >/dev/null
+check_err $? "n1 withdrew dead n3's port at once, without the ${HOLD}s hold"
+st=$(bn 1 -o json port show p3 | jq -r '.port.status + ": " + .port.status_reason')
+[[ $st == DOWN:*"node_dead_hold"* ]]
+check_err $? "p3 during the hold is '$st', want DOWN saying its entries are held"
+log_test "dead node's ports held for node_dead_hold (${HOLD}s), status DOWN"
 busywait 30000 bash -c "! BNET_PIN_DIR=/sys/fs/bpf/$P-n1 $BNET -o json fdb list | jq -e --arg m $mac3 '.fdb[] | select(.mac==\$m)'"
 check_err $? "n1 still has dead n3's port $mac3 in its FDB"
 busywait 5000 bash -c "! BNET_PIN_DIR=/sys/fs/bpf/$P-n2 $BNET -o json tunnel list | jq -e '.tunnels[] | .remote_vteps | index(\"$(vtep 3)\")'"
 check_err $? "n2 still floods to dead n3"
-log_test "dead node's ports withdrawn from the survivors"
+held=$((($(date +%s%N) - t0) / 1000000))
+log_test "dead node's ports withdrawn from the survivors ${held} ms after it was seen dead"
 st=$(bn 1 -o json port show p3 | jq -r .port.status)
 [ "$st" = DOWN ]
 check_err $? "p3 status is '$st' on n1, want DOWN (withdrawn, not deleted)"

@@ -37,6 +37,8 @@ UNDERLAY=10.254.0
 # UNDERLAY_MTU=9000 before cloud_up gives a jumbo underlay.
 # CLOUD_CONF="key: value" before cloud_up adds a line to every node's config.
 # NODE_NAMES="network cmpt1 cmpt2" names the nodes (default n1, n2, ...).
+# NETWORK_NODES="1 2" says which nodes have the network role (default 1).
+# SNAT_FENCE_DELAY=S sets snat_fence_delay (default: node-config.sh's --fast 1 s).
 # A node_conf function, if the test defines one, is called as `node_conf I`
 # once $WORK/nI exists: what it prints goes into node I's config alone.
 UNDERLAY_MTU=${UNDERLAY_MTU:-1500}
@@ -189,6 +191,14 @@ node_extra_conf() {
 	fi
 }
 
+# node_roles I: node I's roles.
+node_roles() {
+	case " ${NETWORK_NODES:-1} " in
+	*" $1 "*) echo network,compute ;;
+	*) echo compute ;;
+	esac
+}
+
 # cloud_up N: N nodes, underlay, physnet and an outside host; agents running
 # and gossiping with each other.
 cloud_up() {
@@ -229,7 +239,7 @@ cloud_up() {
 		# shellcheck disable=SC2046 # node_key_conf gives an option and its value, or nothing
 		{
 			"$TOP/scripts/node-config.sh" --node "$(node_name "$i")" --local-ip "$(vtep "$i")" \
-				--roles "$([ "$i" = 1 ] && echo network,compute || echo compute)" \
+				--roles "$(node_roles "$i")" ${SNAT_FENCE_DELAY:+--snat-fence-delay "$SNAT_FENCE_DELAY"} \
 				--physnet public=eth-ext --join "$(vtep 1):7946" --fast $(node_key_conf "$i") \
 				--api-socket "$WORK/n$i/bnet.sock" --api-listen 127.0.0.1:9696 \
 				--pin-dir "/sys/fs/bpf/$P-n$i" --state-dir "$WORK/n$i/state" \

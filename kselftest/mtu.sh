@@ -15,8 +15,11 @@ bn 1 network create gr --type gre --segment 1002 >/dev/null
 bn 1 subnet create grsub --network gr --cidr 10.82.0.0/24 >/dev/null
 seen_everywhere subnet vxsub || exit 1
 seen_everywhere subnet grsub || exit 1
+# One node after the other: two nodes allocating at once from a subnet
+# neither has allocated in yet may pick the same address (model/ipam.go).
 for t in vx gr; do
 	bn 1 port create "${t}a" --network "$t" --netns "$P-${t}a" >/dev/null
+	seen_on 2 port "${t}a" || exit 1
 	bn 2 port create "${t}b" --network "$t" --netns "$P-${t}b" >/dev/null
 done
 
