@@ -5,7 +5,9 @@
 # that node is cut off from gossip it gives SNAT up (it sees no majority)
 # before the other takes it over, so there are never two SNAT points; VMs'
 # outbound traffic resumes through the other within the failure detection
-# plus snat_fence_delay. When the partition heals, SNAT moves back without
+# plus snat_fence_delay. Writes made on both sides during the partition
+# (a delete, a create) hold everywhere after it heals. When the partition
+# heals, SNAT moves back without
 # overlapping either. When the SNAT node dies, the same happens. Times are
 # printed; established connections through SNAT do not survive a move
 # (conntrack state is not shared), new ones work at once.
@@ -64,6 +66,8 @@ ping_gap() {
 }
 
 # --- a gossip-only partition of the SNAT node --------------------------------
+bn 3 port create gone --network netA >/dev/null
+seen_everywhere port gone || exit 1
 watch_snat "$WORK/watch1" &
 W=$!
 in_ns "$P-a3" ping -i 0.1 -W 1 203.0.113.1 >"$WORK/ping1" 2>&1 &
@@ -87,10 +91,26 @@ wait "$PING" 2>/dev/null
 gap=$(ping_gap "$WORK/ping1")
 log_test "n$h cut off from gossip: it fences itself, n$o takes SNAT over in ${moved} ms; a3's pings lost for ${gap} ms"
 
+# Both sides write meanwhile: a delete on the majority, a create on n$h.
+bn 3 port delete gone >/dev/null
+check_err $? "port delete on n3 during the partition failed"
+bn "$h" port create born --network netA >/dev/null
+check_err $? "port create on n$h during the partition failed"
+
 # Heal: n$h comes back; SNAT may move back, never overlapping.
 in_ns "$P-n$h" nft delete table inet ksft_partition
 busywait 20000 sees_alive "$o" 4
 check_err $? "n$h did not rejoin"
+converged() {
+	local i
+	for i in 1 2 3 4; do
+		bn "$i" port show born >/dev/null 2>&1 || return 1
+		! bn "$i" port show gone >/dev/null 2>&1 || return 1
+	done
+}
+busywait 20000 converged
+check_err $? "after the heal: the port deleted during the partition came back, or the one created on n$h is missing somewhere"
+log_test "partition healed: n$h rejoined; a delete and a create made on either side hold everywhere"
 sleep 6 # past twice the fence delay: any move back is done
 busywait 10000 vm_ping "$P-a3" 203.0.113.1
 check_err $? "a3 cannot reach the outside after the partition healed"
