@@ -6,10 +6,9 @@
 # before the other takes it over, so there are never two SNAT points; VMs'
 # outbound traffic resumes through the other within the failure detection
 # plus snat_fence_delay. Writes made on both sides during the partition
-# (a delete, a create) hold everywhere after it heals. When the partition
-# heals, SNAT moves back without
-# overlapping either. When the SNAT node dies, the same happens. Times are
-# printed; established connections through SNAT do not survive a move
+# (a delete, a create) hold everywhere after it heals, and SNAT moves back
+# without overlapping either. When the SNAT node dies, the same happens.
+# Times are printed; established connections through SNAT do not survive a move
 # (conntrack state is not shared), new ones work at once.
 #
 #   n1, n2: network + compute   n3: a3 (A)   n4: compute
