@@ -4,13 +4,16 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -30,10 +33,6 @@ const VXLANDevice = "bnet-vxlan"
 // Link aliases mark the devices the agent created, so that only those are
 // ever deleted when their port goes.
 const aliasPrefix = "bnet:"
-
-// resyncInterval bounds how long something changed behind the agent's back
-// stays wrong.
-const resyncInterval = 10 * time.Second
 
 type status struct{ status, reason string }
 
@@ -82,6 +81,13 @@ type Agent struct {
 	// upSince is when this node last gained a majority of the cluster (see
 	// snatHosts); zero while it has none.
 	upSince time.Time
+
+	// Start-up and peer liveness (peers.go).
+	peers     *peerMemory
+	joinSeeds []string      // configured seeds other than this node
+	synced    atomic.Bool   // first sync with the cluster done
+	resync    time.Duration // full reconcile period: bounds repair of what was changed behind our back
+	pinLock   *os.File      // flock on pin_dir: one agent per datapath
 }
 
 // Run runs the agent until ctx is cancelled. Programs and maps stay pinned
@@ -98,6 +104,12 @@ func Run(ctx context.Context, configPath string) error {
 	}
 	defer a.close()
 
+	join := append([]string(nil), cfg.Gossip.Join...)
+	for _, s := range a.peers.seeds() {
+		if !slices.Contains(join, s) {
+			join = append(join, s)
+		}
+	}
 	var keys [][]byte
 	if cfg.Gossip.KeyFile != "" {
 		if keys, err = gossip.LoadKeys(cfg.Gossip.KeyFile); err != nil {
@@ -105,7 +117,7 @@ func Run(ctx context.Context, configPath string) error {
 		}
 	}
 	g, err := gossip.Start(gossip.Config{
-		Node: cfg.Node, Bind: cfg.Gossip.Bind, Advertise: cfg.Gossip.Advertise, Join: cfg.Gossip.Join,
+		Node: cfg.Node, Bind: cfg.Gossip.Bind, Advertise: cfg.Gossip.Advertise, Join: join,
 		Meta:  a.signMeta(gossip.Meta{V: 1, VTEP: cfg.LocalIP, Roles: cfg.Roles, Physnets: physnetNames(cfg), DVRMAC: a.dvrMAC.String()}),
 		Store: a.st, Logger: log.With("part", "gossip"), Fast: cfg.Gossip.Fast, Keys: keys,
 		Trust: a.trustFunc(),
@@ -143,7 +155,7 @@ func Run(ctx context.Context, configPath string) error {
 	}
 	log.Info("agent up", "node", cfg.Node, "vtep", cfg.LocalIP, "socket", cfg.APISocket, "pin_dir", cfg.PinDir)
 
-	tick := time.NewTicker(resyncInterval)
+	tick := time.NewTicker(a.resync)
 	defer tick.Stop()
 	go a.gcCT(ctx)
 	go a.watchClaims(ctx)
@@ -199,13 +211,31 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		cfg: cfg, log: log, localIP: netip.MustParseAddr(cfg.LocalIP),
 		physIfindex: map[string]int{}, statuses: map[string]status{},
 		kick: make(chan struct{}, 1), started: time.Now(),
+		resync: time.Duration(cfg.ResyncSeconds) * time.Second,
+	}
+	for _, s := range cfg.Gossip.Join {
+		if s != cfg.Gossip.Bind && s != cfg.Gossip.Advertise {
+			a.joinSeeds = append(a.joinSeeds, s)
+		}
 	}
 	a.metrics = metrics.New(metrics.Sources{Maps: mapsLater{a}, Ports: a.portIDs, Members: a.memberStates})
 	var err error
 	if a.st, err = store.Open(cfg.StateDir, cfg.Node); err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, fmt.Errorf("another agent is running on state_dir %s", cfg.StateDir)
+		}
 		return nil, fmt.Errorf("open state: %w", err)
 	}
+	if a.peers, err = loadPeers(cfg.StateDir); err != nil {
+		log.Warn("remembered peers", "err", err)
+	}
 	if err := a.useIdentity(); err != nil {
+		a.st.Close()
+		return nil, err
+	}
+	// Two agents on one datapath would fight over every map entry and link
+	// even with separate state dirs.
+	if a.pinLock, err = lockPinDir(cfg.PinDir); err != nil {
 		a.st.Close()
 		return nil, err
 	}
@@ -236,6 +266,9 @@ func (a *Agent) close() {
 	}
 	if a.st != nil {
 		a.st.Close()
+	}
+	if a.pinLock != nil {
+		a.pinLock.Close()
 	}
 }
 
@@ -309,6 +342,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	start := time.Now()
+	synced := a.checkSynced()
 	snap := a.snapshot()
 	a.attachPhysnets()
 	a.attachUnderlay()
@@ -368,7 +402,14 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 			st[lp.port.ID] = status{model.StatusError, "link up: " + e.Error()}
 		}
 	}
-	a.sweep(wanted)
+	if synced {
+		// Only after the first sync: before it, "unwanted" may just mean
+		// "not heard of yet".
+		a.sweep(wanted)
+		if e := a.peers.save(a.cfg.Node, a.gossipMembers()); e != nil {
+			a.log.Warn("remember peers", "err", e)
+		}
+	}
 	for _, t := range a.announce {
 		if e := garp(t.netns, t.ifname, t.mac, t.ip); e != nil {
 			a.log.Warn("gratuitous ARP", "fip", t.ip, "err", e)
@@ -495,7 +536,9 @@ func (a *Agent) plugLocal(s snapshot, snat map[string]string) (map[string]localP
 			a.log.Warn("router namespace", "router", id, "err", err)
 		}
 	}
-	a.sweepNetns(ownNS)
+	if a.synced.Load() {
+		a.sweepNetns(ownNS)
+	}
 	return local, errs
 }
 

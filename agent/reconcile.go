@@ -115,22 +115,31 @@ type nodeView struct {
 
 func (a *Agent) nodes() map[string]nodeView {
 	v := map[string]nodeView{}
-	if a.gossip != nil {
-		for _, m := range a.gossip.Members() {
-			ip, _ := netip.ParseAddr(m.Meta.VTEP)
-			mac, _ := net.ParseMAC(m.Meta.DVRMAC)
-			if !m.Trusted {
-				mac = nil // node identities: believed no more than its VTEP
-			}
-			live := (m.State == gossip.StateAlive || m.State == gossip.StateSuspect) && m.Trusted
-			held := m.Trusted && m.State == gossip.StateDead && time.Since(m.Since) < a.cfg.DeadHold()
-			v[m.Name] = nodeView{vtep: ip, alive: live || held, live: live, state: m.State, since: m.Since, upSince: m.UpSince, dvrMAC: mac,
-				network: slices.Contains(m.Meta.Roles, "network")}
+	if !a.synced.Load() && a.peers != nil {
+		// Before the first sync the peers seen alive last time still are.
+		v = a.peers.views()
+	}
+	for _, m := range a.gossipMembers() {
+		ip, _ := netip.ParseAddr(m.Meta.VTEP)
+		mac, _ := net.ParseMAC(m.Meta.DVRMAC)
+		if !m.Trusted {
+			mac = nil // node identities: believed no more than its VTEP
 		}
+		live := (m.State == gossip.StateAlive || m.State == gossip.StateSuspect) && m.Trusted
+		held := m.Trusted && m.State == gossip.StateDead && time.Since(m.Since) < a.cfg.DeadHold()
+		v[m.Name] = nodeView{vtep: ip, alive: live || held, live: live, state: m.State, since: m.Since, upSince: m.UpSince, dvrMAC: mac,
+			network: slices.Contains(m.Meta.Roles, "network")}
 	}
 	v[a.cfg.Node] = nodeView{vtep: a.localIP, alive: true, live: true, state: gossip.StateAlive, upSince: a.upSince, dvrMAC: a.dvrMAC,
 		network: a.cfg.HasRole("network")}
 	return v
+}
+
+func (a *Agent) gossipMembers() []gossip.Member {
+	if a.gossip == nil {
+		return nil
+	}
+	return a.gossip.Members()
 }
 
 // desired is every map entry this node should hold.

@@ -84,7 +84,11 @@ type Config struct {
 	NetnsPrefix string `yaml:"netns_prefix"`
 	// MetricsListen is an optional IP:PORT serving Prometheus metrics on
 	// /metrics (bnet_ prefix). Off by default.
-	MetricsListen string   `yaml:"metrics_listen"`
+	MetricsListen string `yaml:"metrics_listen"`
+	// ResyncSeconds is the period of the full reconcile that repairs what
+	// was changed behind the agent's back (a detached TC link, a deleted map
+	// entry, the nftables table): the bound on how long it stays wrong.
+	ResyncSeconds int      `yaml:"resync_seconds"`
 	Security      Security `yaml:"security"`
 	Identity      Identity `yaml:"identity"`
 	// DHCPLeaseDuration is the lease, in seconds, the node's DHCP server
@@ -137,6 +141,7 @@ const (
 	DefaultCTMax    = 262144 // BNET_MAX_CT
 	DefaultCTPort   = 16384
 	DefaultLease    = 86400 // seconds, as Neutron's dhcp_lease_duration
+	DefaultResync   = 10    // seconds between full reconciles
 )
 
 var nodeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
@@ -197,6 +202,9 @@ func (c *Config) fillDefaults() {
 	}
 	if c.DHCPLeaseDuration == 0 {
 		c.DHCPLeaseDuration = DefaultLease
+	}
+	if c.ResyncSeconds == 0 {
+		c.ResyncSeconds = DefaultResync
 	}
 	if c.Security.CTMax == 0 {
 		c.Security.CTMax = DefaultCTMax
@@ -267,6 +275,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DHCPLeaseDuration < 10 || c.DHCPLeaseDuration > 1<<31-1 {
 		return fmt.Errorf("dhcp_lease_duration: %d seconds out of range (10-2147483647)", c.DHCPLeaseDuration)
+	}
+	if c.ResyncSeconds < 1 || c.ResyncSeconds > 3600 {
+		return fmt.Errorf("resync_seconds: %d out of range (1-3600)", c.ResyncSeconds)
 	}
 	if c.Security.CTMax < 1024 || c.Security.CTMax > 1<<24 {
 		return fmt.Errorf("security.ct_max: %d out of range (1024-16777216)", c.Security.CTMax)

@@ -23,6 +23,9 @@ var ErrNotFound = errors.New("not found")
 // errClosed is returned by writes after Close: accepting them would lose them.
 var errClosed = errors.New("store closed")
 
+// ErrLocked is Open's error when another process holds the state dir.
+var ErrLocked = errors.New("state dir in use by another process")
+
 // DefaultTombstoneTTL is how long a tombstone should be kept (the GC age the
 // agent uses): longer than any partition or node downtime the cluster is
 // expected to heal from, since a node away for longer could resurrect
@@ -94,7 +97,7 @@ func Open(dir, node string) (*Store, error) {
 	}
 	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lf.Close()
-		return nil, fmt.Errorf("open store: %s is in use by another store: %w", dir, err)
+		return nil, fmt.Errorf("open store %s: %w (%v)", dir, ErrLocked, err)
 	}
 	s := &Store{
 		dir:    dir,
