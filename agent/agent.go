@@ -88,6 +88,8 @@ type Agent struct {
 	synced    atomic.Bool   // first sync with the cluster done
 	resync    time.Duration // full reconcile period: bounds repair of what was changed behind our back
 	pinLock   *os.File      // flock on pin_dir: one agent per datapath
+	drained   chan struct{} // closed by Drain: Run returns
+	drainOnce sync.Once
 }
 
 // Run runs the agent until ctx is cancelled. Programs and maps stay pinned
@@ -164,7 +166,12 @@ func Run(ctx context.Context, configPath string) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// No gossip Leave: peers see this node silent and hold its
+			// entries (node_dead_hold) until it is back. Only a drain leaves.
 			log.Info("agent stopping; datapath stays programmed")
+			return nil
+		case <-a.drained:
+			log.Info("agent drained: left the cluster and stopped; datapath stays programmed")
 			return nil
 		case err := <-apiErr:
 			if err != nil && ctx.Err() == nil {
@@ -210,7 +217,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	a := &Agent{
 		cfg: cfg, log: log, localIP: netip.MustParseAddr(cfg.LocalIP),
 		physIfindex: map[string]int{}, statuses: map[string]status{},
-		kick: make(chan struct{}, 1), started: time.Now(),
+		kick: make(chan struct{}, 1), started: time.Now(), drained: make(chan struct{}),
 		resync: time.Duration(cfg.ResyncSeconds) * time.Second,
 	}
 	for _, s := range cfg.Gossip.Join {
@@ -242,7 +249,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	if a.netIDs, err = loadNetIDs(cfg.StateDir); err != nil {
 		return nil, err
 	}
-	if a.maps, a.progs, err = maps.Load(cfg.PinDir, maps.LoadOptions{CTMax: cfg.Security.CTMax}); err != nil {
+	if a.maps, a.progs, err = maps.Load(cfg.PinDir, maps.LoadOptions{CTMax: cfg.Security.CTMax, Log: log.With("part", "maps")}); err != nil {
 		return nil, fmt.Errorf("load datapath: %w", err)
 	}
 	if a.links, err = newAttacher(cfg.PinDir); err != nil {
@@ -586,6 +593,28 @@ func (a *Agent) sweep(wanted map[string]bool) {
 }
 
 // --- api.Backend ---
+
+// Drain takes the node out of the cluster for good: gossip Leave, so that
+// peers withdraw its ports and VTEP at once rather than hold them as they
+// would for a restart, then the agent stops. Starting it again rejoins.
+func (a *Agent) Drain() error {
+	if a.gossip == nil {
+		return fmt.Errorf("drain: gossip not started")
+	}
+	var err error
+	a.drainOnce.Do(func() {
+		a.log.Info("draining: leaving the cluster")
+		err = a.gossip.Leave(5 * time.Second)
+		// Stop even if the leave was not acknowledged by everyone: the
+		// notice is also gossiped, and a silent node is dead to its peers
+		// after the hold anyway.
+		time.AfterFunc(100*time.Millisecond, func() { close(a.drained) })
+	})
+	if err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	return nil
+}
 
 // RouterHost is the node holding router id's namespace, as every node
 // computes it.

@@ -72,6 +72,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v2.0/extensions", s.extensions)
 	mux.HandleFunc("GET /bnet/monitor", s.monitor)
 	mux.HandleFunc("POST /bnet/trace", s.trace)
+	mux.HandleFunc("POST /bnet/drain", s.drain)
 
 	mux.HandleFunc("GET /v2.0/networks", list("networks", s.viewNetworks))
 	mux.HandleFunc("POST /v2.0/networks", s.createNetwork)

@@ -50,6 +50,23 @@ func agentCommand() *cli.Command {
 					[]string{"id", "agent_type", "host", "vtep", "roles", "physnets", "alive", "admin_state_up", "binary"},
 					agentRow)
 			},
+		}, {
+			Name: "drain",
+			Usage: "take this node out of the cluster for good: the agent leaves (peers withdraw its ports at once, " +
+				"not after node_dead_hold as for a restart) and stops; the datapath stays; starting the agent rejoins",
+			Action: func(c *cli.Context) error {
+				if err := noArgs(c); err != nil {
+					return err
+				}
+				var rep struct {
+					Drained bool `json:"drained"`
+				}
+				if err := client(c).Do(c.Context, "POST", "/bnet/drain", nil, &rep); err != nil {
+					return fmt.Errorf("agent drain: %w", err)
+				}
+				_, err := fmt.Fprintln(getEnv(c).stdout, "drained: the node left the cluster and its agent stopped")
+				return err
+			},
 		}},
 	}
 }

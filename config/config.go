@@ -39,8 +39,8 @@ type Gossip struct {
 // Security sizes the datapath's connection tracking for security groups.
 type Security struct {
 	// CTMax is the capacity of the conntrack table shared by all ports of
-	// the node. Changing it on a node with pinned maps needs the ct pin
-	// removed (the running table cannot be resized).
+	// the node. Changing it on a node with pinned maps migrates the table
+	// at the next agent start: a new one of the new size, entries copied.
 	CTMax uint32 `yaml:"ct_max"`
 	// CTPortMax is how many of those entries one port may hold, so that one
 	// VM opening connections without end cannot starve the others.

@@ -43,12 +43,14 @@ gap() {
 		END { print g + 0 }'
 }
 
-# restart_under_load I SIG DOWN: stop node I's agent with SIG while a1
-# streams to a2 (UDP at 2000 pps, pings every 10 ms, one TCP connection),
-# leave it down DOWN seconds, start it again, and check nothing was lost.
+# restart_under_load I SIG DOWN [CONF]: stop node I's agent with SIG while
+# a1 streams to a2 (UDP at 2000 pps, pings every 10 ms, one TCP connection),
+# leave it down DOWN seconds, add the line CONF to its config, start it
+# again, and check nothing was lost.
 restart_under_load() {
-	local i=$1 sig=$2 down=$3 tag
-	tag=n$i-$(echo "$sig" | tr '[:upper:]' '[:lower:]')
+	local i=$1 sig=$2 down=$3 conf=${4:-} tag
+	RUNS=$((${RUNS:-0} + 1))
+	tag=$RUNS-n$i-$(echo "$sig" | tr '[:upper:]' '[:lower:]')
 	local secs=$((down + 7))
 	in_ns "$P-a1" iperf3 -c 10.61.0.12 -p 5201 -u -b 8M -l 500 -t $secs --json \
 		>"$WORK/iperf3-$tag.json" 2>&1 &
@@ -56,7 +58,8 @@ restart_under_load() {
 	in_ns "$P-a1" ping -n -i 0.01 -c $((secs * 100 - 100)) -W 1 10.61.0.12 >"$WORK/ping-$tag.log" 2>&1 &
 	local pinger=$!
 	rm -f "$WORK/tcp-$tag"
-	in_ns "$P-a1" $PROBE stream 10.61.0.12 22 "$WORK/tcp-$tag" >/dev/null 2>&1 &
+	# ip netns exec execs the probe: $! is the probe itself, and kill stops it.
+	ip netns exec "$P-a1" $PROBE stream 10.61.0.12 22 "$WORK/tcp-$tag" >/dev/null 2>&1 &
 	local tcp=$!
 	busywait 5000 test -s "$WORK/tcp-$tag"
 	sleep 1
@@ -75,6 +78,7 @@ restart_under_load() {
 	fi
 	local left=$(((t0 + down * 1000000000 - $(date +%s%N)) / 1000000))
 	[ "$left" -le 0 ] || sleep "$((left / 1000)).$(printf %03d $((left % 1000)))"
+	[ -z "$conf" ] || echo "$conf" >>"$WORK/n$i/bnet.yaml"
 	local down_count
 	down_count=$(cat "$WORK/tcp-$tag")
 	start_agent "$i" || return 1
@@ -115,6 +119,14 @@ restart_under_load 2 TERM 1
 restart_under_load 2 KILL 4
 # n1 names only itself as seed: it finds n2 again from peers.json.
 restart_under_load 1 KILL 1
+# An upgrade whose maps differ from the pinned ones (here: conntrack's size,
+# as a new binary's layout would): migrated, entries copied, nothing lost.
+restart_under_load 2 TERM 1 "security: {ct_max: 131072}"
+grep -q 'migrated.*map=ct' "$WORK/n2/agent.log"
+check_err $? "n2 did not log the migration of its ct map"
+[ "$(bn 2 -o json map list | jq '.maps[] | select(.name == "ct") | .capacity')" = 131072 ]
+check_err $? "n2's ct map was not resized to 131072"
+log_test "a pinned map of another layout is migrated on start"
 
 # A SIGTERM is a restart, not a departure: n1 never saw n2 leave.
 ! grep -q 'node="\?n2"\? .*left\|left.*n2' "$WORK/n1/agent.log"
@@ -220,4 +232,28 @@ done
 [ -z "$missing" ]
 check_err $? "a1 cannot reach acknowledged ports after kill -9:$missing"
 log_test "and their dataplane works"
+
+# Drain: n2 leaves for good. n1 withdraws n2's ports at once (a silent node
+# would be held for node_dead_hold, 30 s); starting the agent rejoins.
+remote_fdb() { bn 1 -o json fdb list | jq -e --arg v "$(vtep 2)" '[.fdb[] | select(.vtep == $v)] | length > 0'; }
+no_remote_fdb() { ! remote_fdb >/dev/null; }
+remote_fdb >/dev/null
+check_err $? "n1 has no fdb entry at n2's VTEP before the drain"
+pid2=$(cat "$WORK/n2/agent.pid")
+t0=$(date +%s%N)
+out=$(bn 2 agent drain 2>&1)
+check_err $? "bnet agent drain failed: $out"
+busywait 10000 bash -c "! kill -0 $pid2 2>/dev/null"
+check_err $? "n2's agent still runs after the drain"
+busywait 10000 no_remote_fdb
+check_err $? "n1 still has fdb entries at n2's VTEP 10 s after the drain"
+log "n2 drained: n1 withdrew its ports $((($(date +%s%N) - t0) / 1000000)) ms after bnet agent drain"
+grep -q "agent drained" "$WORK/n2/agent.log"
+check_err $? "n2's log does not say it drained"
+log_test "bnet agent drain: the node leaves and peers withdraw it at once"
+rm -f "$WORK/n2/bnet.sock"
+start_agent 2 || exit 1
+busywait 20000 vm_ping "$P-a1" 10.61.0.12
+check_err $? "a1 cannot reach a2 after n2 rejoined"
+log_test "a drained node rejoins when its agent starts"
 exit ${FAILED:-0}

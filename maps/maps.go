@@ -9,6 +9,7 @@ package maps
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -83,12 +84,14 @@ type Programs struct {
 
 // LoadOptions size the maps whose capacity is the operator's choice.
 type LoadOptions struct {
-	CTMax uint32 // ct entries; 0: BNET_MAX_CT
+	CTMax uint32       // ct entries; 0: BNET_MAX_CT
+	Log   *slog.Logger // where migrations are reported; nil: slog.Default()
 }
 
 // Load loads the programs with every map pinned by name in pinDir. The
 // directory is created if missing and existing pins are reused, so an
-// agent restart keeps the datapath state. Close releases FDs only.
+// agent restart keeps the datapath state; a pin whose layout differs from
+// this binary's is migrated first (migrate.go). Close releases FDs only.
 func Load(pinDir string, opt ...LoadOptions) (*Maps, *Programs, error) {
 	if err := os.MkdirAll(pinDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create pin dir %s: %w", pinDir, err)
@@ -97,8 +100,20 @@ func Load(pinDir string, opt ...LoadOptions) (*Maps, *Programs, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("load bnet BPF spec: %w", err)
 	}
-	if len(opt) > 0 && opt[0].CTMax > 0 {
-		spec.Maps[MapCT].MaxEntries = opt[0].CTMax
+	log := slog.Default()
+	if len(opt) > 0 {
+		if opt[0].CTMax > 0 {
+			spec.Maps[MapCT].MaxEntries = opt[0].CTMax
+		}
+		if opt[0].Log != nil {
+			log = opt[0].Log
+		}
+	}
+	// A pin left by another binary (an upgrade that changed a layout, or a
+	// changed security.ct_max) is migrated, never reused as it is nor left
+	// to fail the load.
+	if _, err := migrate(spec, pinDir, log); err != nil {
+		return nil, nil, fmt.Errorf("load bnet programs (pin dir %s): %w", pinDir, err)
 	}
 	var objs bnetObjects
 	opts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: pinDir}}
@@ -106,10 +121,6 @@ func Load(pinDir string, opt ...LoadOptions) (*Maps, *Programs, error) {
 		var verr *ebpf.VerifierError
 		if errors.As(err, &verr) {
 			return nil, nil, fmt.Errorf("load bnet programs (pin dir %s): %+v", pinDir, verr)
-		}
-		if errors.Is(err, ebpf.ErrMapIncompatible) {
-			return nil, nil, fmt.Errorf("load bnet programs: a map pinned in %s has another size or layout than this agent's (a changed security.ct_max resizes ct: remove %s to start it afresh): %w",
-				pinDir, filepath.Join(pinDir, MapCT), err)
 		}
 		return nil, nil, fmt.Errorf("load bnet programs (pin dir %s): %w", pinDir, err)
 	}
