@@ -255,6 +255,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	if a.links, err = newAttacher(cfg.PinDir); err != nil {
 		return nil, err
 	}
+	a.links.keep = true // until the first reconcile has programmed the maps
 	if a.dvrMAC, err = loadDVRMAC(cfg.StateDir, cfg.Node); err != nil {
 		return nil, err
 	}
@@ -386,6 +387,17 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	}
 	a.serveDHCP(d)
 	err := a.program(d)
+	if a.links.keep {
+		// The maps hold what this agent wants: its programs may now take
+		// over the node devices from the previous agent's (one atomic
+		// link update each: never a moment without a program).
+		a.links.keep = false
+		a.attachPhysnets()
+		a.attachUnderlay()
+		if e := a.links.attach(VXLANDevice, a.vxlanIfindex, a.progs.TunIn); e != nil {
+			a.log.Warn("attach VXLAN device", "err", e)
+		}
+	}
 
 	// Attach and raise local ports only once their map entries exist: a
 	// port forwards nothing before it is fully programmed.

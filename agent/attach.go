@@ -17,6 +17,12 @@ import (
 // link (link.Update), which never leaves the device without a program.
 type attacher struct {
 	dir string // <pin_dir>/links
+	// keep leaves a link that already runs some program on its device as
+	// it is: set from start until the new maps are programmed, so that the
+	// previous agent's programs, consistent with the maps they were loaded
+	// against (an upgrade may have migrated some), carry the traffic until
+	// then.
+	keep bool
 }
 
 func newAttacher(pinDir string) (*attacher, error) {
@@ -36,6 +42,9 @@ func (a *attacher) attach(ifname string, ifindex int, prog *ebpf.Program) error 
 	if l, err := link.LoadPinnedLink(p, nil); err == nil {
 		defer l.Close()
 		if info, err := l.Info(); err == nil && info.TCX() != nil && int(info.TCX().Ifindex) == ifindex {
+			if a.keep {
+				return nil
+			}
 			if err := l.Update(prog); err != nil {
 				return fmt.Errorf("update program on %s: %w", ifname, err)
 			}

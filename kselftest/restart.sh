@@ -43,12 +43,12 @@ gap() {
 		END { print g + 0 }'
 }
 
-# restart_under_load I SIG DOWN [CONF]: stop node I's agent with SIG while
+# restart_under_load I SIG DOWN [CMD]: stop node I's agent with SIG while
 # a1 streams to a2 (UDP at 2000 pps, pings every 10 ms, one TCP connection),
-# leave it down DOWN seconds, add the line CONF to its config, start it
-# again, and check nothing was lost.
+# leave it down DOWN seconds, run CMD (an upgrade), start it again, and
+# check nothing was lost.
 restart_under_load() {
-	local i=$1 sig=$2 down=$3 conf=${4:-} tag
+	local i=$1 sig=$2 down=$3 cmd=${4:-} tag
 	RUNS=$((${RUNS:-0} + 1))
 	tag=$RUNS-n$i-$(echo "$sig" | tr '[:upper:]' '[:lower:]')
 	local secs=$((down + 7))
@@ -78,7 +78,9 @@ restart_under_load() {
 	fi
 	local left=$(((t0 + down * 1000000000 - $(date +%s%N)) / 1000000))
 	[ "$left" -le 0 ] || sleep "$((left / 1000)).$(printf %03d $((left % 1000)))"
-	[ -z "$conf" ] || echo "$conf" >>"$WORK/n$i/bnet.yaml"
+	if [ -n "$cmd" ]; then
+		$cmd || check_err 1 "$cmd failed"
+	fi
 	local down_count
 	down_count=$(cat "$WORK/tcp-$tag")
 	start_agent "$i" || return 1
@@ -121,12 +123,28 @@ restart_under_load 2 KILL 4
 restart_under_load 1 KILL 1
 # An upgrade whose maps differ from the pinned ones (here: conntrack's size,
 # as a new binary's layout would): migrated, entries copied, nothing lost.
-restart_under_load 2 TERM 1 "security: {ct_max: 131072}"
-grep -q 'migrated.*map=ct' "$WORK/n2/agent.log"
-check_err $? "n2 did not log the migration of its ct map"
+bigger_ct() { echo "security: {ct_max: 131072}" >>"$WORK/n2/bnet.yaml"; }
+restart_under_load 2 TERM 1 bigger_ct
+grep -q 'migrated.*map=ct.*copied=[1-9]' "$WORK/n2/agent.log"
+check_err $? "n2 did not log the migration of its ct map with its entries copied"
 [ "$(bn 2 -o json map list | jq '.maps[] | select(.name == "ct") | .capacity')" = 131072 ]
 check_err $? "n2's ct map was not resized to 131072"
-log_test "a pinned map of another layout is migrated on start"
+log_test "a pinned map of another capacity is migrated on start, entries kept"
+# A layout that cannot be copied: n2's fdb pin replaced by one whose values
+# are 4 bytes shorter, as an older binary's would be. The running programs
+# keep their own fdb until the new agent has programmed the new one.
+old_fdb() {
+	local pins=/sys/fs/bpf/$P-n2 k v
+	k=$(bpftool -j map show pinned "$pins/fdb" | jq .bytes_key)
+	v=$(bpftool -j map show pinned "$pins/fdb" | jq .bytes_value)
+	rm "$pins/fdb" && bpftool map create "$pins/fdb" type hash key "$k" value $((v - 4)) entries 64 name fdb
+}
+restart_under_load 2 KILL 1 old_fdb
+grep -q 'migrated.*map=fdb.*ValueSize' "$WORK/n2/agent.log"
+check_err $? "n2 did not log the migration of its fdb map"
+bn 2 -o json fdb list | jq -e --arg v "$(vtep 1)" '[.fdb[] | select(.vtep == $v)] | length > 0' >/dev/null
+check_err $? "n2's migrated fdb was not programmed from the store"
+log_test "a pinned map of another layout is migrated on start, re-programmed"
 
 # A SIGTERM is a restart, not a departure: n1 never saw n2 leave.
 ! grep -q 'node="\?n2"\? .*left\|left.*n2' "$WORK/n1/agent.log"
