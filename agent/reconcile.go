@@ -375,6 +375,17 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 		// nodes through the physical network. The same VTEPs, and only
 		// they, may send us the network's tunnel traffic.
 		if typ := d.nets[id].Type; typ == model.TypeVXLAN || typ == model.TypeGRE {
+			// Endpoints no agent tells about (hardware VTEPs, legacy
+			// nodes) are listed in the config per segment.
+			for _, v := range a.cfg.StaticVTEPsOf(typ, d.nets[id].Segment) {
+				if v == a.localIP {
+					continue
+				}
+				if remotes[id] == nil {
+					remotes[id] = map[netip.Addr]bool{}
+				}
+				remotes[id][v] = true
+			}
 			for v := range remotes[id] {
 				fl.Remote = append(fl.Remote, v)
 				d.peers[maps.PeerRow{NetID: id, VTEP: v}] = true

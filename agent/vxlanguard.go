@@ -29,6 +29,9 @@ func (a *Agent) guardVXLAN(nodes map[string]nodeView) error {
 			want = append(want, nv.vtep)
 		}
 	}
+	// Static VTEPs are no members but are heard on their own segments;
+	// bnet_tun_in still judges the (segment, VTEP) pair.
+	want = append(want, a.cfg.AllStaticVTEPs()...)
 	slices.SortFunc(want, netip.Addr.Compare)
 	want = slices.Compact(want)
 

@@ -106,6 +106,20 @@ type Config struct {
 	// sees itself without a majority, and this delay covers the difference
 	// between the two sides' failure detection.
 	SNATFenceDelay *int `yaml:"snat_fence_delay"`
+	// StaticVTEPs are tunnel endpoints that are no bnet agents (a hardware
+	// VTEP, a legacy node with a kernel vxlan or gretap device): gossip
+	// cannot tell about them, so the operator lists them per segment.
+	StaticVTEPs []StaticVTEP `yaml:"static_vteps"`
+}
+
+// StaticVTEP is a non-bnet endpoint of one overlay segment: the segment's
+// floods (broadcast, unknown unicast) are replicated to each of its VTEPs,
+// and their tunnel traffic on that segment is admitted. Its MACs are not
+// known in advance: frames for them reach it as unknown unicast.
+type StaticVTEP struct {
+	Type    string   `yaml:"type"`    // vxlan | gre
+	Segment uint32   `yaml:"segment"` // VNI or GRE key
+	VTEPs   []string `yaml:"vteps"`   // unicast IPv4 addresses
 }
 
 // Dead-node hold and SNAT fence delay an operator gets by default.
@@ -288,6 +302,11 @@ func (c *Config) Validate() error {
 	if id := c.Identity; id.Enabled() && (id.CA == "" || id.Cert == "" || id.Key == "") {
 		return errors.New("identity: ca, cert and key go together (all three or none)")
 	}
+	for i, sv := range c.StaticVTEPs {
+		if err := sv.validate(); err != nil {
+			return fmt.Errorf("static_vteps[%d]: %w", i, err)
+		}
+	}
 	if c.PinDir == c.StateDir {
 		return errors.New("pin_dir and state_dir must differ")
 	}
@@ -314,3 +333,51 @@ func CheckVTEP(s string) error {
 
 // HasRole reports whether the node has role r.
 func (c *Config) HasRole(r string) bool { return slices.Contains(c.Roles, r) }
+
+func (sv StaticVTEP) validate() error {
+	if sv.Type != "vxlan" && sv.Type != "gre" {
+		return fmt.Errorf("type: %q (vxlan | gre)", sv.Type)
+	}
+	// VNIs are 24 bits; Neutron's GRE key range starts at 1 as well.
+	if sv.Segment < 1 || (sv.Type == "vxlan" && sv.Segment > 1<<24-1) {
+		return fmt.Errorf("segment: %d out of range for %s", sv.Segment, sv.Type)
+	}
+	if len(sv.VTEPs) == 0 {
+		return errors.New("vteps: empty")
+	}
+	for _, v := range sv.VTEPs {
+		if err := CheckVTEP(v); err != nil {
+			return fmt.Errorf("vteps: %w", err)
+		}
+	}
+	return nil
+}
+
+// StaticVTEPsOf is the static VTEPs of segment SEG of type TYP.
+func (c *Config) StaticVTEPsOf(typ string, seg uint32) []netip.Addr {
+	var out []netip.Addr
+	for _, sv := range c.StaticVTEPs {
+		if sv.Type != typ || sv.Segment != seg {
+			continue
+		}
+		for _, v := range sv.VTEPs {
+			if a, err := netip.ParseAddr(v); err == nil {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// AllStaticVTEPs is every static VTEP of every segment.
+func (c *Config) AllStaticVTEPs() []netip.Addr {
+	var out []netip.Addr
+	for _, sv := range c.StaticVTEPs {
+		for _, v := range sv.VTEPs {
+			if a, err := netip.ParseAddr(v); err == nil {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}

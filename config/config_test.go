@@ -102,3 +102,35 @@ func TestHoldAndFenceDefaults(t *testing.T) {
 		t.Fatalf("set: %v %v %v", c.DeadHold(), c.FenceDelay(), err)
 	}
 }
+
+func TestStaticVTEPs(t *testing.T) {
+	c, err := Parse([]byte(good + "static_vteps:\n- {type: vxlan, segment: 7001, vteps: [10.9.0.5, 10.9.0.6]}\n- {type: gre, segment: 7001, vteps: [10.9.0.7]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.StaticVTEPsOf("vxlan", 7001); len(got) != 2 || got[1].String() != "10.9.0.6" {
+		t.Fatalf("vxlan 7001: %v", got)
+	}
+	if got := c.StaticVTEPsOf("gre", 7001); len(got) != 1 || got[0].String() != "10.9.0.7" {
+		t.Fatalf("gre 7001: %v", got)
+	}
+	if got := c.StaticVTEPsOf("vxlan", 7002); len(got) != 0 {
+		t.Fatalf("vxlan 7002 has none: %v", got)
+	}
+	if got := c.AllStaticVTEPs(); len(got) != 3 {
+		t.Fatalf("all: %v", got)
+	}
+	bad := map[string]string{
+		"type":        "- {type: vlan, segment: 5, vteps: [10.9.0.5]}",
+		"no segment":  "- {type: gre, vteps: [10.9.0.5]}",
+		"vni too big": "- {type: vxlan, segment: 16777216, vteps: [10.9.0.5]}",
+		"no vteps":    "- {type: vxlan, segment: 5}",
+		"bad vtep":    "- {type: vxlan, segment: 5, vteps: [224.0.0.1]}",
+	}
+	for name, y := range bad {
+		_, err := Parse([]byte(good + "static_vteps:\n" + y + "\n"))
+		if err == nil || !strings.Contains(err.Error(), "static_vteps[0]") {
+			t.Errorf("%s: want a static_vteps[0] error, got %v", name, err)
+		}
+	}
+}
