@@ -5,7 +5,7 @@ cd "$(dirname "$0")" || exit 1
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
 	for t in *.sh; do
-		[ "$t" = lib.sh ] || [ "$t" = run.sh ] || tests+=("$t")
+		[ "$t" = lib.sh ] || [ "$t" = run.sh ] || [ "$t" = peer.sh ] || tests+=("$t")
 	done
 fi
 echo "TAP version 13"

@@ -34,6 +34,15 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# kselftest/interop_*.sh boot Debian's kernel as a test peer under qemu
+# (kselftest/peer.sh fetches the kernel itself). Best effort: without qemu
+# those tests skip, and the rest of the suite must not depend on it.
+if ! have qemu-system-x86_64; then
+	echo "installing: qemu-system-x86"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null ||
+		echo "warning: qemu-system-x86 not installed: kselftest/interop_*.sh will skip"
+fi
 if ! mountpoint -q /sys/fs/bpf; then
 	mount -t bpf bpf /sys/fs/bpf
 fi
