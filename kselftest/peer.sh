@@ -45,7 +45,7 @@ peer_fetch() {
 	local dir=$1 pkg=$2 ver deb
 	ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
 	if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
-		apt-get update -qq >/dev/null 2>&1
+		timeout 300 apt-get update -qq >/dev/null 2>&1
 		ver=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
 	fi
 	# A cached .deb of any version beats none when the registry is away.
@@ -54,7 +54,7 @@ peer_fetch() {
 		local want
 		want=$(ls "$dir/${pkg}_${ver/*:/}_"*.deb "$dir/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -1)
 		if [ -z "$want" ]; then
-			(cd "$dir" && apt-get download -q "$pkg=$ver" >/dev/null 2>&1)
+			(cd "$dir" && timeout 300 apt-get download -q "$pkg=$ver" >/dev/null 2>&1)
 			want=$(ls -t "$dir/${pkg}_"*.deb 2>/dev/null | head -1)
 		fi
 		deb=${want:-$deb}

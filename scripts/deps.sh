@@ -40,7 +40,8 @@ fi
 if ! have qemu-system-x86_64; then
 	echo "installing: qemu-system-x86"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null ||
+	# Bounded: an unreachable registry must not hang the whole suite here.
+	timeout 300 apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null ||
 		echo "warning: qemu-system-x86 not installed: kselftest/interop_*.sh will skip"
 fi
 if ! mountpoint -q /sys/fs/bpf; then
