@@ -28,8 +28,7 @@ PEER_CACHE=${BNET_PEER_CACHE:-/var/cache/bnet-peer}
 PEER_LAYOUT=1
 # What the interop tests need from the guest kernel, by module name; their
 # dependencies follow from each .ko's depends=. Built-in ones are skipped.
-PEER_MODULES="virtio_net virtio_pci e1000 ip_gre gre vxlan 8021q"
-PEER_SEQ=0
+PEER_MODULES="virtio_net virtio_pci ip_gre gre vxlan 8021q"
 
 peer_log() { printf '# peer: %s\n' "$*"; }
 
@@ -259,8 +258,8 @@ peer_boot() {
 # peer_run CMD: run CMD in the guest's shell; its output on stdout, its exit
 # code returned. Output lies between two markers only this call knows.
 peer_run() {
-	PEER_SEQ=$((PEER_SEQ + 1))
-	local tag=P$$x$PEER_SEQ out rc
+	# Unique in subshells too: $(peer_run ...) cannot count for the caller.
+	local tag=P$BASHPID${EPOCHREALTIME/./} out rc
 	printf '%s\n' "echo $tag-S; $*; printf '\\n$tag-E:%s\\n' \$?" >&"$PEER_FD"
 	if ! busywait 120000 grep -qa "^$tag-E:[0-9]" "$PEER_OUT"; then
 		echo "guest did not finish: $*" >&2
