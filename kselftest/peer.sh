@@ -179,6 +179,7 @@ peer_prepare() {
 	# TCG needs no /dev/kvm (see KERNEL-NOTES: kvm here cannot run it).
 	qemu-system-x86_64 -accel help 2>/dev/null | grep -qx tcg ||
 		peer_skip "qemu-system-x86_64 has no TCG software emulation"
+	[ -c /dev/net/tun ] || peer_skip "/dev/net/tun missing: qemu cannot give the guest a tap"
 	require ldd
 	mkdir -p "$PEER_CACHE/dl"
 	local lock kpkg kdeb bbdeb kver key
