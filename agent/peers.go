@@ -81,7 +81,10 @@ func (p *peerMemory) views() map[string]nodeView {
 			continue
 		}
 		mac, _ := net.ParseMAC(r.DVRMAC)
-		v[r.Name] = nodeView{vtep: ip, alive: true, dvrMAC: mac, network: r.Network}
+		// Alive and answering as far as quorum goes (a restarted SNAT node
+		// must not think itself cut off), but with no up-since time: never
+		// a candidate to take a router's SNAT on this belief alone.
+		v[r.Name] = nodeView{vtep: ip, alive: true, live: true, state: gossip.StateAlive, dvrMAC: mac, network: r.Network}
 	}
 	return v
 }

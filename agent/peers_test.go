@@ -10,6 +10,7 @@ import (
 
 	"github.com/bnet-dev/bnet/config"
 	"github.com/bnet-dev/bnet/gossip"
+	"github.com/bnet-dev/bnet/model"
 )
 
 func TestPeerMemoryRemembersLiveTrustedPeers(t *testing.T) {
@@ -71,16 +72,24 @@ func TestNodesBeforeFirstSyncKeepRememberedPeers(t *testing.T) {
 	dir := t.TempDir()
 	p, _ := loadPeers(dir)
 	if err := p.save("n2", []gossip.Member{{Name: "n1", Addr: "10.0.0.1:7946", State: gossip.StateAlive, Trusted: true,
-		Meta: gossip.Meta{VTEP: "10.0.0.1"}}}); err != nil {
+		Meta: gossip.Meta{VTEP: "10.0.0.1", Roles: []string{"network"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	a := &Agent{cfg: &config.Config{Node: "n2", LocalIP: "10.0.0.2"}, log: slog.New(slog.DiscardHandler), peers: p,
+	// Two network nodes: quorum needs both up.
+	a := &Agent{cfg: &config.Config{Node: "n2", LocalIP: "10.0.0.2", Roles: []string{"network"}}, log: slog.New(slog.DiscardHandler), peers: p,
 		joinSeeds: []string{"10.0.0.1:7946"}, started: time.Now()}
 	if a.checkSynced() {
 		t.Fatal("synced with nobody met")
 	}
-	if nv := a.nodes()["n1"]; !nv.alive || nv.vtep.String() != "10.0.0.1" {
+	nodes := a.nodes()
+	if nv := nodes["n1"]; !nv.alive || nv.vtep.String() != "10.0.0.1" {
 		t.Errorf("before the first sync n1 is %+v, want alive at 10.0.0.1", nv)
+	}
+	if !hasQuorum(nodes) {
+		t.Error("a remembered peer makes a restarted node think itself cut off")
+	}
+	if h := snatHosts(map[string]model.Router{"r": {ID: "r", AdminStateUp: true}}, nodes, "n2", 5*time.Second, time.Now()); h["r"] == "n1" {
+		t.Error("a peer believed only from memory was given a router's SNAT")
 	}
 	a.started = time.Now().Add(-syncTimeout - time.Second)
 	if !a.checkSynced() {
