@@ -9,10 +9,11 @@
 #   n1 (bnet, 10.254.0.11)                  $P-pe (10.254.0.50)
 #     xa 10.73.0.11 --- VXLAN VNI 7301 --- vx0 10.73.0.50   (listed)
 #     xb 10.74.0.11 --- VXLAN VNI 7302 --- vx1 10.74.0.50   (not listed)
+#     ga 10.75.0.11 --- GRE key 7303 ------ (no gretap here: forged, captured)
 source "$(dirname "$0")/lib.sh"
-require ping tcpdump python3 curl bridge
+require ping tcpdump tshark python3 curl bridge
 PE=$UNDERLAY.50
-CLOUD_CONF=$(printf 'static_vteps:\n- {type: vxlan, segment: 7301, vteps: [%s]}' "$PE")
+CLOUD_CONF=$(printf 'static_vteps:\n- {type: vxlan, segment: 7301, vteps: [%s]}\n- {type: gre, segment: 7303, vteps: [%s]}' "$PE" "$PE")
 cloud_up 1
 
 ip netns add "$P-pe"
@@ -72,5 +73,27 @@ in_ns "$P-pe" ping -c 2 -i 0.2 -W 1 10.74.0.11 >/dev/null
 [ $? -ne 0 ]
 check_err $? "a VTEP not listed for VNI 7302 got traffic into it"
 log_test "VXLAN: a VTEP not listed for a segment is neither flooded to nor heard"
+
+# GRE: this kernel has no gretap, so the static VTEP's side is a capture
+# and tunnel_forge.py (interop_gre.sh has a real gretap). bnet must flood
+# the VM's ARP to it and hear its GRE on key 7303.
+bn 1 network create g7303 --type gre --segment 7303 >/dev/null
+bn 1 subnet create gsub --network g7303 --cidr 10.75.0.0/24 >/dev/null
+seen_on 1 subnet gsub || exit 1
+bn 1 port create ga --network g7303 --ip 10.75.0.11 --mac fa:16:3e:75:00:11 --netns "$P-ga" >/dev/null
+capture_start "$P-pe" eth0 "proto gre"
+vm_ping "$P-ga" 10.75.0.50
+busywait 10000 bash -c "tcpdump -nn -r '$CAP_FILE' 2>/dev/null | grep -q ."
+n=$(capture_stop)
+arp=$(tshark -r "$CAP_FILE" -Y "gre && arp" -T fields -E occurrence=f -e ip.dst -e gre.key -e arp.opcode -e arp.dst.proto_ipv4 2>/dev/null | sort -u)
+[ "$arp" = "$(printf '%s\t0x00001c87\t1\t10.75.0.50' "$PE")" ]
+check_err $? "ga's ARP for 10.75.0.50 did not reach the static VTEP in GRE key 7303 ($n frames: '$arp')"
+capture_start "$P-ga" eth0 "udp port 9"
+in_ns "$P-pe" python3 "$LIB_DIR/tunnel_forge.py" eth0 "$(in_ns "$P-n1" cat /sys/class/net/eth0/address)" \
+	"$PE" "$(vtep 1)" 7303 fa:16:3e:75:00:11 fa:16:3e:75:00:50
+n=$(capture_stop)
+[ "$n" -eq 1 ]
+check_err $? "GRE from the static VTEP on key 7303: $n frames reached ga, want 1"
+log_test "GRE static VTEP: flooded to, heard"
 
 exit ${FAILED:-0}
