@@ -25,7 +25,7 @@
 
 PEER_CACHE=${BNET_PEER_CACHE:-/var/cache/bnet-peer}
 # Bumped whenever what goes into the initramfs changes: part of the cache key.
-PEER_LAYOUT=1
+PEER_LAYOUT=2
 # What the interop tests need from the guest kernel, by module name; their
 # dependencies follow from each .ko's depends=. Built-in ones are skipped.
 PEER_MODULES="virtio_net virtio_pci ip_gre gre vxlan 8021q"
@@ -151,6 +151,8 @@ peer_build() {
 	done
 	cat >"$rootfs/init" <<'EOF'
 #!/bin/sh
+# The kernel starts init with no PATH.
+export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
