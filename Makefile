@@ -5,7 +5,7 @@ VERSION ?= $(shell scripts/version.sh)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/bnet
 
-.PHONY: help deps generate build test unit kselftest lint check-generated clean package shellcheck lab lab-down bench
+.PHONY: help deps generate build test unit kselftest lint check-generated clean package shellcheck lab lab-down bench soak
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ check-generated: ## the committed BPF objects match the C sources
 	@scripts/check-generated.sh
 
 shellcheck: ## every shell script, warnings and worse
-	shellcheck -S warning -x -P kselftest kselftest/*.sh scripts/*.sh packaging/*.sh vagrant/*.sh bench/*.sh .ci/run
+	shellcheck -S warning -x -P kselftest kselftest/*.sh soak/*.sh scripts/*.sh packaging/*.sh vagrant/*.sh bench/*.sh .ci/run
 
 lint: ## go vet + gofmt
 	$(GO) vet ./...
@@ -46,6 +46,9 @@ lab-down: ## remove everything make lab made
 bench: deps build ## bnet against veth, a bridge, bridge+VXLAN and a NAT router, in namespaces; bench/results/ (not in make test)
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/bnetbench ./bench/bnetbench
 	BNET=$(CURDIR)/$(BIN) BNETBENCH=$(CURDIR)/bin/bnetbench bench/run.sh
+
+soak: build ## long runs, not in make test: thousands of ports created and deleted, maps and memory flat after (SOAK_SECONDS=300)
+	BNET=$(CURDIR)/$(BIN) bash soak/ports.sh
 
 package: build ## dist/bnet_<version>_amd64.deb and dist/bnet-<version>.x86_64.rpm (nfpm, pinned in go.mod)
 	@mkdir -p dist

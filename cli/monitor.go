@@ -15,7 +15,7 @@ import (
 func monitorCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "monitor",
-		Usage: "stream datapath drops live: reason, port, addresses (the agent must run)",
+		Usage: "stream datapath drops (and traces run) live: reason, port, addresses (the agent must run)",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "port", Usage: "only drops counted against this port (name or ID; on this node)"},
 			&cli.StringFlag{Name: "type", Usage: "event type: drop, trace or all", Value: "drop"},
