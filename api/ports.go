@@ -103,7 +103,7 @@ func (s *Server) newPort(p *model.Port, pending ...model.Port) error {
 	}
 	// On create, absent (or null) security_groups decode as nil: the
 	// project's default group.
-	groups, _ := s.sgState(p.ProjectID)
+	groups := s.sgGroups(p.ProjectID)
 	return model.PreparePortSecurityGroups(p, nil, p.SecurityGroups != nil, groups)
 }
 
@@ -190,7 +190,7 @@ func (s *Server) checkChangedPort(old model.Port, p *model.Port, sgGiven bool, p
 	if err := model.PreparePort(p, subs, s.portsWith(p.NetworkID, old.ID, pending)); err != nil {
 		return err
 	}
-	groups, _ := s.sgState(p.ProjectID)
+	groups := s.sgGroups(p.ProjectID)
 	return model.PreparePortSecurityGroups(p, &old, sgGiven, groups)
 }
 

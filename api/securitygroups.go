@@ -1,13 +1,18 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/bnet-dev/bnet/model"
+	"github.com/bnet-dev/bnet/store"
 )
 
 // Security groups (/v2.0/security-groups) and their rules
@@ -72,22 +77,47 @@ func checkRuleBody(in map[string]json.RawMessage) error {
 func securityGroupNotFound(id string) error     { return model.SecurityGroupNotFound(id) }
 func securityGroupRuleNotFound(id string) error { return model.SecurityGroupRuleNotFound(id) }
 
-// sgState returns the stored groups and rules, plus the default group (and
-// its rules) of each of projects that has none stored yet: what the store
-// will hold once ensureDefaults has run, for checks made before it runs.
-func (s *Server) sgState(projects ...string) ([]model.SecurityGroup, []model.SecurityGroupRule) {
+// sgGroups returns the stored groups plus the default group of each of
+// projects that has none stored yet: what the store will hold once
+// ensureDefaults has run, for checks made before it runs.
+func (s *Server) sgGroups(projects ...string) []model.SecurityGroup {
 	groups := decodeAll[model.SecurityGroup](s, model.KindSecurityGroup)
-	rules := decodeAll[model.SecurityGroupRule](s, model.KindSecurityGroupRule)
 	for _, p := range projects {
 		id := model.DefaultSecurityGroupID(p)
 		if slices.ContainsFunc(groups, func(g model.SecurityGroup) bool { return g.ID == id }) {
 			continue
 		}
-		g, rs := model.DefaultSecurityGroup(p, model.Now())
+		g, _ := model.DefaultSecurityGroup(p, model.Now())
 		groups = append(groups, g)
-		rules = append(rules, rs...)
 	}
-	return groups, rules
+	return groups
+}
+
+// groupRules returns the rules of group, stored or (for project's default
+// group not stored yet) about to be. Only records that mention the group's id
+// are decoded: checking a new rule against its siblings must not cost a
+// decode of every rule of the cloud, or adding N rules one by one is
+// quadratic in the cloud's rules, not only in the group's.
+func (s *Server) groupRules(group, project string) []model.SecurityGroupRule {
+	var out []model.SecurityGroupRule
+	for _, rec := range s.st.List(model.KindSecurityGroupRule) {
+		if !bytes.Contains(rec.Data, []byte(group)) {
+			continue
+		}
+		r, err := store.Decode[model.SecurityGroupRule](rec)
+		if err != nil {
+			s.log.Warn("skipping undecodable record", "kind", rec.Kind, "id", rec.ID, "err", err)
+			continue
+		}
+		if r.SecurityGroupID == group {
+			out = append(out, r)
+		}
+	}
+	if _, ok := s.st.Get(model.KindSecurityGroup, group); !ok && group == model.DefaultSecurityGroupID(project) {
+		_, rules := model.DefaultSecurityGroup(project, model.Now())
+		out = append(out, rules...)
+	}
+	return out
 }
 
 // ensureDefaults stores the default group of each of projects that has
@@ -153,7 +183,16 @@ func (s *Server) viewSecurityGroups(only string) []model.SecurityGroup {
 // node meanwhile) or not arrived yet applies to nothing, as the agent
 // sees it, and is not shown.
 func (s *Server) viewSecurityGroupRules(only string) []model.SecurityGroupRule {
-	rules := decodeAll[model.SecurityGroupRule](s, model.KindSecurityGroupRule)
+	var rules []model.SecurityGroupRule
+	if only != "" {
+		// One rule is one decode, not a decode of every rule: a create's
+		// answer would otherwise cost as much as a list.
+		if r, ok := decodeOne[model.SecurityGroupRule](s, model.KindSecurityGroupRule, only); ok {
+			rules = append(rules, r)
+		}
+	} else {
+		rules = decodeAll[model.SecurityGroupRule](s, model.KindSecurityGroupRule)
+	}
 	out := make([]model.SecurityGroupRule, 0, len(rules))
 	for _, r := range rules {
 		if only != "" && r.ID != only {
@@ -340,6 +379,16 @@ func (s *Server) deleteSecurityGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) createSecurityGroupRule(w http.ResponseWriter, r *http.Request) {
+	body, bulk, err := peekBulk(r, "security_group_rules")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if bulk != nil {
+		s.createSecurityGroupRules(w, r, bulk)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	in, err := readBody(r, "security_group_rule", securityGroupRuleAttrs, false)
 	if err != nil {
 		s.fail(w, r, err)
@@ -370,8 +419,8 @@ func (s *Server) createSecurityGroupRule(w http.ResponseWriter, r *http.Request)
 		if project == "" {
 			project = model.AdminProject
 		}
-		groups, rules := s.sgState(project)
-		if err := model.PrepareSecurityGroupRule(&rule, groups, rules); err != nil {
+		groups := s.sgGroups(project)
+		if err := model.PrepareSecurityGroupRule(&rule, groups, s.groupRules(rule.SecurityGroupID, project)); err != nil {
 			return err
 		}
 		if err := s.ensureDefaults(project); err != nil {
@@ -403,4 +452,123 @@ func (s *Server) deleteSecurityGroupRule(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// peekBulk reads r's body and, when it is Neutron's bulk form
+// {"<plural>": [...]}, returns the elements; otherwise the body, for the
+// single-object path to read again.
+func peekBulk(r *http.Request, plural string) ([]byte, []json.RawMessage, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, nil, badRequest("Failed to read the request body: %v", err)
+	}
+	if len(b) > maxBody {
+		return nil, nil, &model.Error{Code: http.StatusRequestEntityTooLarge, Type: "HTTPRequestEntityTooLarge", Msg: "Request body too large"}
+	}
+	var outer map[string]json.RawMessage
+	if json.Unmarshal(b, &outer) != nil {
+		return b, nil, nil // readBody says what is wrong with it
+	}
+	raw, ok := outer[plural]
+	if !ok {
+		return b, nil, nil
+	}
+	var elems []json.RawMessage
+	if len(outer) != 1 || json.Unmarshal(raw, &elems) != nil || len(elems) == 0 {
+		return nil, nil, badRequest("Resource body required: expected {\"%s\": [{...}, ...]}", plural)
+	}
+	return nil, elems, nil
+}
+
+// createSecurityGroupRules is Neutron's bulk create: every rule is checked
+// (against the stored rules and each other) before any is stored, and they
+// are stored in one write, so a bad rule anywhere changes nothing and the
+// agents reconcile the group once. As in Neutron, a bulk request adds to
+// one group.
+func (s *Server) createSecurityGroupRules(w http.ResponseWriter, r *http.Request, elems []json.RawMessage) {
+	rules := make([]model.SecurityGroupRule, len(elems))
+	now := model.Now()
+	for i, e := range elems {
+		one := *r
+		wrapped, _ := json.Marshal(map[string]json.RawMessage{"security_group_rule": e})
+		one.Body = io.NopCloser(bytes.NewReader(wrapped))
+		in, err := readBody(&one, "security_group_rule", securityGroupRuleAttrs, false)
+		if err == nil {
+			err = decodeOnto(in, nil, &rules[i])
+		}
+		if err != nil {
+			s.fail(w, r, ruleAt(i, err))
+			return
+		}
+		rule := &rules[i]
+		if rule.ProjectID == "" {
+			rule.ProjectID = rule.TenantID
+		}
+		if rule.SecurityGroupID != rules[0].SecurityGroupID {
+			s.fail(w, r, badRequest("Only allowed to update rules for one security profile at a time"))
+			return
+		}
+		rule.ID = model.NewID()
+		rule.CreatedAt = now
+		rule.UpdatedAt = now
+		rule.RevisionNumber = 1
+	}
+	err := func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		gid := rules[0].SecurityGroupID
+		project := rules[0].ProjectID
+		if g, ok := decodeOne[model.SecurityGroup](s, model.KindSecurityGroup, gid); ok && project == "" {
+			project = g.ProjectID
+		}
+		if project == "" {
+			project = model.AdminProject
+		}
+		groups, stored := s.sgGroups(project), s.groupRules(gid, project)
+		// Duplicates by key: among the group's stored rules and the new
+		// ones, one map instead of every pair.
+		have := map[string]string{}
+		for _, o := range stored {
+			if o.SecurityGroupID == gid {
+				have[model.RuleKey(o)] = o.ID
+			}
+		}
+		objs := make([]store.Obj, 0, len(rules))
+		for i := range rules {
+			if err := model.PrepareSecurityGroupRule(&rules[i], groups, nil); err != nil {
+				return ruleAt(i, err)
+			}
+			k := model.RuleKey(rules[i])
+			if id, ok := have[k]; ok {
+				return ruleAt(i, conflict("SecurityGroupRuleExists", "Security group rule already exists. Rule id is %s.", id))
+			}
+			have[k] = rules[i].ID
+			objs = append(objs, store.Obj{Kind: model.KindSecurityGroupRule, ID: rules[i].ID, Obj: rules[i]})
+		}
+		if err := s.ensureDefaults(project); err != nil {
+			return err
+		}
+		_, err := s.st.PutAll(objs)
+		return err
+	}()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := make([]model.SecurityGroupRule, 0, len(rules))
+	for _, rule := range rules {
+		out = append(out, s.viewSecurityGroupRules(rule.ID)...)
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"security_group_rules": out})
+}
+
+// ruleAt names the rule of a bulk request an error is about.
+func ruleAt(i int, err error) error {
+	var me *model.Error
+	if errors.As(err, &me) {
+		c := *me
+		c.Msg = fmt.Sprintf("security_group_rules[%d]: %s", i, me.Msg)
+		return &c
+	}
+	return fmt.Errorf("security_group_rules[%d]: %w", i, err)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/bnet-dev/bnet/store"
 )
@@ -80,6 +81,14 @@ func encode(typ byte, v any) ([]byte, error) {
 // quarter or more (more records per gossip packet), else plain JSON; a
 // record that fits limit bytes neither way gets errTooLarge and is left to
 // anti-entropy.
+// deflaters are reused: a flate writer at BestCompression allocates most
+// of a megabyte, which made a bulk write of thousands of records spend
+// its time in the allocator and the garbage collector.
+var deflaters = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, flate.BestCompression)
+	return w
+}}
+
 func encodeRecord(r store.Record, limit int) ([]byte, error) {
 	b, err := encode(msgRecord, r)
 	if err != nil {
@@ -87,9 +96,11 @@ func encodeRecord(r store.Record, limit int) ([]byte, error) {
 	}
 	var z bytes.Buffer
 	z.WriteByte(msgRecordZ)
-	w, _ := flate.NewWriter(&z, flate.BestCompression)
+	w := deflaters.Get().(*flate.Writer)
+	w.Reset(&z)
 	w.Write(b[1:])
 	w.Close()
+	deflaters.Put(w)
 	if z.Len() <= limit && z.Len() <= len(b)*3/4 {
 		return z.Bytes(), nil
 	}

@@ -303,6 +303,10 @@ func normalizeRemotePrefix(r *SecurityGroupRule) error {
 	return nil
 }
 
+// RuleKey is ruleKey for checks over many rules at once (a bulk create),
+// where comparing each new rule with every other would be quadratic.
+func RuleKey(r SecurityGroupRule) string { return ruleKey(r) }
+
 // ruleKey is what makes two rules of a group the same rule (Neutron's
 // _rule_to_key): a protocol by number whatever its spelling, "any"
 // remote the same as 0.0.0.0/0 or ::/0.

@@ -15,6 +15,7 @@ import (
 type SGResult struct {
 	Group   string  `json:"group_id"`
 	Rules   int     `json:"rules"`
+	Bulk    bool    `json:"bulk"`
 	Seconds float64 `json:"seconds"`
 }
 
@@ -29,12 +30,15 @@ type SGResult struct {
 //     (172.16.0.0/16), so the prefix trie grows with n.
 //
 // The group is the port's only group, so these rules are its whole policy.
+// With -bulk the rules go in one bulk POST (Neutron's
+// {"security_group_rules": [...]}), else one POST each.
 func sgRules(args []string) (any, error) {
 	fs := flag.NewFlagSet("sgrules", flag.ContinueOnError)
 	socket := fs.String("socket", "", "agent API socket")
 	name := fs.String("group", "", "name of the group to create")
 	n := fs.Int("n", 1, "rules")
 	client := fs.String("client", "", "the client prefix (CIDR) the benchmark's traffic comes from")
+	bulk := fs.Bool("bulk", false, "create the rules in one bulk POST")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -54,29 +58,38 @@ func sgRules(args []string) (any, error) {
 	if err := c.Do(ctx, "POST", "/v2.0/security-groups", map[string]any{"security_group": map[string]any{"name": *name}}, &g); err != nil {
 		return nil, fmt.Errorf("create group %s: %w", *name, err)
 	}
-	rule := func(attrs map[string]any) error {
-		attrs["security_group_id"] = g.SG.ID
-		attrs["direction"] = "ingress"
-		attrs["ethertype"] = "IPv4"
-		return c.Do(ctx, "POST", "/v2.0/security-group-rules", map[string]any{"security_group_rule": attrs}, nil)
-	}
-	if err := rule(map[string]any{"remote_ip_prefix": pfx.Masked().String()}); err != nil {
-		return nil, fmt.Errorf("rule 1: %w", err)
-	}
-	for i := 1; i < *n; i++ {
+	attrsOf := func(i int) map[string]any {
 		var attrs map[string]any
-		if i%2 == 1 {
+		switch {
+		case i == 0:
+			attrs = map[string]any{"remote_ip_prefix": pfx.Masked().String()}
+		case i%2 == 1:
 			p := 10000 + i
 			attrs = map[string]any{"protocol": "tcp", "port_range_min": p, "port_range_max": p,
 				"remote_ip_prefix": pfx.Masked().String()}
-		} else {
+		default:
 			p := 20000 + i
 			attrs = map[string]any{"protocol": "udp", "port_range_min": p, "port_range_max": p,
 				"remote_ip_prefix": fmt.Sprintf("172.16.%d.%d/32", i>>8&0xff, i&0xff)}
 		}
-		if err := rule(attrs); err != nil {
+		attrs["security_group_id"] = g.SG.ID
+		attrs["direction"] = "ingress"
+		attrs["ethertype"] = "IPv4"
+		return attrs
+	}
+	if *bulk {
+		all := make([]map[string]any, *n)
+		for i := range all {
+			all[i] = attrsOf(i)
+		}
+		if err := c.Do(ctx, "POST", "/v2.0/security-group-rules", map[string]any{"security_group_rules": all}, nil); err != nil {
+			return nil, fmt.Errorf("bulk create of %d rules: %w", *n, err)
+		}
+	}
+	for i := 0; i < *n && !*bulk; i++ {
+		if err := c.Do(ctx, "POST", "/v2.0/security-group-rules", map[string]any{"security_group_rule": attrsOf(i)}, nil); err != nil {
 			return nil, fmt.Errorf("rule %d: %w", i+1, err)
 		}
 	}
-	return SGResult{Group: g.SG.ID, Rules: *n, Seconds: time.Since(start).Seconds()}, nil
+	return SGResult{Group: g.SG.ID, Rules: *n, Bulk: *bulk, Seconds: time.Since(start).Seconds()}, nil
 }
