@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 
@@ -68,6 +70,9 @@ func sgCommand() *cli.Command {
 					&cli.StringFlag{Name: "remote-ip", Usage: "remote prefix (CIDR or address)", DefaultText: "any"},
 					&cli.StringFlag{Name: "remote-group", Usage: "remote security group (name or ID): its ports' addresses"},
 					&cli.StringFlag{Name: "description", Usage: "description"},
+					&cli.StringFlag{Name: "from", Usage: "add the rules of FILE (\"-\": stdin) in one request, all or none: " +
+						"a JSON list of Neutron rule objects ({\"direction\": \"ingress\", \"protocol\": \"tcp\", \"port_range_min\": 22, ...}); " +
+						"excludes the other rule flags", TakesFile: true},
 				},
 				Action: sgRuleAdd,
 			}, {
@@ -215,6 +220,9 @@ func sgRuleAdd(c *cli.Context) error {
 	}
 	fail := func(format string, a ...any) error {
 		return fmt.Errorf("sg rule add: "+format, a...)
+	}
+	if c.IsSet("from") {
+		return sgRuleAddFrom(c, arg, asJSON)
 	}
 	dir := c.String("direction")
 	if dir != model.DirIngress && dir != model.DirEgress {
@@ -377,4 +385,71 @@ func resolveIn(c *cli.Context, r resource, nameOrID, project string) (string, er
 	default:
 		return "", fmt.Errorf("multiple %ss named %s in project %s, use the ID", r.noun(), nameOrID, project)
 	}
+}
+
+// sgRuleAddFrom adds the rules of a file as one bulk request, which the
+// agent checks whole and stores in one write: a thousand rules take one
+// request and one reconcile instead of a thousand. It prints the new
+// rules' IDs, one a line.
+func sgRuleAddFrom(c *cli.Context, arg string, asJSON bool) error {
+	fail := func(format string, a ...any) error {
+		return fmt.Errorf("sg rule add --from: "+format, a...)
+	}
+	for _, f := range []string{"direction", "ethertype", "protocol", "port-min", "port-max", "remote-ip", "remote-group", "description"} {
+		if c.IsSet(f) {
+			return fail("--from excludes --%s: put it in the file's rules", f)
+		}
+	}
+	name := c.String("from")
+	var b []byte
+	var err error
+	if name == "-" {
+		b, err = io.ReadAll(os.Stdin)
+	} else {
+		b, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return fail("%w", err)
+	}
+	var rules []map[string]any
+	if err := json.Unmarshal(b, &rules); err != nil {
+		return fail("%s: want a JSON list of rule objects: %w", name, err)
+	}
+	if len(rules) == 0 {
+		return fail("%s holds no rules", name)
+	}
+	id, err := resolve(c, securityGroups, arg)
+	if err != nil {
+		return err
+	}
+	for i, r := range rules {
+		if r == nil {
+			return fail("%s: rule %d is not an object", name, i)
+		}
+		if g, ok := r["security_group_id"]; ok && g != id {
+			return fail("%s: rule %d names group %v, not %s", name, i, g, arg)
+		}
+		r["security_group_id"] = id
+	}
+	var raw json.RawMessage
+	body := map[string]any{"security_group_rules": rules}
+	if err := client(c).Do(c.Context, "POST", securityGroupRules.path(), body, &raw); err != nil {
+		return fmt.Errorf("add %d rules to security group %s: %w", len(rules), arg, err)
+	}
+	out := getEnv(c).stdout
+	if asJSON {
+		return printRaw(out, raw)
+	}
+	var made struct {
+		Rules []struct {
+			ID string `json:"id"`
+		} `json:"security_group_rules"`
+	}
+	if err := json.Unmarshal(raw, &made); err != nil || len(made.Rules) != len(rules) {
+		return fmt.Errorf("add rules to security group %s: unexpected answer %s", arg, raw)
+	}
+	for _, r := range made.Rules {
+		fmt.Fprintln(out, r.ID)
+	}
+	return nil
 }

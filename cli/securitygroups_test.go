@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -444,5 +445,82 @@ func TestSGAgainstAgent(t *testing.T) {
 	}
 	if len(stored) != 8 {
 		t.Errorf("rule records %v, want the two default groups' eight", stored)
+	}
+}
+
+// TestSGRuleAddFrom adds a file's rules in one request against the real API
+// server: all of them, or none when one is bad.
+func TestSGRuleAddFrom(t *testing.T) {
+	st, err := store.Open(t.TempDir(), "cmpt1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	dir, err := os.MkdirTemp("", "bnetsg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "bnet.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := api.NewServer(st, agentBackend{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeUnix(ctx, sock) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if i == 200 {
+			t.Fatal("api socket never appeared")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mustRun(t, "--socket", sock, "sg", "create", "web")
+	nfile := 0
+	file := func(body string) string {
+		nfile++
+		p := filepath.Join(dir, fmt.Sprintf("rules%d.json", nfile))
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	count := func() int {
+		var out struct {
+			Rules []any `json:"security_group_rules"`
+		}
+		if err := json.Unmarshal([]byte(mustRun(t, "--socket", sock, "-o", "json", "sg", "rule", "list", "web")), &out); err != nil {
+			t.Fatal(err)
+		}
+		return len(out.Rules)
+	}
+	before := count()
+	good := file(`[{"direction": "ingress", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22},
+		{"direction": "ingress", "protocol": "udp", "port_range_min": 53, "port_range_max": 53, "remote_ip_prefix": "10.0.0.0/8"},
+		{"direction": "ingress", "protocol": "icmp"}]`)
+	ids := strings.Fields(mustRun(t, "--socket", sock, "sg", "rule", "add", "web", "--from", good))
+	if len(ids) != 3 || len(ids[0]) != 36 || count() != before+3 {
+		t.Fatalf("added %q, %d rules now (from %d)", ids, count(), before)
+	}
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"--from", file(`[{"direction": "ingress", "protocol": "tcp", "port_range_min": 80, "port_range_max": 80},
+			{"direction": "ingress", "protocol": "bogus"}]`)}, "security_group_rules[1]"},
+		{[]string{"--from", good}, "already exists"},
+		{[]string{"--from", file(`{"direction": "ingress"}`)}, "JSON list"},
+		{[]string{"--from", file(`[]`)}, "no rules"},
+		{[]string{"--from", good, "--direction", "egress"}, "excludes --direction"},
+		{[]string{"--from", filepath.Join(dir, "missing.json")}, "no such file"},
+	} {
+		_, errOut, code := run(t, append([]string{"--socket", sock, "sg", "rule", "add", "web"}, c.args...)...)
+		if code != 1 || !strings.Contains(errOut, c.err) {
+			t.Errorf("%v: code %d err %q, want %q", c.args, code, errOut, c.err)
+		}
+		if n := count(); n != before+3 {
+			t.Fatalf("%v: a refused add left %d rules, want %d", c.args, n, before+3)
+		}
 	}
 }

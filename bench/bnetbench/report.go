@@ -570,7 +570,11 @@ func writeControl(w io.Writer, c map[string]json.RawMessage) {
 	for _, k := range sgs {
 		var s SGResult
 		if json.Unmarshal(c[k], &s) == nil {
-			fmt.Fprintf(w, "- A security group of %d rule(s) created through the API (one POST per rule) in %.2f s.\n", s.Rules, s.Seconds)
+			how := "one POST per rule"
+			if s.Bulk {
+				how = "one bulk POST"
+			}
+			fmt.Fprintf(w, "- A security group of %d rule(s) created through the API (%s) in %.2f s.\n", s.Rules, how, s.Seconds)
 		}
 	}
 	var pl PortLatResult
