@@ -62,7 +62,7 @@ func policyIPKey(r PolicyIPRow) (bnetPolicyIpKey, error) {
 func (m *Maps) PutPolicyIP(r PolicyIPRow) error {
 	k, err := policyIPKey(r)
 	if err == nil {
-		err = m.PolicyIPs.Put(&k, r.Class)
+		err = m.put(m.PolicyIPs, &k, r.Class)
 	}
 	if err != nil {
 		return fmt.Errorf("put policy %d %s %v: %w", r.PolicyID, DirName(r.Dir), r.Prefix, err)
@@ -134,7 +134,7 @@ func portMask(bits uint8) uint16 { return ^uint16(0) << (16 - bits) }
 func (m *Maps) PutPolicyPort(r PolicyPortRow) error {
 	k, err := policyPortKey(r)
 	if err == nil {
-		err = m.PolicyPorts.Put(&k, r.Rule)
+		err = m.put(m.PolicyPorts, &k, r.Rule)
 	}
 	if err != nil {
 		return fmt.Errorf("put policy class %d proto %d port %d/%d: %w", r.Class, r.Proto, r.Port, r.PortBits, err)

@@ -362,7 +362,7 @@ func (m *Maps) PutPort(r PortRow) error {
 			v.Flags |= f.flag
 		}
 	}
-	if err := m.Ports.Put(r.Ifindex, &v); err != nil {
+	if err := m.put(m.Ports, r.Ifindex, &v); err != nil {
 		return fmt.Errorf("put port %d: %w", r.Ifindex, err)
 	}
 	return nil
@@ -383,7 +383,7 @@ func (m *Maps) PutNetwork(r NetRow) error {
 		return fmt.Errorf("put network %d: %w", r.NetID, err)
 	}
 	v := bnetNetInfo{Type: typ, Segment: r.Segment, PhysIfindex: r.PhysIfindex, Mtu: r.MTU}
-	if err := m.Networks.Put(r.NetID, &v); err != nil {
+	if err := m.put(m.Networks, r.NetID, &v); err != nil {
 		return fmt.Errorf("put network %d: %w", r.NetID, err)
 	}
 	return nil
@@ -411,7 +411,7 @@ func (m *Maps) PutSegment(r SegmentRow) error {
 	if err != nil {
 		return fmt.Errorf("put segment %s/%d/%d: %w", r.Type, r.Ifindex, r.Segment, err)
 	}
-	if err := m.Segments.Put(&k, r.NetID); err != nil {
+	if err := m.put(m.Segments, &k, r.NetID); err != nil {
 		return fmt.Errorf("put segment %s/%d/%d: %w", r.Type, r.Ifindex, r.Segment, err)
 	}
 	return nil
@@ -451,7 +451,7 @@ func (m *Maps) PutFDB(r FDBRow) error {
 	case r.Ifindex == 0:
 		return fmt.Errorf("put fdb %d/%s: neither a local port nor a VTEP", r.NetID, r.MAC)
 	}
-	if err := m.FDB.Put(&k, &v); err != nil {
+	if err := m.put(m.FDB, &k, &v); err != nil {
 		return fmt.Errorf("put fdb %d/%s: %w", r.NetID, r.MAC, err)
 	}
 	return nil
@@ -479,7 +479,7 @@ func (m *Maps) PutARP(r ARPRow) error {
 	if err != nil {
 		return fmt.Errorf("put arp %d/%v: %w", r.NetID, r.IP, err)
 	}
-	if err := m.ARP.Put(&bnetArpKey{NetId: r.NetID, Ip: ip}, &bnetArpEntry{Mac: mac}); err != nil {
+	if err := m.put(m.ARP, &bnetArpKey{NetId: r.NetID, Ip: ip}, &bnetArpEntry{Mac: mac}); err != nil {
 		return fmt.Errorf("put arp %d/%v: %w", r.NetID, r.IP, err)
 	}
 	return nil
@@ -514,7 +514,7 @@ func (m *Maps) PutFlood(r FloodRow) error {
 		v.Remote[i] = u
 	}
 	v.N_remote = uint32(len(r.Remote))
-	if err := m.Flood.Put(r.NetID, &v); err != nil {
+	if err := m.put(m.Flood, r.NetID, &v); err != nil {
 		return fmt.Errorf("put flood %d: %w", r.NetID, err)
 	}
 	return nil
@@ -545,7 +545,7 @@ func (m *Maps) SetNodeCfg(c NodeCfg) error {
 		}
 		v.LocalIp = ip
 	}
-	if err := m.NodeCfg.Put(uint32(0), &v); err != nil {
+	if err := m.put(m.NodeCfg, uint32(0), &v); err != nil {
 		return fmt.Errorf("set node config: %w", err)
 	}
 	return nil
@@ -579,7 +579,7 @@ func peerKey(r PeerRow) (bnetPeerKey, error) {
 func (m *Maps) PutPeer(r PeerRow) error {
 	k, err := peerKey(r)
 	if err == nil {
-		err = m.Peers.Put(&k, uint32(1))
+		err = m.put(m.Peers, &k, uint32(1))
 	}
 	if err != nil {
 		return fmt.Errorf("put tunnel peer %d/%v: %w", r.NetID, r.VTEP, err)
@@ -642,7 +642,7 @@ func (m *Maps) PutNH(r NHRow) error {
 		return fmt.Errorf("put next hop %v: destination: %w", r.VTEP, err)
 	}
 	v := bnetNhEntry{Ifindex: r.Ifindex, Smac: src, Dmac: dst}
-	if err := m.NH.Put(k, &v); err != nil {
+	if err := m.put(m.NH, k, &v); err != nil {
 		return fmt.Errorf("put next hop %v: %w", r.VTEP, err)
 	}
 	return nil
@@ -706,7 +706,7 @@ func (m *Maps) PutRIF(r RIFRow) error {
 			return fmt.Errorf("put router interface %d: snat: %w", r.NetID, err)
 		}
 	}
-	if err := m.RIFs.Put(r.NetID, &v); err != nil {
+	if err := m.put(m.RIFs, r.NetID, &v); err != nil {
 		return fmt.Errorf("put router interface %d: %w", r.NetID, err)
 	}
 	return nil
@@ -769,7 +769,7 @@ func (m *Maps) PutRoute(r RouteRow) error {
 		if r.SNAT {
 			v.Flags |= routeSNAT
 		}
-		err = m.Routes.Put(&k, &v)
+		err = m.put(m.Routes, &k, &v)
 	}
 	if err != nil {
 		return fmt.Errorf("put route %d/%v: %w", r.RouterID, r.Prefix, err)
@@ -824,7 +824,7 @@ type DVRMACRow struct {
 func (m *Maps) PutDVRMAC(mac net.HardwareAddr) error {
 	b, err := macBytes(mac)
 	if err == nil {
-		err = m.DVRMACs.Put(&bnetMacKey{Mac: b}, uint32(1))
+		err = m.put(m.DVRMACs, &bnetMacKey{Mac: b}, uint32(1))
 	}
 	if err != nil {
 		return fmt.Errorf("put dvr mac %v: %w", mac, err)
@@ -848,7 +848,7 @@ func (m *Maps) DeleteDVRMAC(mac net.HardwareAddr) error {
 func (m *Maps) SetDVRSelf(mac net.HardwareAddr) error {
 	b, err := macBytes(mac)
 	if err == nil {
-		err = m.DVRSelf.Put(uint32(0), &bnetMacKey{Mac: b})
+		err = m.put(m.DVRSelf, uint32(0), &bnetMacKey{Mac: b})
 	}
 	if err != nil {
 		return fmt.Errorf("set own dvr mac %v: %w", mac, err)
@@ -902,10 +902,10 @@ func (m *Maps) PutFIP(r FIPRow) error {
 	}
 	// Inbound last: a floating IP answers from outside only once its way
 	// back out exists.
-	if err := m.FIPsOut.Put(&bnetArpKey{NetId: r.NetID, Ip: fixed}, &bnetFipOutInfo{Fip: fip, ExtNet: r.ExtNet}); err != nil {
+	if err := m.put(m.FIPsOut, &bnetArpKey{NetId: r.NetID, Ip: fixed}, &bnetFipOutInfo{Fip: fip, ExtNet: r.ExtNet}); err != nil {
 		return fmt.Errorf("put floating ip %v: %w", r.FIP, err)
 	}
-	if err := m.FIPsIn.Put(&bnetArpKey{NetId: r.ExtNet, Ip: fip}, &bnetFipInInfo{NetId: r.NetID, FixedIp: fixed}); err != nil {
+	if err := m.put(m.FIPsIn, &bnetArpKey{NetId: r.ExtNet, Ip: fip}, &bnetFipInInfo{NetId: r.NetID, FixedIp: fixed}); err != nil {
 		return fmt.Errorf("put floating ip %v: %w", r.FIP, err)
 	}
 	return nil
@@ -970,7 +970,7 @@ func (m *Maps) PutExtGW(r ExtGWRow) error {
 			return fmt.Errorf("put external gateway %d: next hop: %w", r.NetID, err)
 		}
 	}
-	if err := m.ExtGW.Put(r.NetID, &v); err != nil {
+	if err := m.put(m.ExtGW, r.NetID, &v); err != nil {
 		return fmt.Errorf("put external gateway %d: %w", r.NetID, err)
 	}
 	return nil
@@ -1033,7 +1033,7 @@ func (m *Maps) PutPortAddr(r PortAddrRow) error {
 	if err != nil {
 		return fmt.Errorf("port %d address %v: %w", r.Ifindex, r.Prefix, err)
 	}
-	if err := m.PortAddrs.Put(&k, &bnetArpEntry{Mac: mac}); err != nil {
+	if err := m.put(m.PortAddrs, &k, &bnetArpEntry{Mac: mac}); err != nil {
 		return fmt.Errorf("put port %d address %v: %w", r.Ifindex, r.Prefix, err)
 	}
 	return nil
@@ -1090,7 +1090,7 @@ func portMACKey(r PortMACRow) (bnetPortMacKey, error) {
 func (m *Maps) PutPortMAC(r PortMACRow) error {
 	k, err := portMACKey(r)
 	if err == nil {
-		err = m.PortMACs.Put(&k, uint32(1))
+		err = m.put(m.PortMACs, &k, uint32(1))
 	}
 	if err != nil {
 		return fmt.Errorf("put port %d mac %v: %w", r.Ifindex, r.MAC, err)
