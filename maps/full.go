@@ -43,3 +43,19 @@ func (m *Maps) mapName(mp *ebpf.Map) string {
 	}
 	return mp.String()
 }
+
+// putBatch writes n keys and values (slices) in one batch, E2BIG named as
+// in put.
+func (m *Maps) putBatch(mp *ebpf.Map, keys, vals any, n int) error {
+	if n == 0 {
+		return nil
+	}
+	done, err := mp.BatchUpdate(keys, vals, nil)
+	if err == nil && done != n {
+		err = fmt.Errorf("%d of %d written", done, n)
+	}
+	if err == nil || !errors.Is(err, unix.E2BIG) {
+		return err
+	}
+	return &fullError{name: m.mapName(mp), max: mp.MaxEntries(), err: err}
+}

@@ -436,23 +436,50 @@ func fdbKey(netID uint32, mac net.HardwareAddr) (bnetFdbKey, error) {
 
 // PutFDB places a MAC of a network on a local port or behind a remote VTEP.
 func (m *Maps) PutFDB(r FDBRow) error {
-	k, err := fdbKey(r.NetID, r.MAC)
+	k, v, err := fdbEntry(r)
+	if err == nil {
+		err = m.put(m.FDB, &k, &v)
+	}
 	if err != nil {
 		return fmt.Errorf("put fdb %d/%s: %w", r.NetID, r.MAC, err)
+	}
+	return nil
+}
+
+func fdbEntry(r FDBRow) (bnetFdbKey, bnetFdbEntry, error) {
+	k, err := fdbKey(r.NetID, r.MAC)
+	if err != nil {
+		return k, bnetFdbEntry{}, err
 	}
 	v := bnetFdbEntry{Ifindex: r.Ifindex}
 	switch {
 	case r.Ifindex != 0 && r.VTEP.IsValid():
-		return fmt.Errorf("put fdb %d/%s: both a local port and a VTEP", r.NetID, r.MAC)
+		return k, v, errors.New("both a local port and a VTEP")
 	case r.VTEP.IsValid():
 		if v.Vtep, err = ipToU32(r.VTEP); err != nil || v.Vtep == 0 {
-			return fmt.Errorf("put fdb %d/%s: bad VTEP %v", r.NetID, r.MAC, r.VTEP)
+			return k, v, fmt.Errorf("bad VTEP %v", r.VTEP)
 		}
 	case r.Ifindex == 0:
-		return fmt.Errorf("put fdb %d/%s: neither a local port nor a VTEP", r.NetID, r.MAC)
+		return k, v, errors.New("neither a local port nor a VTEP")
 	}
-	if err := m.put(m.FDB, &k, &v); err != nil {
-		return fmt.Errorf("put fdb %d/%s: %w", r.NetID, r.MAC, err)
+	return k, v, nil
+}
+
+// PutFDBs is PutFDB for many rows in one bpf(BPF_MAP_UPDATE_BATCH) call,
+// for a full reconcile of a large cloud. Every row is checked first; a
+// batch that does not fit fails with ErrFull, the rows before the one
+// that did not fit written.
+func (m *Maps) PutFDBs(rows []FDBRow) error {
+	keys := make([]bnetFdbKey, len(rows))
+	vals := make([]bnetFdbEntry, len(rows))
+	for i, r := range rows {
+		var err error
+		if keys[i], vals[i], err = fdbEntry(r); err != nil {
+			return fmt.Errorf("put fdb %d/%s: %w", r.NetID, r.MAC, err)
+		}
+	}
+	if err := m.putBatch(m.FDB, keys, vals, len(rows)); err != nil {
+		return fmt.Errorf("put %d fdb entries: %w", len(rows), err)
 	}
 	return nil
 }
@@ -481,6 +508,26 @@ func (m *Maps) PutARP(r ARPRow) error {
 	}
 	if err := m.put(m.ARP, &bnetArpKey{NetId: r.NetID, Ip: ip}, &bnetArpEntry{Mac: mac}); err != nil {
 		return fmt.Errorf("put arp %d/%v: %w", r.NetID, r.IP, err)
+	}
+	return nil
+}
+
+// PutARPs is PutARP for many rows in one batch, as PutFDBs.
+func (m *Maps) PutARPs(rows []ARPRow) error {
+	keys := make([]bnetArpKey, len(rows))
+	vals := make([]bnetArpEntry, len(rows))
+	for i, r := range rows {
+		ip, err := ipToU32(r.IP)
+		if err == nil {
+			vals[i].Mac, err = macBytes(r.MAC)
+		}
+		if err != nil {
+			return fmt.Errorf("put arp %d/%v: %w", r.NetID, r.IP, err)
+		}
+		keys[i] = bnetArpKey{NetId: r.NetID, Ip: ip}
+	}
+	if err := m.putBatch(m.ARP, keys, vals, len(rows)); err != nil {
+		return fmt.Errorf("put %d arp entries: %w", len(rows), err)
 	}
 	return nil
 }

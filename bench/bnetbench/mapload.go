@@ -18,7 +18,10 @@ import (
 // fresh maps, with the agent's own writers (maps.Put*), one syscall per
 // entry as the reconciler does.
 type MapLoadResult struct {
-	Kind       string  `json:"kind"` // remote (fdb + arp) or local (ports + port_macs + port_addrs + fdb + arp)
+	// remote (fdb + arp), remote-batch (the same in one
+	// BPF_MAP_UPDATE_BATCH per map) or local (ports + port_macs +
+	// port_addrs + fdb + arp)
+	Kind       string  `json:"kind"`
 	Ports      int     `json:"ports"`
 	Entries    int     `json:"entries"`
 	PutSeconds float64 `json:"put_seconds"`
@@ -66,7 +69,7 @@ func mapLoad(args []string) (any, error) {
 	for _, kind := range []struct {
 		name   string
 		counts string
-	}{{"remote", *remote}, {"local", *local}} {
+	}{{"remote", *remote}, {"remote-batch", *remote}, {"local", *local}} {
 		for _, s := range strings.Split(kind.counts, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil || n < 1 {
@@ -117,7 +120,22 @@ func localRow(i int) maps.PortRow {
 func loadPorts(m *maps.Maps, kind string, n int) (MapLoadResult, error) {
 	r := MapLoadResult{Kind: kind, Ports: n}
 	start := time.Now()
+	if kind == "remote-batch" {
+		fdb := make([]maps.FDBRow, n)
+		arp := make([]maps.ARPRow, n)
+		for i := range n {
+			fdb[i] = remoteFDB(i)
+			arp[i] = maps.ARPRow{NetID: netOf(i), IP: portIP(i), MAC: portMAC(i)}
+		}
+		if err := errors.Join(m.PutFDBs(fdb), m.PutARPs(arp)); err != nil {
+			return r, err
+		}
+		r.Entries = 2 * n
+	}
 	for i := range n {
+		if kind == "remote-batch" {
+			break
+		}
 		arp := maps.ARPRow{NetID: netOf(i), IP: portIP(i), MAC: portMAC(i)}
 		if kind == "remote" {
 			if err := m.PutFDB(remoteFDB(i)); err != nil {
