@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -161,7 +163,80 @@ func plugNetns(hostIf string, vm vmSide) (int, error) {
 			return fail(fmt.Errorf("default route via %s in %s: %w", vm.Gateway, vm.Netns, err))
 		}
 	}
+	vmEnds.Store(host.Attrs().Index, vmEnd{netns: vm.Netns, ifname: vmIf})
 	return host.Attrs().Index, nil
+}
+
+// vmEnd is where the VM end of a veth the agent plugged lives, by the host
+// end's ifindex, so that raising the host end can wait for it.
+type vmEnd struct{ netns, ifname string }
+
+var vmEnds sync.Map // int -> vmEnd
+
+// forwardTimeout bounds the wait for a raised port's ends to come up. The
+// wait is best effort: a port whose VM end stays down (its owner's doing)
+// is not an error of the agent's.
+const forwardTimeout = 5 * time.Second
+
+// linkUp raises a port's host end, last, once its maps and program are in
+// place, and waits until the port forwards. Raising it gives both veth
+// ends carrier, but each end transmits through the noop qdisc, dropping
+// every frame (tx_dropped), until the kernel's linkwatch work has
+// activated its real qdisc, which it does when it sets the operstate UP.
+// A VM whose first ARP fell into that window waited a second for the
+// retry; `port create --netns` now returns only once both ends are UP.
+func linkUp(ifindex int) error {
+	l, err := netlink.LinkByIndex(ifindex)
+	if err != nil {
+		return err
+	}
+	if l.Attrs().Flags&net.FlagUp != 0 {
+		return nil // raised before (the periodic reconcile of a port long up)
+	}
+	if err := netlink.LinkSetUp(l); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(forwardTimeout)
+	waitOperUp(netlink.LinkByIndex, ifindex, deadline)
+	if v, ok := vmEnds.Load(ifindex); ok {
+		waitVMEnd(v.(vmEnd), deadline)
+	}
+	return nil
+}
+
+func waitVMEnd(end vmEnd, deadline time.Time) {
+	ns, err := netns.GetFromName(end.netns)
+	if err != nil {
+		return
+	}
+	defer ns.Close()
+	vh, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return
+	}
+	defer vh.Close()
+	if vl, err := vh.LinkByName(end.ifname); err == nil {
+		waitOperUp(vh.LinkByIndex, vl.Attrs().Index, deadline)
+	}
+}
+
+// waitOperUp polls until the link's operstate is UP or the deadline.
+// Polling, not a netlink subscription: it is UP within milliseconds but
+// for a loaded machine's workqueue.
+func waitOperUp(get func(int) (netlink.Link, error), ifindex int, deadline time.Time) bool {
+	for {
+		l, err := get(ifindex)
+		if err != nil {
+			return false
+		}
+		if l.Attrs().OperState == netlink.OperUp {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // adoptDevice takes an existing tap or veth (a hypervisor's) as a port.
@@ -178,13 +253,6 @@ func adoptDevice(ifname string, mtu int) (int, error) {
 	return l.Attrs().Index, nil
 }
 
-func linkUp(ifindex int) error {
-	l, err := netlink.LinkByIndex(ifindex)
-	if err != nil {
-		return err
-	}
-	return netlink.LinkSetUp(l)
-}
 
 // unplug deletes a veth the agent created (its VM end goes with it).
 func unplug(hostIf string) error {
@@ -196,6 +264,7 @@ func unplug(hostIf string) error {
 		}
 		return err
 	}
+	vmEnds.Delete(l.Attrs().Index)
 	return netlink.LinkDel(l)
 }
 
