@@ -109,15 +109,15 @@ func (w *fuzzWorld) rawDump() (string, error) {
 	return b.String(), nil
 }
 
-// dropTotal is the number of packets drop_stats has counted, all reasons.
-func (w *fuzzWorld) dropTotal() (uint64, error) {
+// dropCounts is drop_stats per reason, all devices.
+func (w *fuzzWorld) dropCounts() (map[string]uint64, error) {
 	rows, err := w.m.DropRows()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var n uint64
+	n := map[string]uint64{}
 	for _, r := range rows {
-		n += r.Packets
+		n[r.Reason] += r.Packets
 	}
 	return n, nil
 }
@@ -377,13 +377,13 @@ func (w *fuzzWorld) check(t *testing.T, prog *ebpf.Program, ifindex uint32, fram
 		ret            uint32
 		out            []byte
 		runErr         error
-		drops0, drops1 uint64
+		drops0, drops1 map[string]uint64
 		tx0, tx1       uint64
 		config         string
 	)
 	err := w.inWorld(func() error {
 		var err error
-		if drops0, err = w.dropTotal(); err != nil {
+		if drops0, err = w.dropCounts(); err != nil {
 			return err
 		}
 		if tx0, err = txTotal(); err != nil {
@@ -393,7 +393,7 @@ func (w *fuzzWorld) check(t *testing.T, prog *ebpf.Program, ifindex uint32, fram
 		opts := &ebpf.RunOptions{Data: bytes.Clone(frame), DataOut: buf, Context: skbCtx{Ifindex: ifindex}}
 		ret, runErr = prog.Run(opts)
 		out = opts.DataOut
-		if drops1, err = w.dropTotal(); err != nil {
+		if drops1, err = w.dropCounts(); err != nil {
 			return err
 		}
 		if tx1, err = txTotal(); err != nil {
@@ -408,13 +408,23 @@ func (w *fuzzWorld) check(t *testing.T, prog *ebpf.Program, ifindex uint32, fram
 	if runErr != nil {
 		t.Fatalf("BPF_PROG_TEST_RUN on %d-byte frame: %v\n%x", len(frame), runErr, frame)
 	}
+	counted := false
+	for i, r := range reasonNames {
+		if drops1[r] > drops0[r] {
+			counted = true
+			fuzzSignal(i)
+		}
+	}
 	switch ret {
 	case ActShot:
-		if drops1 == drops0 && tx1 == tx0 {
+		fuzzSignal(40 + btoi(counted) + 2*btoi(tx1 > tx0))
+		if !counted && tx1 == tx0 {
 			t.Fatalf("dropped without a count and nothing sent\n%x", frame)
 		}
 	case ActRedirect:
+		fuzzSignal(44 + btoi(counted))
 	case ActNext:
+		fuzzSignal(46)
 		if !bytes.Equal(out, frame) {
 			t.Fatalf("passed on (TCX_NEXT) but changed:\n in %x\nout %x", frame, out)
 		}
@@ -676,6 +686,13 @@ func FuzzTunIn(f *testing.F) {
 		if err != nil {
 			t.Fatalf("trace run: %v\n%x", err, frame)
 		}
+		for _, st := range res.Steps {
+			if st.Kind == TraceDrop && int(st.A) < 40 {
+				fuzzSignal(int(st.A))
+			} else if st.Kind < 8 {
+				fuzzSignal(40 + int(st.Kind))
+			}
+		}
 		switch res.Ret {
 		case ActShot, ActRedirect:
 		default:
@@ -694,4 +711,118 @@ func FuzzTunIn(f *testing.F) {
 			t.Fatalf("live maps changed by a trace:\n%s\n%s", w.config, config)
 		}
 	})
+}
+
+// fuzzSignal gives the coverage-guided fuzzer a view of what happened in
+// BPF, which its Go coverage cannot see: each outcome (a drop reason, a
+// verdict class) is a distinct branch here, so a mutant that reaches a
+// new one is kept in the corpus.
+func fuzzSignal(k int) {
+	switch k {
+	case 0:
+		fuzzSink[0]++
+	case 1:
+		fuzzSink[1]++
+	case 2:
+		fuzzSink[2]++
+	case 3:
+		fuzzSink[3]++
+	case 4:
+		fuzzSink[4]++
+	case 5:
+		fuzzSink[5]++
+	case 6:
+		fuzzSink[6]++
+	case 7:
+		fuzzSink[7]++
+	case 8:
+		fuzzSink[8]++
+	case 9:
+		fuzzSink[9]++
+	case 10:
+		fuzzSink[10]++
+	case 11:
+		fuzzSink[11]++
+	case 12:
+		fuzzSink[12]++
+	case 13:
+		fuzzSink[13]++
+	case 14:
+		fuzzSink[14]++
+	case 15:
+		fuzzSink[15]++
+	case 16:
+		fuzzSink[16]++
+	case 17:
+		fuzzSink[17]++
+	case 18:
+		fuzzSink[18]++
+	case 19:
+		fuzzSink[19]++
+	case 20:
+		fuzzSink[20]++
+	case 21:
+		fuzzSink[21]++
+	case 22:
+		fuzzSink[22]++
+	case 23:
+		fuzzSink[23]++
+	case 24:
+		fuzzSink[24]++
+	case 25:
+		fuzzSink[25]++
+	case 26:
+		fuzzSink[26]++
+	case 27:
+		fuzzSink[27]++
+	case 28:
+		fuzzSink[28]++
+	case 29:
+		fuzzSink[29]++
+	case 30:
+		fuzzSink[30]++
+	case 31:
+		fuzzSink[31]++
+	case 32:
+		fuzzSink[32]++
+	case 33:
+		fuzzSink[33]++
+	case 34:
+		fuzzSink[34]++
+	case 35:
+		fuzzSink[35]++
+	case 36:
+		fuzzSink[36]++
+	case 37:
+		fuzzSink[37]++
+	case 38:
+		fuzzSink[38]++
+	case 39:
+		fuzzSink[39]++
+	case 40:
+		fuzzSink[40]++
+	case 41:
+		fuzzSink[41]++
+	case 42:
+		fuzzSink[42]++
+	case 43:
+		fuzzSink[43]++
+	case 44:
+		fuzzSink[44]++
+	case 45:
+		fuzzSink[45]++
+	case 46:
+		fuzzSink[46]++
+	case 47:
+		fuzzSink[47]++
+	}
+}
+
+var fuzzSink [48]int
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
