@@ -5,7 +5,7 @@ VERSION ?= $(shell scripts/version.sh)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/bnet
 
-.PHONY: help deps generate build test unit kselftest lint check-generated clean package shellcheck lab lab-down bench soak
+.PHONY: help deps generate build test unit fuzz kselftest lint check-generated clean package shellcheck lab lab-down bench soak
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -19,10 +19,14 @@ generate: ## compile bpf/*.c and regenerate the committed bpf2go output
 build: ## build bin/bnet (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/bnet
 
-test: deps build check-generated shellcheck unit kselftest ## everything CI runs: Go tests (incl. BPF unit tests) and kselftests
+test: deps build check-generated shellcheck unit fuzz kselftest ## everything CI runs: Go tests (incl. BPF unit tests) and kselftests
 
 unit: ## Go unit tests, BPF_PROG_TEST_RUN tests included (root)
 	$(GO) test -count=1 ./...
+
+FUZZTIME ?= 5s
+fuzz: ## every Go fuzz target (BPF programs, API, store, gossip) for FUZZTIME each; longer: make fuzz FUZZTIME=2m
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 kselftest: build ## multi-node clouds in netns with real agents and real packets
 	BNET=$(CURDIR)/$(BIN) kselftest/run.sh $(TESTS)
