@@ -180,6 +180,12 @@ func Parse(b []byte) (*Config, error) {
 	dec.KnownFields(true)
 	// An empty document is empty config: Validate then names what is missing.
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		// yaml.v3 lists type errors one per line: an agent that cannot
+		// start says why on one line (a journal or a kselftest reads it).
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("yaml: %s", strings.Join(te.Errors, "; "))
+		}
 		return nil, err
 	}
 	c.fillDefaults()

@@ -71,8 +71,30 @@ func TestParseBad(t *testing.T) {
 		"huge fence":         good + "snat_fence_delay: 3600\n",
 	}
 	for name, in := range cases {
-		if _, err := Parse([]byte(in)); err == nil {
+		_, err := Parse([]byte(in))
+		switch {
+		case err == nil:
 			t.Errorf("%s: accepted", name)
+		case strings.Contains(err.Error(), "\n") || err.Error() == "":
+			// The agent exits with this as its one line.
+			t.Errorf("%s: error is not one line: %q", name, err)
+		}
+	}
+}
+
+// TestParseBadNamesTheKey: the one line says which key is wrong.
+func TestParseBadNamesTheKey(t *testing.T) {
+	for in, want := range map[string]string{
+		good + "bogus: 1\n": "bogus",
+		strings.Replace(good, "vxlan_port: 4789", "vxlan_port: abc", 1):               "abc",
+		good + "roles: [x]\n" + "bogus2: [\n":                                         "line",
+		strings.Replace(good, "local_ip: 192.168.120.21", "local_ip: 300.1.1.1", 1):   "local_ip",
+		strings.Replace(good, "underlay_mtu: 1500", "underlay_mtu: 500", 1):           "underlay_mtu",
+		strings.Replace(good, "join: [192.168.120.11:7946]", "join: [nohostport]", 1): "join",
+	} {
+		_, err := Parse([]byte(in))
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("error %q: want one line naming %q", err, want)
 		}
 	}
 }
