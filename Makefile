@@ -51,7 +51,8 @@ bench: deps build ## bnet against veth, a bridge, bridge+VXLAN and a NAT router,
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/bnetbench ./bench/bnetbench
 	BNET=$(CURDIR)/$(BIN) BNETBENCH=$(CURDIR)/bin/bnetbench bench/run.sh
 
-soak: build ## long runs, not in make test: thousands of ports created and deleted, maps and memory flat after (SOAK_SECONDS=300)
+soak: build ## long runs, not in make test: every fuzz target for SOAK_FUZZTIME (2m), then ports created and deleted for SOAK_SECONDS (300), maps and memory flat after
+	GO=$(GO) FUZZTIME=$(or $(SOAK_FUZZTIME),2m) scripts/fuzz.sh
 	BNET=$(CURDIR)/$(BIN) bash soak/ports.sh
 
 package: build ## dist/bnet_<version>_amd64.deb and dist/bnet-<version>.x86_64.rpm (nfpm, pinned in go.mod)

@@ -253,7 +253,6 @@ func adoptDevice(ifname string, mtu int) (int, error) {
 	return l.Attrs().Index, nil
 }
 
-
 // unplug deletes a veth the agent created (its VM end goes with it).
 func unplug(hostIf string) error {
 	l, err := netlink.LinkByName(hostIf)
