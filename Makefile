@@ -5,7 +5,7 @@ VERSION ?= $(shell scripts/version.sh)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/bnet
 
-.PHONY: help deps generate build test unit fuzz kselftest lint check-generated clean package shellcheck lab lab-down bench soak
+.PHONY: help deps generate build test unit fuzz kselftest lint check-generated clean package shellcheck lab lab-down bench soak test-interop
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -27,6 +27,10 @@ unit: ## Go unit tests, BPF_PROG_TEST_RUN tests included (root)
 FUZZTIME ?= 5s
 fuzz: ## every Go fuzz target (BPF programs, API, store, gossip) for FUZZTIME each; longer: make fuzz FUZZTIME=2m
 	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+test-interop: deps build ## interop kselftests against Debian 12's kernel booted under qemu (gretap, 802.1Q, kernel vxlan peers); installs qemu
+	INTEROP=1 scripts/deps.sh
+	BNET=$(CURDIR)/$(BIN) kselftest/run.sh $$(cd kselftest && grep -l '^source .*peer\.sh' interop_*.sh)
 
 kselftest: build ## multi-node clouds in netns with real agents and real packets
 	BNET=$(CURDIR)/$(BIN) kselftest/run.sh $(TESTS)
