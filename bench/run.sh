@@ -347,6 +347,43 @@ control() {
 		-network cp -pinger "$P-cpp" -netns-prefix "$P-cp" -ip-base 10.86.0.10 -n "$CP_PORTS" >"$RUN/cp/portlat.json"
 	log "control plane: map writes"
 	"$BB" mapload -pin-dir "/sys/fs/bpf/$P-mapload" >"$RUN/cp/mapload.json"
+	agent_memory
+}
+
+# agent_memory: n1's agent RSS before and after a simulated node (a store
+# and gossip member in bnetbench, on n2's underlay address) hands it
+# MEM_PORTS remote ports of a network n1 has a port in.
+agent_memory() {
+	local n=${MEM_PORTS:-10000} pid net sub sim start end before peak after f=0
+	log "control plane: agent memory with $n remote ports"
+	bn 1 network create mem --type vxlan --segment 190 >/dev/null
+	bn 1 subnet create mem-sub --network mem --cidr 10.90.0.0/16 >/dev/null
+	seen_everywhere subnet mem-sub || exit 1
+	mkport 1 mem1 --network mem --ip 10.90.0.11 --netns "$P-mem1"
+	net=$(bn 1 -o json network show mem | jq -r .network.id)
+	sub=$(bn 1 -o json subnet show mem-sub | jq -r .subnet.id)
+	pid=$(cat "$WORK/n1/agent.pid")
+	sleep 3
+	before=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+	in_ns "$P-n2" "$BB" remoteports -bind "$(vtep 2):7950" -join "$(vtep 1):7946" -dir "$WORK/sim" \
+		-network "$net" -subnet "$sub" -cidr 10.90.0.0/16 -n "$n" 2>/dev/null &
+	sim=$!
+	start=$(date +%s.%N)
+	for _ in $(seq 1 300); do
+		f=$(bn 1 -o json fdb list | jq '.fdb | length')
+		[ "$f" -ge "$n" ] && break
+		sleep 1
+	done
+	end=$(date +%s.%N)
+	peak=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+	sleep 10
+	after=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+	jq -n --argjson n "$n" --argjson fdb "$f" --argjson before "$before" --argjson after "$after" \
+		--argjson peak "$peak" --argjson t0 "$start" --argjson t1 "$end" \
+		'{remote_ports: $n, fdb_entries: $fdb, rss_kb_before: $before, rss_kb_after: $after,
+		  rss_kb_peak: $peak, seconds_to_program: ($t1 - $t0)}' >"$RUN/cp/agentmem.json"
+	kill "$sim"
+	wait "$sim" 2>/dev/null
 }
 
 gossip() {

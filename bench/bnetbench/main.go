@@ -23,14 +23,15 @@ func main() {
 		usage()
 	}
 	cmds := map[string]func([]string) (any, error){
-		"rr-server": rrServer,
-		"rr":        rrClient,
-		"progstats": progStats,
-		"sgrules":   sgRules,
-		"portlat":   portLat,
-		"mapload":   mapLoad,
-		"gossip":    gossipSim,
-		"report":    report,
+		"rr-server":   rrServer,
+		"rr":          rrClient,
+		"progstats":   progStats,
+		"sgrules":     sgRules,
+		"portlat":     portLat,
+		"mapload":     mapLoad,
+		"remoteports": remotePorts,
+		"gossip":      gossipSim,
+		"report":      report,
 	}
 	f, ok := cmds[os.Args[1]]
 	if !ok {

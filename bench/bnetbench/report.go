@@ -21,7 +21,7 @@ import (
 //	paths.txt                 name|kind|client|server|ip|baselines|description
 //	m/PATH.TEST.ROUND.json    iperf3 -J or rr output; ROUND "stats" is the stats phase
 //	stats/PATH.TEST.{before,after}.json   progstats around the stats phase
-//	cp/*.json                 sgrules-N, portlat, mapload, gossip
+//	cp/*.json                 sgrules-N, portlat, mapload, agentmem, gossip
 //	meta.json                 kernel, CPU, date, ...
 
 // Metric names, in table order; all but the latencies are higher-better.
@@ -605,6 +605,18 @@ func writeControl(w io.Writer, c map[string]json.RawMessage) {
 		for _, l := range ml.Limits {
 			fmt.Fprintf(w, "\nAt the limit: `%s` holds %d entries (filled %d); the next write fails with: `%s`.\n", l.Map, l.Capacity, l.Filled, l.Error)
 		}
+	}
+	var am struct {
+		Ports  int     `json:"remote_ports"`
+		FDB    int     `json:"fdb_entries"`
+		Before int     `json:"rss_kb_before"`
+		After  int     `json:"rss_kb_after"`
+		Peak   int     `json:"rss_kb_peak"`
+		Secs   float64 `json:"seconds_to_program"`
+	}
+	if b, ok := c["agentmem"]; ok && json.Unmarshal(b, &am) == nil {
+		fmt.Fprintf(w, "\nAgent memory: n1's RSS %.1f MB, then %.1f MB with %d remote ports (fdb holding %d entries after %.1f s; peak %.1f MB).\n",
+			float64(am.Before)/1024, float64(am.After)/1024, am.Ports, am.FDB, am.Secs, float64(am.Peak)/1024)
 	}
 	if b, ok := c["gossip"]; ok {
 		writeGossip(w, b)
