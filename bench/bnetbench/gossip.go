@@ -146,6 +146,11 @@ type GossipRun struct {
 	Death       Dist    `json:"death"`
 	DeathAllS   float64 `json:"death_all_s"`
 	DeathMissed int     `json:"death_missed"`
+	// All traffic from the death until every member saw it, per surviving
+	// member and second: the suspicion and dead messages on top of the
+	// background.
+	DeathBytes        uint64  `json:"death_bytes"`
+	DeathBpsPerMember float64 `json:"death_bytes_per_s_per_member"`
 	// Members suspected or declared dead that were alive, after forming.
 	FalseSuspicions int    `json:"false_suspicions"`
 	PacketsLost     uint64 `json:"packets_lost"`
@@ -328,6 +333,7 @@ func simulate(n int, timeout time.Duration) (res GossipRun) {
 	}
 
 	// A member dies: stops answering without leaving.
+	b0 = mnet.bytes.Load()
 	t0 = time.Now()
 	_ = members[victim].t.Shutdown()
 	_ = members[victim].g.Shutdown()
@@ -345,6 +351,10 @@ func simulate(n int, timeout time.Duration) (res GossipRun) {
 		res.Error = "not every member saw the dead one dead"
 	}
 	res.DeathAllS, res.Death, res.DeathMissed = since(t0, deadAt, &mu, victim)
+	res.DeathBytes = mnet.bytes.Load() - b0
+	if el := time.Since(t0).Seconds(); el > 0 && n > 1 {
+		res.DeathBpsPerMember = float64(res.DeathBytes) / el / float64(n-1)
+	}
 	mu.Lock()
 	res.FalseSuspicions = len(falseSusp)
 	mu.Unlock()
@@ -392,11 +402,11 @@ func writeGossip(w io.Writer, b json.RawMessage) {
 	}
 	fmt.Fprintln(w, "\nGossip: N members in one process (real stores and memberlist with bnet's delegate at production timings, an in-memory network):")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| members | formed s | port record reaches members: p50 / p99 / all ms | bytes sent meanwhile (all traffic) | silent death seen dead by all s (p50) | false suspicions | error |")
-	fmt.Fprintln(w, "|---:|---:|---|---:|---:|---:|---|")
+	fmt.Fprintln(w, "| members | formed s | port record reaches members: p50 / p99 / all ms | bytes sent meanwhile (all traffic) | silent death seen dead by all s (p50) | B/s per member: background / until all saw the death | false suspicions | error |")
+	fmt.Fprintln(w, "|---:|---:|---|---:|---:|---|---:|---|")
 	for _, r := range runs {
-		fmt.Fprintf(w, "| %d | %.1f | %.0f / %.0f / %.0f | %d | %.1f (%.1f) | %d | %s |\n", r.Members, r.FormedS,
+		fmt.Fprintf(w, "| %d | %.1f | %.0f / %.0f / %.0f | %d | %.1f (%.1f) | %.0f / %.0f | %d | %s |\n", r.Members, r.FormedS,
 			r.Change.P50us/1e3, r.Change.P99us/1e3, r.ChangeAllS*1e3, r.ChangeBytes, r.DeathAllS, r.Death.P50us/1e6,
-			r.FalseSuspicions, r.Error)
+			r.BackgroundBpsPerMember, r.DeathBpsPerMember, r.FalseSuspicions, r.Error)
 	}
 }
