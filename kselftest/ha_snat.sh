@@ -16,7 +16,8 @@
 source "$(dirname "$0")/lib.sh"
 require ping nft
 NETWORK_NODES="1 2"
-SNAT_FENCE_DELAY=2
+# Margin over the failure detectors' skew on a loaded 2-core test machine.
+SNAT_FENCE_DELAY=3
 cloud_up 4
 
 bn 1 network create public --type flat --physnet public --external >/dev/null
@@ -110,7 +111,7 @@ converged() {
 busywait 20000 converged
 check_err $? "after the heal: the port deleted during the partition came back, or the one created on n$h is missing somewhere"
 log_test "partition healed: n$h rejoined; a delete and a create made on either side hold everywhere"
-sleep 6 # past twice the fence delay: any move back is done
+sleep 8 # past twice the fence delay: any move back is done
 busywait 10000 vm_ping "$P-a3" 203.0.113.1
 check_err $? "a3 cannot reach the outside after the partition healed"
 kill "$W" 2>/dev/null
