@@ -80,7 +80,8 @@ type Agent struct {
 	wake *time.Timer
 	// upSince is when this node last gained a majority of the cluster (see
 	// snatHosts); zero while it has none.
-	upSince time.Time
+	// Unix nanoseconds, 0: none; read by the API goroutines too.
+	upSince atomic.Int64
 
 	// Start-up and peer liveness (peers.go).
 	peers     *peerMemory
@@ -141,7 +142,7 @@ func Run(ctx context.Context, configPath string) error {
 	a.st.OnChange(func(_ store.Record, _ bool) { a.trigger() })
 	g.OnMembership(a.trigger)
 
-	a.upSince = a.startUpSince()
+	a.setUpSince(a.startUpSince())
 	if err := a.Reconcile(ctx); err != nil {
 		log.Warn("first reconcile", "err", err)
 	}

@@ -130,7 +130,7 @@ func (a *Agent) nodes() map[string]nodeView {
 		v[m.Name] = nodeView{vtep: ip, alive: live || held, live: live, state: m.State, since: m.Since, upSince: m.UpSince, dvrMAC: mac,
 			network: slices.Contains(m.Meta.Roles, "network")}
 	}
-	v[a.cfg.Node] = nodeView{vtep: a.localIP, alive: true, live: true, state: gossip.StateAlive, upSince: a.upSince, dvrMAC: a.dvrMAC,
+	v[a.cfg.Node] = nodeView{vtep: a.localIP, alive: true, live: true, state: gossip.StateAlive, upSince: a.getUpSince(), dvrMAC: a.dvrMAC,
 		network: a.cfg.HasRole("network")}
 	return v
 }

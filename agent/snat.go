@@ -119,15 +119,30 @@ func hasQuorum(nodes map[string]nodeView) bool {
 func (a *Agent) trackQuorum(nodes map[string]nodeView) {
 	q := hasQuorum(nodes)
 	switch {
-	case !q && !a.upSince.IsZero():
+	case !q && !a.getUpSince().IsZero():
 		a.log.Warn("no majority of the cluster alive: giving up SNAT held here")
-		a.upSince = time.Time{}
-	case q && a.upSince.IsZero():
-		a.upSince = time.Now()
+		a.setUpSince(time.Time{})
+	case q && a.getUpSince().IsZero():
+		a.setUpSince(time.Now())
 	}
 	self := nodes[a.cfg.Node]
-	self.upSince = a.upSince
+	self.upSince = a.getUpSince()
 	nodes[a.cfg.Node] = self
+}
+
+func (a *Agent) getUpSince() time.Time {
+	if n := a.upSince.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+func (a *Agent) setUpSince(t time.Time) {
+	if t.IsZero() {
+		a.upSince.Store(0)
+		return
+	}
+	a.upSince.Store(t.UnixNano())
 }
 
 // startUpSince is when this node counts as up at agent start: now, unless
