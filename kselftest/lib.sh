@@ -292,14 +292,16 @@ capture_stop() {
 # seen_on I KIND NAME: wait until node I's agent knows object NAME (gossip).
 # Records travel independently: a subnet or port can arrive before its
 # network, so waiting for one waits for its network too.
+# A broadcast lost under load arrives with the next push/pull (5 s in Fast
+# mode), so each wait covers two of those.
 seen_on() {
-	busywait 5000 bn "$1" "$2" show "$3" || {
+	busywait 12000 bn "$1" "$2" show "$3" || {
 		echo "node n$1 never saw $2 $3"
 		return 1
 	}
 	local net
 	net=$(bn "$1" -o json "$2" show "$3" | jq -r ".$2.network_id // empty")
-	if [ -n "$net" ] && ! busywait 5000 bn "$1" network show "$net"; then
+	if [ -n "$net" ] && ! busywait 12000 bn "$1" network show "$net"; then
 		echo "node n$1 saw $2 $3 but never its network $net"
 		return 1
 	fi
