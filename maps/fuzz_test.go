@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
 
 // Fuzzing the four TC programs through BPF_PROG_TEST_RUN. One world (the
@@ -164,31 +162,9 @@ func (w *fuzzWorld) inWorld(fn func() error) error {
 	return ferr
 }
 
-func fuzzPinDir(tb testing.TB) string {
-	tb.Helper()
-	if os.Geteuid() != 0 {
-		tb.Skip("BPF fuzzing needs root")
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/bpf", &st); err == nil && st.Type == unix.BPF_FS_MAGIC {
-		dir, err := os.MkdirTemp("/sys/fs/bpf", "bnet-fuzz-")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { os.RemoveAll(dir) })
-		return filepath.Join(dir, "pins")
-	}
-	mnt := tb.TempDir()
-	if err := unix.Mount("bpf", mnt, "bpf", 0, ""); err != nil {
-		tb.Fatalf("mount bpffs on %s: %v", mnt, err)
-	}
-	tb.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
-	return filepath.Join(mnt, "pins")
-}
-
 func newFuzzWorld(tb testing.TB) *fuzzWorld {
 	tb.Helper()
-	dir := fuzzPinDir(tb)
+	dir := testPinDir(tb, "bnet-fuzz-")
 	w := &fuzzWorld{tb: tb, devs: map[string]uint32{}}
 	runtime.LockOSThread()
 	orig, err := netns.Get()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -27,26 +28,47 @@ const (
 // pinDir returns a fresh pin directory removed at cleanup. It lives under
 // /sys/fs/bpf when that is a bpffs; otherwise (some containers) the test
 // mounts a private bpffs so it still exercises real pinning.
-func pinDir(t *testing.T) string {
-	t.Helper()
+func pinDir(t *testing.T) string { return testPinDir(t, "bnet-test-") }
+
+// testPinDir makes the pin directory of one test (or fuzz worker) process,
+// named prefix<pid>-. A process killed before its cleanup (a fuzz worker
+// at the end of -fuzztime, an interrupted run) leaves its pins behind:
+// those of processes that no longer exist are removed here first.
+func testPinDir(tb testing.TB, prefix string) string {
+	tb.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("BPF tests need root")
+		tb.Skip("BPF tests need root")
 	}
 	var st unix.Statfs_t
 	if err := unix.Statfs("/sys/fs/bpf", &st); err == nil && st.Type == unix.BPF_FS_MAGIC {
-		dir, err := os.MkdirTemp("/sys/fs/bpf", "bnet-test-")
+		sweepStalePins(prefix)
+		dir, err := os.MkdirTemp("/sys/fs/bpf", fmt.Sprintf("%s%d-", prefix, os.Getpid()))
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
+		tb.Cleanup(func() { os.RemoveAll(dir) })
 		return filepath.Join(dir, "pins")
 	}
-	mnt := t.TempDir()
+	mnt := tb.TempDir()
 	if err := unix.Mount("bpf", mnt, "bpf", 0, ""); err != nil {
-		t.Fatalf("mount bpffs on %s: %v", mnt, err)
+		tb.Fatalf("mount bpffs on %s: %v", mnt, err)
 	}
-	t.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
+	tb.Cleanup(func() { _ = unix.Unmount(mnt, unix.MNT_DETACH) })
 	return filepath.Join(mnt, "pins")
+}
+
+func sweepStalePins(prefix string) {
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/bpf", prefix+"*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(filepath.Base(d), prefix), "%d-", &pid); err != nil {
+			os.RemoveAll(d) // from before pids were in the name
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // inNetns moves the test goroutine's thread into a new network namespace
