@@ -26,7 +26,10 @@ bn 1 port create v1 --network vipnet --ip 10.70.0.11 --netns "$P-v1" --allowed-a
 bn 2 port create v2 --network vipnet --ip 10.70.0.12 --netns "$P-v2" --allowed-address 10.70.0.100 >/dev/null
 bn 3 port create c1 --network net2 --ip 10.71.0.13 --netns "$P-c1" >/dev/null
 check_err $? "port create failed"
-busywait 5000 vm_ping "$P-c1" 10.70.0.11 && busywait 5000 vm_ping "$P-c1" 10.70.0.12
+# A lost broadcast is carried by the next push/pull (5 s in --fast mode):
+# wait as seen_on does rather than fail a slow CI machine.
+for p in v1 v2 c1; do seen_everywhere port "$p" || exit 1; done
+busywait 12000 vm_ping "$P-c1" 10.70.0.11 && busywait 12000 vm_ping "$P-c1" 10.70.0.12
 check_err $? "c1 cannot reach v1 and v2 through r1"
 
 mac_of() { bn 1 -o json port show "$1" | jq -r .port.mac_address; }
@@ -51,8 +54,8 @@ PY
 [ -z "$(arp_on 3)" ]
 check_err $? "n3 knows the VIP before anyone took it: $(arp_on 3)"
 take "$P-v1" "$v1mac"
-busywait 1000 bash -c "[ \"\$(BNET_SOCKET=$WORK/n3/bnet.sock BNET_PIN_DIR=/sys/fs/bpf/$P-n3 $BNET -o json arp list | jq -r '[.arp[] | select(.ip == \"10.70.0.100\") | .mac][0] // \"\"')\" = $v1mac ]"
-check_err $? "n3 does not point the VIP at v1 within a second of its GARP: '$(arp_on 3)'"
+busywait 3000 bash -c "[ \"\$(BNET_SOCKET=$WORK/n3/bnet.sock BNET_PIN_DIR=/sys/fs/bpf/$P-n3 $BNET -o json arp list | jq -r '[.arp[] | select(.ip == \"10.70.0.100\") | .mac][0] // \"\"')\" = $v1mac ]"
+check_err $? "n3 does not point the VIP at v1 within 3 s of its GARP: '$(arp_on 3)'"
 busywait 5000 vm_ping "$P-c1" 10.70.0.100
 check_err $? "c1 cannot reach the VIP on v1 through the router"
 log_test "a VIP taken with a gratuitous ARP is followed on every node, routed traffic included"
@@ -64,7 +67,10 @@ t0=$(date +%s%N)
 busywait 2000 bash -c "[ \"\$(BNET_SOCKET=$WORK/n3/bnet.sock BNET_PIN_DIR=/sys/fs/bpf/$P-n3 $BNET -o json arp list | jq -r '[.arp[] | select(.ip == \"10.70.0.100\") | .mac][0] // \"\"')\" = $v2mac ]"
 check_err $? "n3 still points the VIP at '$(arp_on 3)' after v2's GARP (v2 is $v2mac)"
 ms=$((($(date +%s%N) - t0) / 1000000))
-[ "$ms" -le 1000 ]
+# About 300 ms on an idle machine (200 ms claim poll, one gossip round, a
+# reconcile; the CLI polling here adds to it). The bound is the functional
+# one with room for a loaded CI machine; the time is reported either way.
+[ "$ms" -le 3000 ]
 check_err $? "the VIP move took ${ms} ms to reach n3"
 capture_start "$P-v2" eth0 "icmp[icmptype] == 8 and dst host 10.70.0.100"
 busywait 5000 vm_ping "$P-c1" 10.70.0.100
