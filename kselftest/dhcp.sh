@@ -101,9 +101,9 @@ for vm in vm1 vm2 vm3 vm4; do
 	check_err $? "dhclient in $vm got no lease: $(tail -3 "$WORK/$vm.dhclient.log")"
 	log "$vm: dhclient bound in $((($(date +%s%N) - start) / 1000000)) ms"
 done
-busywait 5000 vm_ping "$P-vm1" "$(port_ip vm2)"
+busywait 12000 vm_ping "$P-vm1" "$(port_ip vm2)"
 check_err $? "vm1@n1 cannot ping vm2@n2 at their DHCP addresses"
-busywait 5000 vm_ping "$P-vm3" "$(port_ip vm4)"
+busywait 12000 vm_ping "$P-vm3" "$(port_ip vm4)"
 check_err $? "vm3@n1 cannot ping vm4@n2 at their DHCP addresses"
 capture_stop >/dev/null
 vxlan=$(tshark -r "$CAP_FILE" 2>/dev/null | wc -l)
@@ -143,7 +143,7 @@ log_test "a subnet's new nameserver reaches the VMs at their renewal"
 new_ip() { [ "$(vm_addr vm2)" = 10.60.0.140/24 ]; }
 busywait 40000 new_ip
 check_err $? "vm2 still has $(vm_addr vm2) after its port moved to 10.60.0.140"
-busywait 5000 vm_ping "$P-vm1" 10.60.0.140
+busywait 12000 vm_ping "$P-vm1" 10.60.0.140
 check_err $? "vm1 cannot reach vm2 at its new address"
 log_test "a port's new address reaches the VM at its renewal (NAK, then a new lease)"
 

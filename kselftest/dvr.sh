@@ -33,12 +33,12 @@ gw_mac() { bn 1 -o json port list | jq -r --arg ip "$1" '.ports[] | select(.fixe
 dvr_self() { bn "$1" -o json dvr-mac list | jq -r '.dvr_macs[] | select(.self) | .mac'; }
 routes_on() { bn "$1" -o json route list | jq '.routes | length'; }
 
-busywait 5000 vm_ping "$P-a1" 10.10.1.1
+busywait 12000 vm_ping "$P-a1" 10.10.1.1
 check_err $? "a1 cannot ping its gateway 10.10.1.1 (answered on its own node)"
 mac=$(in_ns "$P-a1" ip neigh show 10.10.1.1 | awk '{print $5}')
 [ "$mac" = "$(gw_mac 10.10.1.1)" ]
 check_err $? "a1 resolved its gateway to '$mac', want the router interface's $(gw_mac 10.10.1.1)"
-busywait 5000 vm_ping "$P-a1" 10.10.2.1
+busywait 12000 vm_ping "$P-a1" 10.10.2.1
 check_err $? "a1 cannot ping the router's other interface 10.10.2.1"
 [ "$(routes_on 2)" = 3 ] && [ "$(routes_on 3)" = 3 ] && [ "$(routes_on 1)" = 0 ]
 check_err $? "routes: n2 $(routes_on 2), n3 $(routes_on 3), n1 $(routes_on 1); want 3, 3 and 0 (no VM on n1)"
@@ -55,7 +55,7 @@ check_err $? "same-node routing sent $n frames onto the underlay"
 log_test "DVR east-west on one node: routed in BPF, TTL 63, never leaves the node"
 
 capture_start "$P-n2" eth0 "udp port 4789"
-busywait 5000 vm_ping "$P-a1" 10.10.2.20
+busywait 12000 vm_ping "$P-a1" 10.10.2.20
 check_err $? "a1@n2 cannot ping b2@n3 (other subnet, other node)"
 in_ns "$P-a1" ping -c 3 -i 0.2 -W 1 10.10.2.20 >/dev/null
 check_err $? "a1@n2 -> b2@n3 lost packets"
@@ -74,7 +74,7 @@ seen=$(tcpdump -nn -e -r "$CAP_FILE" 'icmp[icmptype] == 8' 2>/dev/null | awk '{p
 check_err $? "b2 sees requests from '$seen', want its gateway's MAC $(gw_mac 10.10.2.1)"
 log_test "DVR across nodes: DVR host MAC on the underlay, gateway MAC at the VM"
 
-busywait 5000 vm_ping "$P-a1" 10.10.3.30
+busywait 12000 vm_ping "$P-a1" 10.10.3.30
 check_err $? "a1@n2 (vxlan) cannot ping c3@n3 (gre)"
 capture_start "$P-n3" eth0 "proto gre"
 in_ns "$P-a1" ping -c 2 -i 0.2 -W 1 10.10.3.30 >/dev/null

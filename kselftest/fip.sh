@@ -36,7 +36,7 @@ gwip=$(bn 1 -o json router show r1 | jq -r '.router.external_gateway_info.extern
 fg_mac() { bn 1 -o json port list | jq -r --arg h "$1" '.ports[] | select(.device_owner == "network:floatingip_agent_gateway" and .["binding:host_id"] == $h) | .mac_address'; }
 
 capture_start "$P-out" eth0 "icmp"
-busywait 8000 vm_ping "$P-a2" 203.0.113.1
+busywait 12000 vm_ping "$P-a2" 203.0.113.1
 check_err $? "a2 cannot reach the outside host with its floating IP"
 capture_stop >/dev/null
 srcs=$(tcpdump -nn -r "$CAP_FILE" 'icmp[icmptype] == 8' 2>/dev/null | awk '{print $3}' | sort -u)
@@ -72,7 +72,7 @@ check_err $? "inbound TCP to $fip: got '$got', the VM saw '$(cat "$WORK/peer" 2>
 log_test "floating IP in: proxy ARP from n2, TCP reaches a2 with the real source"
 
 capture_start "$P-out" eth0 "icmp"
-busywait 8000 vm_ping "$P-a3" 203.0.113.1
+busywait 12000 vm_ping "$P-a3" 203.0.113.1
 check_err $? "a3 (no floating IP) cannot reach the outside through SNAT"
 capture_stop >/dev/null
 srcs=$(tcpdump -nn -r "$CAP_FILE" 'icmp[icmptype] == 8' 2>/dev/null | awk '{print $3}' | sort -u)
@@ -81,7 +81,7 @@ check_err $? "a3 seen as '$srcs', want the router gateway $gwip (SNAT)"
 log_test "a VM without a floating IP still leaves through SNAT"
 
 capture_start "$P-n2" eth-ext "icmp"
-busywait 5000 vm_ping "$P-e2" "$fip"
+busywait 12000 vm_ping "$P-e2" "$fip"
 check_err $? "e2 (public network, same node) cannot reach $fip"
 in_ns "$P-e2" ping -c 3 -i 0.2 -W 1 "$fip" >/dev/null
 check_err $? "e2 -> $fip lost packets"
@@ -93,7 +93,7 @@ log_test "external port <-> floating IP on one node: no hairpin through the NIC"
 capture_start "$P-out" eth0 "arp"
 bn 1 fip associate "$fip" a3 >/dev/null 2>&1 || { bn 1 fip disassociate "$fip" >/dev/null; bn 1 fip associate "$fip" a3 >/dev/null; }
 check_err $? "moving the floating IP to a3 failed"
-busywait 8000 vm_ping "$P-a3" 203.0.113.1
+busywait 12000 vm_ping "$P-a3" 203.0.113.1
 check_err $? "a3 cannot reach the outside after the move"
 capture_stop >/dev/null
 garps=$(tcpdump -nn -e -r "$CAP_FILE" "arp and src host $fip" 2>/dev/null | grep -ci "$(fg_mac n3)")

@@ -21,7 +21,7 @@ bn 2 port create far --network net1 --ip 10.52.0.200 --netns "$P-far" --no-port-
 # p0 first: the first port of the network on n1 has n2 learn of it by
 # gossip, a different wait from the one this test is about.
 bn 1 port create p0 --network net1 --ip 10.52.0.10 --netns "$P-p0" --no-port-security >/dev/null
-busywait 5000 vm_ping "$P-p0" 10.52.0.200
+busywait 12000 vm_ping "$P-p0" 10.52.0.200
 check_err $? "p0@n1 cannot reach far@n2"
 log_test "cluster up: p0@n1 <-> far@n2"
 

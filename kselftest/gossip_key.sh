@@ -24,7 +24,7 @@ bn 1 subnet create sub1 --network net1 --cidr 10.70.1.0/24 >/dev/null
 seen_on 2 subnet sub1 || exit 1
 bn 1 port create a --network net1 --ip 10.70.1.11 --netns "$P-a" >/dev/null
 bn 2 port create b --network net1 --ip 10.70.1.12 --netns "$P-b" >/dev/null
-busywait 5000 vm_ping "$P-a" 10.70.1.12
+busywait 12000 vm_ping "$P-a" 10.70.1.12
 check_err $? "nodes with the key do not forward"
 bn 3 network create evil --type vxlan --segment 702 >/dev/null
 sleep 2

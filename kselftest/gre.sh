@@ -34,7 +34,7 @@ enc=$(bn 1 -o json tunnel list | jq -r '.tunnels[] | select(.type == "gre") | .e
 check_err $? "tunnel list does not say GRE is done in BPF: '$enc'"
 
 capture_start "$P-n1" eth0 "proto gre"
-busywait 5000 vm_ping "$P-ga" 10.70.0.12
+busywait 12000 vm_ping "$P-ga" 10.70.0.12
 check_err $? "ga@n1 cannot ping gb@n2 over GRE"
 in_ns "$P-ga" ping -c 3 -i 0.2 -W 1 -s 1400 -M "do" 10.70.0.12 >/dev/null
 check_err $? "1400-byte DF pings do not cross GRE"
@@ -68,7 +68,7 @@ log_test "GRE: 10-second TCP stream between nodes"
 bn 2 port update gb --allowed-address 10.70.0.100 >/dev/null
 in_ns "$P-gb" ip addr add 10.70.0.100/24 dev eth0
 capture_start "$P-n1" eth0 "proto gre"
-busywait 5000 vm_ping "$P-ga" 10.70.0.100
+busywait 12000 vm_ping "$P-ga" 10.70.0.100
 check_err $? "ga cannot reach a VIP on gb: ARP did not cross GRE"
 n=$(capture_stop)
 arps=$(tshark -r "$CAP_FILE" -Y "gre && arp" -T fields -e arp.opcode 2>/dev/null | sort -u | tr '\n' ' ')
@@ -79,7 +79,7 @@ lladdr=$(in_ns "$P-ga" ip neigh show 10.70.0.100 | awk '{print $5}')
 check_err $? "ga resolved the VIP to '$lladdr'"
 log_test "GRE: ARP for an address bnet does not know resolves across nodes"
 
-busywait 5000 vm_ping "$P-xa" 10.70.0.12
+busywait 12000 vm_ping "$P-xa" 10.70.0.12
 check_err $? "xa cannot ping xb over VXLAN"
 capture_start "$P-gb" eth0 "icmp"
 in_ns "$P-xa" ping -c 3 -i 0.2 -W 1 10.70.0.12 >/dev/null
@@ -116,7 +116,7 @@ forge
 n=$(capture_stop)
 [ "$n" -eq 1 ]
 check_err $? "GRE from a VTEP now hosting the network: $n frames reached ga, want 1"
-busywait 5000 vm_ping "$P-gc" 10.70.0.11
+busywait 12000 vm_ping "$P-gc" 10.70.0.11
 check_err $? "gc@n3 cannot ping ga@n1"
 log_test "GRE admission: only VTEPs hosting the network are heard"
 

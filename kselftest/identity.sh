@@ -71,7 +71,7 @@ bn 1 subnet create sub1 --network net1 --cidr 10.80.1.0/24 >/dev/null
 seen_everywhere subnet sub1 || exit 1
 bn 1 port create a --network net1 --ip 10.80.1.11 --netns "$P-a" >/dev/null
 bn 2 port create b --network net1 --ip 10.80.1.12 --netns "$P-b" >/dev/null
-busywait 5000 vm_ping "$P-a" 10.80.1.12
+busywait 12000 vm_ping "$P-a" 10.80.1.12
 check_err $? "a (n1) cannot ping b (n2)"
 mac_a=$(bn 1 -o json port show a | jq -r .port.mac_address)
 mac_b=$(bn 2 -o json port show b | jq -r .port.mac_address)
@@ -167,7 +167,7 @@ check_err $? "n2's port b was rewritten by n3"
 check_err $? "a port bound to n2, written by n3, was taken"
 fdb_has 1 "$mac_b" "$(vtep 2)" && ! fdb_knows 1 fa:16:3e:66:66:66 && ! fdb_knows 1 fa:16:3e:77:77:77
 check_err $? "n1's FDB follows the forged ports"
-busywait 5000 vm_ping "$P-a" 10.80.1.12
+busywait 12000 vm_ping "$P-a" 10.80.1.12
 check_err $? "a cannot ping b any more"
 log_test "a node with the key announcing a MAC/IP bound on another node is refused"
 

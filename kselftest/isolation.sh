@@ -20,7 +20,7 @@ for t in A B; do
 done
 
 capture_start "$P-B2" eth0 "icmp"
-busywait 5000 vm_ping "$P-A1" 10.40.0.12
+busywait 12000 vm_ping "$P-A1" 10.40.0.12
 check_err $? "A1 cannot reach A2"
 in_ns "$P-A1" ping -c 5 -i 0.2 10.40.0.12 >/dev/null
 check_err $? "A1 -> A2 lost packets"
@@ -31,7 +31,7 @@ check_err $? "tenant B's VM saw $n ICMP packets of tenant A"
 log_test "same IPs and MACs in two networks: no leak A -> B"
 
 capture_start "$P-A1" eth0 "icmp"
-busywait 5000 vm_ping "$P-B2" 10.40.0.11
+busywait 12000 vm_ping "$P-B2" 10.40.0.11
 check_err $? "B2 cannot reach B1"
 n=$(capture_stop)
 [ "$n" -eq 0 ]

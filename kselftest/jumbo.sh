@@ -31,7 +31,7 @@ for t in vx gr; do
 	got=$(in_ns "$P-${t}a" cat /sys/class/net/eth0/mtu)
 	[ "$got" = "$mtu" ]
 	check_err $? "$name VM MTU $got on a 9000 underlay, want $mtu"
-	busywait 5000 vm_ping "$P-${t}a" "$ipb"
+	busywait 12000 vm_ping "$P-${t}a" "$ipb"
 	check_err $? "$name: no connectivity"
 	in_ns "$P-${t}a" ping -c 3 -i 0.2 -W 1 -M "do" -s 8000 "$ipb" >/dev/null
 	check_err $? "$name: 8000-byte DF ping does not cross a jumbo underlay"
@@ -138,7 +138,7 @@ for t in vx gr; do
 	log "jumbo frames: $sent sent, $got arrived unchanged or not, $changed changed, $dropped drops counted"
 	[ "$sent" -eq 14 ] && [ "$changed" -eq 0 ] && [ $((got + dropped)) -ge "$sent" ] && [ "$got" -ge 1 ]
 	check_err $? "$sent sent, $got arrived ($changed changed), $dropped counted as drops: some vanished or changed"
-	busywait 5000 vm_ping "$P-${t}a" "$ipb"
+	busywait 12000 vm_ping "$P-${t}a" "$ipb"
 	check_err $? "no connectivity after the malformed jumbo frames"
 	log_test "malformed jumbo frames over $name: each arrives unchanged or is counted"
 done

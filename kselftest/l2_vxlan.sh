@@ -34,7 +34,7 @@ check_err $? "same-node traffic crossed the underlay ($n VXLAN packets)"
 log_test "same node, same network: ping, nothing on the underlay"
 
 capture_start "$P-n1" eth0 "udp port 4789"
-busywait 5000 vm_ping "$P-vm1" 10.10.0.13
+busywait 12000 vm_ping "$P-vm1" 10.10.0.13
 check_err $? "vm1@n1 cannot ping vm3@n2"
 n=$(capture_stop)
 [ "$n" -gt 0 ]

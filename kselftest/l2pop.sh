@@ -19,7 +19,7 @@ bn 1 subnet create sub1 --network net1 --cidr 10.50.0.0/24 >/dev/null
 seen_everywhere subnet sub1 || exit 1
 bn 3 port create p3 --network net1 --ip 10.50.0.13 --netns "$P-p3" >/dev/null
 bn 2 port create p2 --network net1 --ip 10.50.0.12 --netns "$P-p2" >/dev/null
-busywait 5000 vm_ping "$P-p3" 10.50.0.12
+busywait 12000 vm_ping "$P-p3" 10.50.0.12
 check_err $? "p3 cannot reach p2"
 log_test "cluster up: p3@n3 <-> p2@n2"
 

@@ -41,10 +41,10 @@ check_err $? "no qrouter namespace on the network node"
 check_err $? "a legacy router left routes in n2's datapath: it must route only on the network node"
 log_test "legacy router: one qrouter namespace on the network node, nothing distributed"
 
-busywait 8000 vm_ping "$P-a2" 10.40.1.1
+busywait 12000 vm_ping "$P-a2" 10.40.1.1
 check_err $? "a2 cannot ping its gateway in the qrouter namespace"
 capture_start "$P-n1" eth0 "udp port 4789 or proto gre"
-busywait 8000 vm_ping "$P-a2" 10.40.2.30
+busywait 12000 vm_ping "$P-a2" 10.40.2.30
 check_err $? "a2@n2 (vxlan) cannot reach b3@n3 (gre) through the legacy router"
 out=$(in_ns "$P-a2" ping -c 2 -i 0.2 -W 1 10.40.2.30)
 check_err $? "a2 -> b3 lost packets"
@@ -55,7 +55,7 @@ log_test "legacy router east-west (VXLAN <-> GRE) through the network node"
 
 for vm in a2 b3; do
 	capture_start "$P-out" eth0 "icmp"
-	busywait 8000 vm_ping "$P-$vm" 203.0.113.1
+	busywait 12000 vm_ping "$P-$vm" 203.0.113.1
 	check_err $? "$vm cannot reach the outside through the legacy router"
 	capture_stop >/dev/null
 	srcs=$(tcpdump -nn -r "$CAP_FILE" 'icmp[icmptype] == 8' 2>/dev/null | awk '{print $3}' | sort -u)

@@ -17,7 +17,7 @@ bn 1 subnet create msub --network mnet --cidr 10.90.0.0/24 >/dev/null
 seen_everywhere subnet msub || exit 1
 bn 1 port create m1 --network mnet --ip 10.90.0.11 --netns "$P-m1" >/dev/null
 bn 2 port create m2 --network mnet --ip 10.90.0.12 --netns "$P-m2" >/dev/null
-busywait 5000 vm_ping "$P-m1" 10.90.0.12
+busywait 12000 vm_ping "$P-m1" 10.90.0.12
 check_err $? "m1 cannot ping m2"
 m1=$(bn 1 -o json port show m1 | jq -r .port.id)
 

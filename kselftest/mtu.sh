@@ -37,7 +37,7 @@ for t in vx gr; do
 	reason=$(bn 1 -o json network show "$t" | jq -r '.network.mtu_reason // empty')
 	[[ $reason == *"1500"*"$((1500 - mtu))"* ]]
 	check_err $? "network show does not say why the MTU is $mtu: '$reason'"
-	busywait 5000 vm_ping "$P-${t}a" "$ipb"
+	busywait 12000 vm_ping "$P-${t}a" "$ipb"
 	check_err $? "$name: no connectivity"
 	log_test "$name: VMs are told MTU $mtu, and network show says why"
 

@@ -141,9 +141,9 @@ out=$(bn 2 port plug test-01 --netns "$P-wrong" 2>&1)
 [ $? -ne 0 ] && [[ $out == *"bound to host n3"* ]] && ! ip netns list | grep -q "^$P-wrong"
 check_err $? "plugging n3's port on n2 was not refused cleanly: $out"
 in_ns "$P-out" ip addr add 192.168.100.1/24 dev eth0
-busywait 5000 vm_ping "$P-t01" 192.168.100.1
+busywait 12000 vm_ping "$P-t01" 192.168.100.1
 check_err $? "test-01 (public_net) cannot reach the outside host"
-busywait 5000 vm_ping "$P-t02" "$ip3"
+busywait 12000 vm_ping "$P-t02" "$ip3"
 check_err $? "test-02@n3 cannot reach test-03@n2 over share_net"
 st=$(os 1 port show test-02 -f json | jq -r .status)
 [ "$st" = ACTIVE ]

@@ -19,9 +19,9 @@ bn 1 port create v1 --network ps --ip 10.50.0.11 --netns "$P-v1" >/dev/null
 bn 2 port create v2 --network ps --ip 10.50.0.12 --netns "$P-v2" >/dev/null
 bn 1 port create v3 --network ps --ip 10.50.0.13 --netns "$P-v3" --no-port-security >/dev/null
 check_err $? "port create --no-port-security failed"
-busywait 5000 vm_ping "$P-v1" 10.50.0.12
+busywait 12000 vm_ping "$P-v1" 10.50.0.12
 check_err $? "v1 cannot ping v2 with its own addresses"
-busywait 5000 vm_ping "$P-v2" 10.50.0.13
+busywait 12000 vm_ping "$P-v2" 10.50.0.13
 check_err $? "v2 cannot ping v3"
 log_test "secured ports talk with their own addresses"
 
@@ -36,7 +36,7 @@ check_err $? "v1 with a spoofed MAC still reaches v2"
 check_err $? "spoofed MAC not counted as spoof_mac"
 in_ns "$P-v1" ip link set eth0 address "$(bn 1 -o json port show v1 | jq -r .port.mac_address)"
 in_ns "$P-v1" ip neigh flush dev eth0
-busywait 5000 vm_ping "$P-v1" 10.50.0.12
+busywait 12000 vm_ping "$P-v1" 10.50.0.12
 check_err $? "v1 does not recover its own MAC's traffic"
 log_test "MAC spoof dropped and counted"
 
@@ -62,7 +62,7 @@ log_test "allowed address pair lets the VIP through"
 
 # ARP spoof: v1 claims v3's address in a gratuitous ARP; v2's cache must
 # keep v3's MAC.
-busywait 5000 vm_ping "$P-v2" 10.50.0.13
+busywait 12000 vm_ping "$P-v2" 10.50.0.13
 v3mac=$(bn 1 -o json port show v3 | jq -r .port.mac_address)
 v1mac=$(bn 1 -o json port show v1 | jq -r .port.mac_address)
 before=$(drops spoof_arp)
@@ -123,7 +123,7 @@ in_ns "$P-v1" tc qdisc del dev eth0 clsact
 n=$(capture_stop)
 [ "$n" -eq 0 ] && [ "$(drops vlan_tagged)" -ge $((before + 4)) ]
 check_err $? "tagged frames: $n reached v2; vlan_tagged $before -> $(drops vlan_tagged) (want 2 in-frame + 2 pings)"
-busywait 5000 vm_ping "$P-v1" 10.50.0.12
+busywait 12000 vm_ping "$P-v1" 10.50.0.12
 check_err $? "v1 untagged again cannot reach v2"
 log_test "802.1Q and QinQ from an ordinary port dropped, in the frame or in the metadata"
 

@@ -26,14 +26,14 @@ in_ns "$P-out" ip addr add 203.0.113.1/24 dev eth0
 mtu=$(in_ns "$P-vf1" cat /sys/class/net/eth0/mtu)
 [ "$mtu" = 1500 ]
 check_err $? "flat network MTU $mtu, want 1500"
-busywait 5000 vm_ping "$P-vf1" 203.0.113.1
+busywait 12000 vm_ping "$P-vf1" 203.0.113.1
 check_err $? "flat: vf1 cannot ping the outside host"
 in_ns "$P-out" ping -c 2 -i 0.2 -W 1 203.0.113.11 >/dev/null
 check_err $? "flat: outside host cannot ping vf1"
 log_test "flat provider network: VM <-> outside host"
 
 capture_start "$P-n1" eth0 "udp port 4789"
-busywait 5000 vm_ping "$P-vf2" 203.0.113.11
+busywait 12000 vm_ping "$P-vf2" 203.0.113.11
 check_err $? "flat: vf2@n2 cannot ping vf1@n1"
 n=$(capture_stop)
 [ "$n" -eq 0 ]
@@ -53,7 +53,7 @@ in_ns "$P-out" tc filter add dev eth0 egress bpf da obj "$obj-eg.o" sec tc
 in_ns "$P-out" tc filter add dev eth0 ingress bpf da obj "$obj-in.o" sec tc
 
 capture_start "$P-ext" x2 "vlan 100 and icmp"
-busywait 5000 vm_ping "$P-vv2" 198.51.100.1
+busywait 12000 vm_ping "$P-vv2" 198.51.100.1
 check_err $? "vlan: vv2 cannot ping the outside host"
 in_ns "$P-out" ping -c 2 -i 0.2 -W 1 198.51.100.12 >/dev/null
 check_err $? "vlan: outside host cannot ping vv2"

@@ -185,7 +185,7 @@ second "$WORK/n2/bnet.yaml" state_dir
 sed -e "s#^state_dir: .*#state_dir: $WORK/second#" -e "s#^api_socket: .*#api_socket: $WORK/second.sock#" \
 	"$WORK/n2/bnet.yaml" >"$WORK/second.yaml"
 second "$WORK/second.yaml" pin_dir
-busywait 5000 vm_ping "$P-a1" 10.61.0.12 && bn 2 port show a2 >/dev/null
+busywait 12000 vm_ping "$P-a1" 10.61.0.12 && bn 2 port show a2 >/dev/null
 check_err $? "the refused second agent broke the first"
 log_test "a second agent on the same node refuses to start"
 

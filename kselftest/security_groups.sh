@@ -39,11 +39,11 @@ drops() { bn "$1" -o json drop list | jq --arg r "$2" '[.drops[] | select(.reaso
 
 # Default group: members reach each other across nodes; in from anyone
 # else is refused; out is allowed and its replies come back.
-busywait 5000 vm_ping "$P-a1" 10.60.0.12
+busywait 12000 vm_ping "$P-a1" 10.60.0.12
 check_err $? "a1 cannot ping a2 (same default group, other node)"
-busywait 5000 vm_ping "$P-a2" 10.60.0.11
+busywait 12000 vm_ping "$P-a2" 10.60.0.11
 check_err $? "a2 cannot ping a1"
-busywait 5000 vm_ping "$P-a1" 10.60.0.31
+busywait 12000 vm_ping "$P-a1" 10.60.0.31
 check_err $? "a1 cannot ping x1 (egress allowed, replies allowed)"
 before=$(drops 1 policy)
 ! vm_ping "$P-x1" 10.60.0.11 && ! vm_ping "$P-x1" 10.60.0.11
@@ -81,7 +81,7 @@ sleep 1
 check_err $? "a1 pings w1 before joining web"
 bn 1 port update a1 --sg "$defa" --sg web >/dev/null
 check_err $? "port update --sg failed"
-busywait 5000 vm_ping "$P-a1" 10.60.0.41
+busywait 12000 vm_ping "$P-a1" 10.60.0.41
 check_err $? "a1 joined web on n1 but still cannot ping w1 on n2"
 log_test "remote-group rule follows a port that joins the group on another node"
 

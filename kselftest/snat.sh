@@ -43,7 +43,7 @@ log_test "SNAT namespace on the network node only, gateway IP $gwip"
 
 for vm in a2 b3; do
 	capture_start "$P-out" eth0 "icmp"
-	busywait 8000 vm_ping "$P-$vm" 203.0.113.1
+	busywait 12000 vm_ping "$P-$vm" 203.0.113.1
 	check_err $? "$vm cannot reach the outside host through SNAT"
 	in_ns "$P-$vm" ping -c 2 -i 0.2 -W 1 203.0.113.1 >/dev/null
 	check_err $? "$vm -> outside lost packets"

@@ -42,12 +42,12 @@ bn 1 fip associate "$fip" a2 >/dev/null
 check_err $? "fip associate failed"
 # Real traffic first: every path works, so a trace has state to read.
 for d in 10.40.1.21 10.40.1.30 10.40.2.30 203.0.113.1; do
-	busywait 8000 vm_ping "$P-a2" "$d"
+	busywait 12000 vm_ping "$P-a2" "$d"
 	check_err $? "a2 cannot reach $d"
 done
-busywait 8000 vm_ping "$P-a3" 203.0.113.1
+busywait 12000 vm_ping "$P-a3" 203.0.113.1
 check_err $? "a3 cannot reach the outside through SNAT"
-busywait 8000 vm_ping "$P-g2" 10.40.3.30
+busywait 12000 vm_ping "$P-g2" 10.40.3.30
 check_err $? "g2 cannot reach g3 over GRE"
 log_test "the cloud forwards every class for real"
 

@@ -21,7 +21,7 @@ seen_everywhere subnet vxsub || exit 1
 sg_open 1 || exit 1
 bn 1 port create v1 --network vx --ip 10.60.0.11 --mac fa:16:3e:60:00:11 --netns "$P-v1" >/dev/null
 bn 2 port create v2 --network vx --ip 10.60.0.12 --netns "$P-v2" >/dev/null
-busywait 5000 vm_ping "$P-v1" 10.60.0.12
+busywait 12000 vm_ping "$P-v1" 10.60.0.12
 check_err $? "v1 cannot ping v2"
 
 ip netns add "$P-evil"

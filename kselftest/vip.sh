@@ -56,7 +56,7 @@ check_err $? "n3 knows the VIP before anyone took it: $(arp_on 3)"
 take "$P-v1" "$v1mac"
 busywait 3000 bash -c "[ \"\$(BNET_SOCKET=$WORK/n3/bnet.sock BNET_PIN_DIR=/sys/fs/bpf/$P-n3 $BNET -o json arp list | jq -r '[.arp[] | select(.ip == \"10.70.0.100\") | .mac][0] // \"\"')\" = $v1mac ]"
 check_err $? "n3 does not point the VIP at v1 within 3 s of its GARP: '$(arp_on 3)'"
-busywait 5000 vm_ping "$P-c1" 10.70.0.100
+busywait 12000 vm_ping "$P-c1" 10.70.0.100
 check_err $? "c1 cannot reach the VIP on v1 through the router"
 log_test "a VIP taken with a gratuitous ARP is followed on every node, routed traffic included"
 
@@ -73,7 +73,7 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$ms" -le 3000 ]
 check_err $? "the VIP move took ${ms} ms to reach n3"
 capture_start "$P-v2" eth0 "icmp[icmptype] == 8 and dst host 10.70.0.100"
-busywait 5000 vm_ping "$P-c1" 10.70.0.100
+busywait 12000 vm_ping "$P-c1" 10.70.0.100
 check_err $? "c1 cannot reach the VIP after it moved to v2"
 n=$(capture_stop)
 [ "$n" -ge 1 ]
@@ -85,7 +85,7 @@ log_test "the VIP moves with v2's gratuitous ARP within ${ms} ms; routed traffic
 # A port that may not hold the address cannot claim it: its GARP is a
 # spoof, and the VIP stays with v2.
 bn 3 port create c2 --network vipnet --ip 10.70.0.13 --netns "$P-c2" >/dev/null
-busywait 5000 vm_ping "$P-c2" 10.70.0.12
+busywait 12000 vm_ping "$P-c2" 10.70.0.12
 check_err $? "c2 cannot reach v2"
 spoofs() { bn 3 -o json drop list | jq '[.drops[] | select(.reason == "spoof_arp") | .packets] | add // 0'; }
 before=$(spoofs)
