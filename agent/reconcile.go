@@ -273,7 +273,7 @@ func (a *Agent) compute(s snapshot, local map[string]localPort, nodes map[string
 		secure := lp.port.PortSecurity() && !lp.port.NetworkOwned()
 		dhcp := dhcpNets[n.ID] && !lp.port.NetworkOwned()
 		d.ports[uint32(lp.ifindex)] = maps.PortRow{Ifindex: uint32(lp.ifindex), NetID: id, MAC: mac,
-			Up: lp.port.AdminStateUp, Secure: secure, DHCP: dhcp}
+			Up: lp.port.AdminStateUp, Secure: secure, DHCP: dhcp, Stack: model.IsRouterPort(lp.port.DeviceOwner)}
 		if dhcp {
 			d.dhcpPorts[lp.ifindex] = lp.ifname
 			if l, ok := leaseFor(s, servers, lp.port, a.leaseTime()); ok {

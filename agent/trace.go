@@ -223,12 +223,23 @@ func word4(w uint32) netip.Addr {
 
 // describe turns the steps of one program run into lines, and says how the
 // packet ended on this node and where it goes next (if anywhere).
+// Outer headers the programs write: Ethernet, IPv4, then keyed GRE or
+// UDP and VXLAN.
+const (
+	greOuter   = 14 + 20 + 8
+	vxlanOuter = 14 + 20 + 8 + 8
+)
+
 type hopEnd struct {
-	verdict  string
-	kind     string // delivered, dropped, answered, tunnel, physnet, flooded
-	vtep     netip.Addr
-	vni      uint32
-	gre      bool
+	verdict string
+	kind    string // delivered, dropped, answered, tunnel, physnet, flooded
+	vtep    netip.Addr
+	vni     uint32
+	gre     bool
+	// outer is how many bytes of outer headers (Ethernet, IPv4, GRE or
+	// UDP+VXLAN) the program put before the VM's frame: 0 when the VXLAN
+	// device encapsulates, after the program.
+	outer    int
 	to       model.Port // delivered to
 	toOK     bool
 	reason   string // dropped for
@@ -308,8 +319,12 @@ func (n traceNames) describe(r maps.TraceResult) ([]string, hopEnd) {
 				lines = append(lines, fmt.Sprintf("  copy to VTEP %s, VNI %d", n.vtep(st.B), st.A))
 				continue
 			}
-			lines = append(lines, fmt.Sprintf("VXLAN: VNI %d to VTEP %s", st.A, n.vtep(st.B)))
-			end = hopEnd{kind: "tunnel", verdict: fmt.Sprintf("sent over VXLAN, VNI %d, to VTEP %s", st.A, n.vtep(st.B)), vtep: word4(st.B), vni: st.A}
+			how, outer := "", 0
+			if st.C == 2 {
+				how, outer = " (in BPF)", vxlanOuter
+			}
+			lines = append(lines, fmt.Sprintf("VXLAN%s: VNI %d to VTEP %s", how, st.A, n.vtep(st.B)))
+			end = hopEnd{kind: "tunnel", verdict: fmt.Sprintf("sent over VXLAN, VNI %d, to VTEP %s", st.A, n.vtep(st.B)), vtep: word4(st.B), vni: st.A, outer: outer}
 		case maps.TraceGRE:
 			if st.C == 1 {
 				copies++
@@ -317,7 +332,7 @@ func (n traceNames) describe(r maps.TraceResult) ([]string, hopEnd) {
 				continue
 			}
 			lines = append(lines, fmt.Sprintf("GRE (in BPF): key %d to VTEP %s", st.A, n.vtep(st.B)))
-			end = hopEnd{kind: "tunnel", verdict: fmt.Sprintf("sent over GRE, key %d, to VTEP %s", st.A, n.vtep(st.B)), vtep: word4(st.B), vni: st.A, gre: true}
+			end = hopEnd{kind: "tunnel", verdict: fmt.Sprintf("sent over GRE, key %d, to VTEP %s", st.A, n.vtep(st.B)), vtep: word4(st.B), vni: st.A, gre: true, outer: greOuter}
 		case maps.TracePhys:
 			dev := n.port(st.A)
 			tag := "untagged"
@@ -491,9 +506,14 @@ func (a *Agent) nextNode(ctx context.Context, s snapshot, end hopEnd) ([]api.Tra
 		}
 	}
 	via := fmt.Sprintf("vxlan %d", end.vni)
+	// A frame the program encapsulated is judged where it arrives, on
+	// the underlay NIC; one the VXLAN device took, after that device.
 	prog := "bnet_tun_in"
+	if end.outer > 0 {
+		prog = "bnet_ul_in"
+	}
 	if end.gre {
-		via, prog = fmt.Sprintf("gre %d", end.vni), "bnet_ul_in"
+		via = fmt.Sprintf("gre %d", end.vni)
 	}
 	q := traceHopRequest{Program: prog, Frame: end.outFrame, VNI: end.vni, Remote: a.localIP.String()}
 	if node != "" && a.gossip != nil {
@@ -523,8 +543,8 @@ func (a *Agent) computedHop(s snapshot, node string, end hopEnd) api.TraceHop {
 		hop.How = "computed from the replicated state (no node has that VTEP)"
 	}
 	inner := end.outFrame
-	if end.gre && len(inner) >= 14+24+14 {
-		inner = inner[14+24:]
+	if end.outer > 0 && len(inner) >= end.outer+14 {
+		inner = inner[end.outer:]
 	}
 	hop.Packet = a.summary(inner)
 	if len(inner) < 14 {

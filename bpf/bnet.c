@@ -123,6 +123,31 @@ struct bnet_gre_hdrs {
 	(BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_GRE | \
 	 BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct bnet_eth)))
 
+/*
+ * VXLAN (RFC 7348) as the kernel's device sends it, written in BPF: what
+ * follows the outer Ethernet header. The UDP checksum is zero (allowed
+ * over IPv4) and the source port a hash of the inner flow, for ECMP.
+ */
+struct bnet_vxlan_hdrs {
+	struct bnet_iph ip;
+	__be16 sport;
+	__be16 dport;
+	__be16 len;
+	__be16 check;
+	__be32 flags;
+	__be32 vni; /* VNI << 8 */
+};
+
+#define BNET_VXLAN_I 0x08000000 /* flags: the VNI is valid */
+/* Outer IPv4 + UDP + VXLAN + the inner Ethernet header: 50 bytes. */
+#define BNET_VXLAN_OVERHEAD (sizeof(struct bnet_vxlan_hdrs) + sizeof(struct bnet_eth))
+#define BNET_VXLAN_ENCAP_FLAGS                                                                  \
+	(BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP | \
+	 BPF_F_ADJ_ROOM_ENCAP_L2_ETH | BPF_F_ADJ_ROOM_ENCAP_L2(sizeof(struct bnet_eth)))
+/* The kernel's default source port range for UDP tunnels. */
+#define BNET_VXLAN_SPORT_MIN 32768
+#define BNET_VXLAN_SPORT_MAX 61000
+
 /* ICMP destination unreachable / fragmentation needed, quoting the IPv4
  * header and the first 8 bytes of the packet that did not fit (RFC 792). */
 struct bnet_icmp_frag {
@@ -675,7 +700,8 @@ static __always_inline int set_tunnel(struct __sk_buff *skb, __u32 vni, __u32 vt
 	/* The helper takes the remote address in host byte order. */
 	key.remote_ipv4 = bpf_ntohl(vtep);
 	key.tunnel_ttl = BNET_TUNNEL_TTL;
-	return bpf_skb_set_tunnel_key(skb, &key, sizeof(key), 0);
+	/* No UDP checksum, as RFC 7348 asks and as vxlan_push sends. */
+	return bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX);
 }
 
 /* to_tunnel sends a frame of a VXLAN network to one remote VTEP. */
@@ -852,8 +878,8 @@ static __always_inline int frag_needed(struct __sk_buff *skb, const struct bnet_
 	return icmp_error(skb, eth, BNET_ICMP_FRAG_NEEDED, mtu, 0);
 }
 
-/* gre_ip fills the outer IPv4 header gretap would send: DF, TTL 64. */
-static __always_inline void gre_ip(struct bnet_iph *ip, __u32 len, __u32 saddr, __u32 daddr)
+/* outer_ip fills the outer IPv4 header gretap and vxlan send: DF, TTL 64. */
+static __always_inline void outer_ip(struct bnet_iph *ip, __u8 proto, __u32 len, __u32 saddr, __u32 daddr)
 {
 	ip->ver_ihl = 0x45;
 	ip->tos = 0;
@@ -861,7 +887,7 @@ static __always_inline void gre_ip(struct bnet_iph *ip, __u32 len, __u32 saddr, 
 	ip->id = 0;
 	ip->frag_off = bpf_htons(BNET_IP_DF);
 	ip->ttl = BNET_TUNNEL_TTL;
-	ip->protocol = BNET_IPPROTO_GRE;
+	ip->protocol = proto;
 	ip->saddr = saddr;
 	ip->daddr = daddr;
 	ip_set_csum(ip);
@@ -892,7 +918,7 @@ static __always_inline __u32 gre_push(struct __sk_buff *skb, const struct bnet_e
 	}
 	ctx_barrier(skb);
 	len = skb->len - sizeof(struct bnet_eth);
-	gre_ip(&hdrs->ip, len, saddr, daddr);
+	outer_ip(&hdrs->ip, BNET_IPPROTO_GRE, len, saddr, daddr);
 	hdrs->flags = bpf_htons(BNET_GRE_KEY);
 	hdrs->proto = bpf_htons(BNET_ETH_P_TEB);
 	hdrs->key = bpf_htonl(key);
@@ -913,26 +939,16 @@ static __always_inline int set_outer_eth(struct __sk_buff *skb, const struct nh_
 }
 
 /*
- * to_gre sends a frame of a GRE network to one remote VTEP. IP packets
- * leave through bpf_redirect_neigh, so the kernel's FIB and neighbour
- * table pick the next hop (and resolve it if needed); non-IP frames, which
+ * to_underlay sends an encapsulated frame to VTEP vtep. IP packets leave
+ * through bpf_redirect_neigh, so the kernel's FIB and neighbour table pick
+ * the next hop (and resolve it if needed); non-IP frames, which
  * redirect_neigh refuses, use the next hop the agent resolved.
  */
-static __always_inline int to_gre(struct __sk_buff *skb, const struct net_info *net, __u32 vtep,
-				  const struct bnet_eth *eth)
+static __always_inline int to_underlay(struct __sk_buff *skb, const struct node_cfg *cfg, __u32 vtep)
 {
-	__u32 zero = 0, reason;
-	struct node_cfg *cfg = bpf_map_lookup_elem(&node_cfg, &zero);
-	struct bnet_gre_hdrs hdrs = {};
-	struct nh_entry *nh;
 	struct bnet_eth o = {};
+	struct nh_entry *nh;
 
-	if (!cfg || cfg->underlay_ifindex == 0 || cfg->local_ip == 0)
-		return drop(skb, BNET_DROP_NO_TUNNEL);
-	reason = gre_push(skb, eth, net->segment, cfg->local_ip, vtep, &hdrs);
-	if (reason != BNET_DROP_NONE)
-		return drop(skb, reason);
-	trace(BNET_T_GRE, net->segment, vtep, 0);
 	ctx_barrier(skb);
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		o.proto = bpf_htons(ETH_P_IP);
@@ -946,6 +962,88 @@ static __always_inline int to_gre(struct __sk_buff *skb, const struct net_info *
 	if (set_outer_eth(skb, nh) < 0)
 		return drop(skb, BNET_DROP_ENCAP);
 	return bpf_redirect(nh->ifindex, 0);
+}
+
+/* to_gre sends a frame of a GRE network to one remote VTEP. */
+static __always_inline int to_gre(struct __sk_buff *skb, const struct net_info *net, __u32 vtep,
+				  const struct bnet_eth *eth)
+{
+	__u32 zero = 0, reason;
+	struct node_cfg *cfg = bpf_map_lookup_elem(&node_cfg, &zero);
+	struct bnet_gre_hdrs hdrs = {};
+
+	if (!cfg || cfg->underlay_ifindex == 0 || cfg->local_ip == 0)
+		return drop(skb, BNET_DROP_NO_TUNNEL);
+	reason = gre_push(skb, eth, net->segment, cfg->local_ip, vtep, &hdrs);
+	if (reason != BNET_DROP_NONE)
+		return drop(skb, reason);
+	trace(BNET_T_GRE, net->segment, vtep, 0);
+	return to_underlay(skb, cfg, vtep);
+}
+
+/*
+ * vxlan_push wraps an IP frame in outer IPv4 + UDP + VXLAN (VNI =
+ * segment) and leaves room for the outer Ethernet header at offset 0.
+ * bpf_skb_adjust_room marks the skb as UDP-tunnelled, so GSO segments
+ * each get the outer headers. Returns 0, or a negative error when the
+ * frame was left as it was (not IP, or already marked encapsulated, as a
+ * frame decapsulated here and sent back into the overlay by a router
+ * namespace is): the caller then uses the kernel's VXLAN device.
+ */
+static __always_inline int vxlan_push(struct __sk_buff *skb, const struct bnet_eth *eth, __u32 vni,
+				      const struct node_cfg *cfg, __u32 daddr)
+{
+	struct bnet_vxlan_hdrs h = {};
+	__u32 len, hash;
+
+	ctx_barrier(skb);
+	if (!is_ip(eth->proto) || skb->protocol != eth->proto)
+		return -1;
+	hash = bpf_get_hash_recalc(skb);
+	if (bpf_skb_adjust_room(skb, BNET_VXLAN_OVERHEAD, BPF_ADJ_ROOM_MAC, BNET_VXLAN_ENCAP_FLAGS) < 0)
+		return -1;
+	/* From here the frame has changed: any failure is a drop. */
+	if (bpf_skb_store_bytes(skb, sizeof(struct bnet_eth) + sizeof(h), eth, sizeof(*eth), 0) < 0)
+		return BNET_DROP_ENCAP;
+	ctx_barrier(skb);
+	len = skb->len - sizeof(struct bnet_eth);
+	outer_ip(&h.ip, BNET_IPPROTO_UDP, len, cfg->local_ip, daddr);
+	h.sport = bpf_htons((__u16)((((__u64)hash * (BNET_VXLAN_SPORT_MAX - BNET_VXLAN_SPORT_MIN)) >> 32) +
+				    BNET_VXLAN_SPORT_MIN));
+	h.dport = (__be16)cfg->vxlan_port;
+	len -= sizeof(struct bnet_iph);
+	h.len = bpf_htons(len > 0xffff ? 0xffff : len);
+	h.flags = bpf_htonl(BNET_VXLAN_I);
+	h.vni = bpf_htonl(vni << 8);
+	if (bpf_skb_store_bytes(skb, sizeof(struct bnet_eth), &h, sizeof(h), 0) < 0)
+		return BNET_DROP_ENCAP;
+	return 0;
+}
+
+/*
+ * to_vxlan sends a frame of a VXLAN network to one remote VTEP. IP frames
+ * are encapsulated here and leave through the underlay NIC like GRE's,
+ * skipping the VXLAN device (its route lookup per packet, and on the far
+ * side its UDP socket and metadata dst); what that cannot take (ARP, a
+ * frame already marked encapsulated) goes through the device.
+ */
+static __always_inline int to_vxlan(struct __sk_buff *skb, const struct net_info *net, __u32 vtep,
+				    const struct bnet_eth *eth)
+{
+	__u32 zero = 0;
+	struct node_cfg *cfg = bpf_map_lookup_elem(&node_cfg, &zero);
+	int rc;
+
+	if (!cfg || !(cfg->flags & BNET_NODE_VXLAN_BPF) || cfg->underlay_ifindex == 0 || cfg->local_ip == 0 ||
+	    cfg->vxlan_port == 0)
+		return to_tunnel(skb, net, vtep);
+	rc = vxlan_push(skb, eth, net->segment, cfg, vtep);
+	if (rc < 0)
+		return to_tunnel(skb, net, vtep);
+	if (rc > 0)
+		return drop(skb, rc);
+	trace(BNET_T_VXLAN, net->segment, vtep, 2);
+	return to_underlay(skb, cfg, vtep);
 }
 
 
@@ -1569,7 +1667,7 @@ static __always_inline int route(struct __sk_buff *skb, __u32 in_net, const stru
 		return drop(skb, BNET_DROP_MALFORMED);
 	switch (net.type) {
 	case BNET_NET_VXLAN:
-		return to_tunnel(skb, &net, dst->vtep);
+		return to_vxlan(skb, &net, dst->vtep, eth);
 	case BNET_NET_GRE:
 		return to_gre(skb, &net, dst->vtep, eth);
 	case BNET_NET_FLAT:
@@ -1950,7 +2048,7 @@ int bnet_port_in(struct __sk_buff *skb)
 		case BNET_NET_VXLAN:
 			if (too_big(skb, &eth, net.mtu))
 				return frag_needed(skb, &eth, net.mtu);
-			return to_tunnel(skb, &net, dst->vtep);
+			return to_vxlan(skb, &net, dst->vtep, &eth);
 		case BNET_NET_GRE:
 			if (too_big(skb, &eth, net.mtu))
 				return frag_needed(skb, &eth, net.mtu);
@@ -2108,9 +2206,99 @@ int bnet_phys_in(struct __sk_buff *skb)
 }
 
 /*
- * bnet_ul_in decapsulates GRE on the underlay NIC. Only IPv4 GRE with
- * protocol TEB addressed to our VTEP is ours; everything else (the host's
- * own traffic, VXLAN's UDP, somebody's IP-in-GRE) passes untouched with
+ * vxlan_in takes apart, on the underlay NIC, VXLAN that bnet_ul_in would
+ * otherwise hand to the VXLAN device: plain VXLAN (no IP options, no
+ * VXLAN extensions, not a fragment) to our VTEP and port, of a network
+ * here, from a VTEP that hosts it. Anything else — a stranger, an unknown
+ * VNI, a bad header — continues to the device, where the nftables member
+ * set and bnet_tun_in judge and count it as before: this is a fast path,
+ * never a second set of rules.
+ */
+static __always_inline int vxlan_in(struct __sk_buff *skb, const struct bnet_iph *ip, __u32 len, __u32 gso)
+{
+	struct segment_key skey = { .type = BNET_NET_VXLAN };
+	struct fdb_key fk = {};
+	struct fdb_entry *dst;
+	struct port_info *port;
+	struct bnet_vxlan_hdrs h;
+	struct peer_key pk = {};
+	struct net_info *netp, net;
+	struct node_cfg *cfg;
+	struct bnet_eth inner;
+	__u32 zero = 0, *nid, net_id;
+	__u64 dflags = BPF_F_ADJ_ROOM_FIXED_GSO;
+	__u16 tot;
+
+	cfg = bpf_map_lookup_elem(&node_cfg, &zero);
+	if (!cfg || !(cfg->flags & BNET_NODE_VXLAN_BPF) || cfg->local_ip == 0 || ip->daddr != cfg->local_ip)
+		return TCX_NEXT;
+	if (ip->ver_ihl != 0x45 || (ip->frag_off & bpf_htons(BNET_IP_MF | BNET_IP_OFFMASK)))
+		return TCX_NEXT;
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &h, sizeof(h)) < 0 ||
+	    bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + sizeof(h), &inner, sizeof(inner)) < 0)
+		return TCX_NEXT;
+	/*
+	 * A UDP checksum is not verified: RFC 7348 lets a receiver skip it
+	 * (the inner frame carries its own), as the kernel does for VXLAN
+	 * offloaded by a NIC.
+	 */
+	if (h.dport != (__be16)cfg->vxlan_port || h.flags != bpf_htonl(BNET_VXLAN_I) || (h.vni & bpf_htonl(0xff)))
+		return TCX_NEXT;
+	if (csum_fold(bpf_csum_diff(0, 0, (__be32 *)&h.ip, sizeof(h.ip), 0)) != 0)
+		return TCX_NEXT;
+	tot = bpf_ntohs(ip->tot_len);
+	/* GRO-merged packets carry their own length rules; judge the rest. */
+	if (!gso && (tot > len - sizeof(struct bnet_eth) || tot < sizeof(h) + sizeof(inner) ||
+		     bpf_ntohs(h.len) != tot - sizeof(struct bnet_iph)))
+		return TCX_NEXT;
+	skey.segment = bpf_ntohl(h.vni) >> 8;
+	nid = bpf_map_lookup_elem(&segments, &skey);
+	if (!nid)
+		return TCX_NEXT;
+	net_id = *nid;
+	pk.net_id = net_id;
+	pk.vtep = ip->saddr;
+	if (!bpf_map_lookup_elem(&tunnel_peers, &pk))
+		return TCX_NEXT;
+	netp = bpf_map_lookup_elem(&networks, &net_id);
+	if (!netp)
+		return TCX_NEXT;
+	net = *netp;
+	/*
+	 * bpf_skb_adjust_room leaves a decapsulated skb marked encapsulated.
+	 * A VM only receives it, but a router's namespace may route it on
+	 * into a tunnel, whose encapsulation then refuses it: traffic for
+	 * router ports takes the device, which clears the mark. Floods do
+	 * too, bnet_tun_in replicates them.
+	 */
+	if (inner.dst[0] & 1)
+		return TCX_NEXT;
+	fk.net_id = net_id;
+	mac_copy(fk.mac, inner.dst);
+	dst = bpf_map_lookup_elem(&fdb, &fk);
+	if (!dst || dst->ifindex == 0)
+		return TCX_NEXT;
+	port = bpf_map_lookup_elem(&ports, &dst->ifindex);
+	if (!port || (port->flags & BNET_PORT_STACK))
+		return TCX_NEXT;
+	trace(BNET_T_TUNNEL_IN, net_id, skey.segment, ip->saddr);
+
+	/* As for GRE: drop the outer headers, put the inner Ethernet back. */
+	if (inner.proto == bpf_htons(ETH_P_IP))
+		dflags |= BPF_F_ADJ_ROOM_DECAP_L3_IPV4;
+	else if (inner.proto == bpf_htons(ETH_P_IPV6))
+		dflags |= BPF_F_ADJ_ROOM_DECAP_L3_IPV6;
+	if (bpf_skb_adjust_room(skb, -(__s32)(sizeof(h) + sizeof(inner)), BPF_ADJ_ROOM_MAC, dflags) < 0)
+		return drop(skb, BNET_DROP_ENCAP);
+	if (bpf_skb_store_bytes(skb, 0, &inner, sizeof(inner), BPF_F_RECOMPUTE_CSUM) < 0)
+		return drop(skb, BNET_DROP_ENCAP);
+	return from_overlay(skb, net_id, &net, &inner);
+}
+
+/*
+ * bnet_ul_in decapsulates GRE, and VXLAN (vxlan_in), on the underlay NIC.
+ * Only IPv4 GRE with protocol TEB addressed to our VTEP is ours;
+ * everything else (the host's own traffic, somebody's IP-in-GRE) passes untouched with
  * TCX_NEXT. What is ours is judged strictly: a sound outer header, a key
  * that is one of our GRE networks, and a sender that is a VTEP hosting
  * that network (tunnel_peers). Then the outer headers go and the inner
@@ -2136,6 +2324,8 @@ int bnet_ul_in(struct __sk_buff *skb)
 	gso = skb->gso_size;
 	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &ip, sizeof(ip)) < 0)
 		return TCX_NEXT;
+	if (ip.protocol == BNET_IPPROTO_UDP)
+		return vxlan_in(skb, &ip, len, gso);
 	if (ip.protocol != BNET_IPPROTO_GRE || (ip.ver_ihl >> 4) != 4)
 		return TCX_NEXT;
 	cfg = bpf_map_lookup_elem(&node_cfg, &zero);

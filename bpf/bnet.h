@@ -92,6 +92,9 @@ enum bnet_drop_reason {
 #define BNET_PORT_V6_IN (1U << 3)  /* its groups let any IPv6 in (stateless) */
 #define BNET_PORT_V6_OUT (1U << 4) /* its groups let any IPv6 out */
 #define BNET_PORT_DHCP (1U << 5)   /* its network's DHCP is served by this node's agent */
+/* A router's port: it leads into this kernel's IP stack, which may send
+ * what it receives on into another tunnel. */
+#define BNET_PORT_STACK (1U << 6)
 
 /*
  * ports: host-side ifindex of a VM port -> what the port is. policy_id
@@ -167,9 +170,13 @@ struct flood_entry {
 struct node_cfg {
 	__u32 vxlan_ifindex;    /* kernel VXLAN device in external mode */
 	__u32 local_ip;         /* this node's VTEP, network order */
-	__u32 flags;
+	__u32 flags;            /* BNET_NODE_* */
 	__u32 underlay_ifindex; /* NIC holding local_ip: GRE leaves and arrives here */
+	__u32 vxlan_port;       /* UDP port of VXLAN, network order in the low 16 bits */
 };
+
+/* node_cfg.flags */
+#define BNET_NODE_VXLAN_BPF 1 /* VXLAN IP frames are encapsulated and decapsulated in BPF */
 
 /*
  * tunnel_peers: (network, remote VTEP) pairs allowed to send us that

@@ -39,6 +39,7 @@ type mapReader interface {
 	PolicyIPRows() ([]maps.PolicyIPRow, error)
 	PolicyPortRows() ([]maps.PolicyPortRow, error)
 	CTRows() ([]maps.CTRow, error)
+	NodeCfgRow() (maps.NodeCfg, error)
 	Dump(name string, limit int) ([]maps.DumpEntry, error)
 }
 
@@ -203,7 +204,10 @@ func tunnelCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("read flood map: %w", err)
 			}
-			entries := joinTunnels(nets, floods)
+			// Without a readable node_cfg (no agent ever ran here) VXLAN
+			// shows as the device path, which is what would carry it.
+			nc, _ := m.NodeCfgRow()
+			entries := joinTunnels(nets, floods, nc.VXLANBPF)
 			out := getEnv(c).stdout
 			if asJSON {
 				return printJSON(out, map[string]any{"tunnels": entries})
@@ -223,9 +227,12 @@ func tunnelCommand() *cli.Command {
 
 // encapOf says how a network of type typ leaves the node, so an operator
 // sees which path this node takes without reading the code.
-func encapOf(typ string) string {
+func encapOf(typ string, vxlanBPF bool) string {
 	switch typ {
 	case "vxlan":
+		if vxlanBPF {
+			return "bpf-vxlan" // IP frames in BPF; ARP and the rest through bnet-vxlan
+		}
 		return "kernel-vxlan" // the bnet-vxlan device, external mode
 	case "gre":
 		return "bpf-gre" // bnet_port_in encaps, bnet_ul_in decaps
@@ -241,11 +248,11 @@ func encapOf(typ string) string {
 
 // joinTunnels merges the per-network datapath config with its flood list; a
 // flood list without a network row (a half-written state) is still shown.
-func joinTunnels(nets []maps.NetRow, floods []maps.FloodRow) []tunnelEntry {
+func joinTunnels(nets []maps.NetRow, floods []maps.FloodRow, vxlanBPF bool) []tunnelEntry {
 	byID := map[uint32]*tunnelEntry{}
 	for _, n := range nets {
 		byID[n.NetID] = &tunnelEntry{NetID: n.NetID, Type: n.Type, Segment: n.Segment,
-			PhysIfindex: n.PhysIfindex, MTU: n.MTU, Encap: encapOf(n.Type)}
+			PhysIfindex: n.PhysIfindex, MTU: n.MTU, Encap: encapOf(n.Type, vxlanBPF)}
 	}
 	for _, f := range floods {
 		e, ok := byID[f.NetID]

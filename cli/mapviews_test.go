@@ -29,6 +29,7 @@ type fakeMaps struct {
 	polIPs []maps.PolicyIPRow
 	polPts []maps.PolicyPortRow
 	ct     []maps.CTRow
+	node   maps.NodeCfg
 }
 
 func (f *fakeMaps) FDBRows() ([]maps.FDBRow, error)               { return f.fdb, nil }
@@ -46,6 +47,7 @@ func (f *fakeMaps) PortRows() ([]maps.PortRow, error)             { return f.por
 func (f *fakeMaps) PolicyIPRows() ([]maps.PolicyIPRow, error)     { return f.polIPs, nil }
 func (f *fakeMaps) PolicyPortRows() ([]maps.PolicyPortRow, error) { return f.polPts, nil }
 func (f *fakeMaps) CTRows() ([]maps.CTRow, error)                 { return f.ct, nil }
+func (f *fakeMaps) NodeCfgRow() (maps.NodeCfg, error)             { return f.node, nil }
 func (f *fakeMaps) Dump(name string, limit int) ([]maps.DumpEntry, error) {
 	return nil, maps.ErrNoSuchMap
 }
@@ -175,6 +177,23 @@ func TestTunnelViewJoinsFloodList(t *testing.T) {
 		"encap": "bpf-8021q", "local_ports": []any{}, "remote_vteps": []any{}}
 	if !reflect.DeepEqual(got[1], want) {
 		t.Errorf("json entry = %v", got[1])
+	}
+}
+
+// The tunnel view says which path VXLAN takes on this node.
+func TestTunnelViewVXLANEncap(t *testing.T) {
+	for _, c := range []struct {
+		bpf  bool
+		want string
+	}{{false, "kernel-vxlan"}, {true, "bpf-vxlan"}} {
+		dir := withFakeMaps(t, &fakeMaps{
+			nets: []maps.NetRow{{NetID: 1, Type: "vxlan", Segment: 100, MTU: 1450}},
+			node: maps.NodeCfg{VXLANBPF: c.bpf, VXLANPort: 4789},
+		})
+		got := jsonOf(t, mustRun(t, "--pin-dir", dir, "tunnel", "list", "-o", "json"))["tunnels"].([]any)
+		if e := got[0].(map[string]any)["encap"]; e != c.want {
+			t.Errorf("vxlan bpf=%v: encap %v, want %s", c.bpf, e, c.want)
+		}
 	}
 }
 

@@ -72,10 +72,15 @@ type Config struct {
 	// same API as the socket, for the OpenStack client. Off by default; the
 	// API has no authentication, so anything but loopback is the
 	// operator's explicit choice.
-	APIListen   string `yaml:"api_listen"`
-	PinDir      string `yaml:"pin_dir"`
-	StateDir    string `yaml:"state_dir"`
-	VXLANPort   int    `yaml:"vxlan_port"`
+	APIListen string `yaml:"api_listen"`
+	PinDir    string `yaml:"pin_dir"`
+	StateDir  string `yaml:"state_dir"`
+	VXLANPort int    `yaml:"vxlan_port"`
+	// VXLANEncap is where VXLAN IP frames are encapsulated and taken apart:
+	// "bpf" (default) in the TC programs, straight to and from the underlay
+	// NIC; "device" through the kernel's VXLAN device only. The device
+	// carries ARP and anything the fast path leaves to it either way.
+	VXLANEncap  string `yaml:"vxlan_encap"`
 	UnderlayMTU int    `yaml:"underlay_mtu"`
 	LogLevel    string `yaml:"log_level"`
 	// NetnsPrefix is put before the names of the namespaces the agent
@@ -208,6 +213,9 @@ func (c *Config) fillDefaults() {
 	if c.VXLANPort == 0 {
 		c.VXLANPort = DefaultVXLAN
 	}
+	if c.VXLANEncap == "" {
+		c.VXLANEncap = "bpf"
+	}
 	if c.UnderlayMTU == 0 {
 		c.UnderlayMTU = DefaultMTU
 	}
@@ -283,6 +291,9 @@ func (c *Config) Validate() error {
 	}
 	if c.VXLANPort < 1 || c.VXLANPort > 65535 {
 		return fmt.Errorf("vxlan_port: %d out of range", c.VXLANPort)
+	}
+	if c.VXLANEncap != "bpf" && c.VXLANEncap != "device" {
+		return fmt.Errorf("vxlan_encap: %q (bpf | device)", c.VXLANEncap)
 	}
 	if c.UnderlayMTU < 1280 || c.UnderlayMTU > 65535 {
 		return fmt.Errorf("underlay_mtu: %d out of range (1280-65535)", c.UnderlayMTU)

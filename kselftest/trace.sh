@@ -88,11 +88,11 @@ trace_ok 2 "a2@n2 → a2b@n2" "same node" --port a2 --dst 10.40.1.21
 log_test "trace: same node, same network: $(jq -r .path <<<"$TRACE")"
 
 trace_ok 2 "a2@n2 → vxlan 401 → a3@n3" "across nodes" --port a2 --dst 10.40.1.30 --proto tcp --dport 22
-[ "$(jq -r '.hops[1].how' <<<"$TRACE")" = "asked node n3's agent, which ran it there" ] && [ "$(jq -r '.hops[1].program' <<<"$TRACE")" = bnet_tun_in ]
+[ "$(jq -r '.hops[1].how' <<<"$TRACE")" = "asked node n3's agent, which ran it there" ] && [ "$(jq -r '.hops[1].program' <<<"$TRACE")" = bnet_ul_in ]
 check_err $? "the second hop was not run by n3's agent: $(jq -c '.hops[1]' <<<"$TRACE")"
 steps | grep -q "security groups (ingress): new connection allowed by security group"
 check_err $? "n3's ingress security group decision is missing: $(steps)"
-log_test "trace: across nodes over VXLAN, n3's agent runs bnet_tun_in: $(jq -r .path <<<"$TRACE")"
+log_test "trace: across nodes over VXLAN, n3 takes the VXLAN apart in bnet_ul_in: $(jq -r .path <<<"$TRACE")"
 
 trace_ok 2 "g2@n2 → gre 403 → g3@n3" "GRE" --port g2 --dst 10.40.3.30 --proto udp --dport 53
 [ "$(jq -r '.hops[1].program' <<<"$TRACE")" = bnet_ul_in ]

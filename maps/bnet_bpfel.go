@@ -164,6 +164,7 @@ type bnetNodeCfg struct {
 	LocalIp         uint32
 	Flags           uint32
 	UnderlayIfindex uint32
+	VxlanPort       uint32
 }
 
 type bnetPeerKey struct {

@@ -63,6 +63,7 @@ const (
 	portV6In   = 1 << 3
 	portV6Out  = 1 << 4
 	portDHCP   = 1 << 5
+	portStack  = 1 << 6
 )
 
 // Maps holds every datapath map. All fields are set after Load or Open.

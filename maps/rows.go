@@ -29,6 +29,9 @@ type PortRow struct {
 	// DHCP: this node's agent serves DHCP on the port's network, so the
 	// port's DHCP client packets are consumed (it has answered them).
 	DHCP bool
+	// Stack: a router's port, into this kernel's IP stack; VXLAN for it
+	// is taken apart by the kernel's device, not in BPF (bnet.h).
+	Stack bool
 }
 
 // NetRow is one networks entry.
@@ -139,7 +142,8 @@ func (m *Maps) PortRows() ([]PortRow, error) {
 	for it.Next(&k, &v) {
 		rows = append(rows, PortRow{Ifindex: k, NetID: v.NetId, MAC: macAddr(v.Mac), Up: v.Flags&portUp != 0,
 			Secure: v.Flags&portSecure != 0, Policy: v.Flags&portPolicy != 0, PolicyID: v.PolicyId, Epoch: v.Epoch,
-			V6In: v.Flags&portV6In != 0, V6Out: v.Flags&portV6Out != 0, DHCP: v.Flags&portDHCP != 0})
+			V6In: v.Flags&portV6In != 0, V6Out: v.Flags&portV6Out != 0, DHCP: v.Flags&portDHCP != 0,
+			Stack: v.Flags&portStack != 0})
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", MapPorts, err)
@@ -357,7 +361,7 @@ func (m *Maps) PutPort(r PortRow) error {
 	for _, f := range []struct {
 		on   bool
 		flag uint32
-	}{{r.Up, portUp}, {r.Secure, portSecure}, {r.Policy, portPolicy}, {r.V6In, portV6In}, {r.V6Out, portV6Out}, {r.DHCP, portDHCP}} {
+	}{{r.Up, portUp}, {r.Secure, portSecure}, {r.Policy, portPolicy}, {r.V6In, portV6In}, {r.V6Out, portV6Out}, {r.DHCP, portDHCP}, {r.Stack, portStack}} {
 		if f.on {
 			v.Flags |= f.flag
 		}
@@ -580,11 +584,22 @@ type NodeCfg struct {
 	VXLANIfindex    uint32
 	LocalIP         netip.Addr // zero when unset
 	UnderlayIfindex uint32
+	// VXLANPort with VXLANBPF: VXLAN IP frames are encapsulated and
+	// decapsulated by the programs, to and from that UDP port.
+	VXLANPort uint16
+	VXLANBPF  bool
 }
+
+// nodeVXLANBPF is BNET_NODE_VXLAN_BPF (bpf/bnet.h).
+const nodeVXLANBPF = 1
 
 // SetNodeCfg writes the node-wide settings.
 func (m *Maps) SetNodeCfg(c NodeCfg) error {
 	v := bnetNodeCfg{VxlanIfindex: c.VXLANIfindex, UnderlayIfindex: c.UnderlayIfindex}
+	v.VxlanPort = uint32(be16(c.VXLANPort))
+	if c.VXLANBPF {
+		v.Flags |= nodeVXLANBPF
+	}
 	if c.LocalIP.IsValid() {
 		ip, err := ipToU32(c.LocalIP)
 		if err != nil {
@@ -604,7 +619,8 @@ func (m *Maps) NodeCfgRow() (NodeCfg, error) {
 	if err := m.NodeCfg.Lookup(uint32(0), &v); err != nil {
 		return NodeCfg{}, fmt.Errorf("read %s: %w", MapNodeCfg, err)
 	}
-	c := NodeCfg{VXLANIfindex: v.VxlanIfindex, UnderlayIfindex: v.UnderlayIfindex}
+	c := NodeCfg{VXLANIfindex: v.VxlanIfindex, UnderlayIfindex: v.UnderlayIfindex,
+		VXLANPort: be16(uint16(v.VxlanPort)), VXLANBPF: v.Flags&nodeVXLANBPF != 0}
 	if v.LocalIp != 0 {
 		c.LocalIP = u32ToIP(v.LocalIp)
 	}
