@@ -47,6 +47,22 @@ type Security struct {
 	CTPortMax uint32 `yaml:"ct_port_max"`
 }
 
+// Datapath says how the programs are attached to the devices.
+type Datapath struct {
+	// Attach is tcx (BPF links, kernel >= 6.6), tc (a clsact qdisc and a
+	// direct-action bpf filter, every kernel bnet runs on) or auto: tcx
+	// where the kernel has it, else tc. Switching between restarts moves
+	// every device over to the new mode; never both at once.
+	Attach string `yaml:"attach"`
+}
+
+// Attach modes of datapath.attach.
+const (
+	AttachAuto = "auto"
+	AttachTCX  = "tcx"
+	AttachTC   = "tc"
+)
+
 // Identity names this node's certificate files (`bnet ca issue` makes
 // them): with them every record this node writes is signed, and records and
 // members of other nodes are only believed when their certificates, from
@@ -95,6 +111,7 @@ type Config struct {
 	// entry, the nftables table): the bound on how long it stays wrong.
 	ResyncSeconds int      `yaml:"resync_seconds"`
 	Security      Security `yaml:"security"`
+	Datapath      Datapath `yaml:"datapath"`
 	Identity      Identity `yaml:"identity"`
 	// DHCPLeaseDuration is the lease, in seconds, the node's DHCP server
 	// gives (Neutron's dhcp_lease_duration). A VM learns of a changed
@@ -234,6 +251,9 @@ func (c *Config) fillDefaults() {
 	if c.ResyncSeconds == 0 {
 		c.ResyncSeconds = DefaultResync
 	}
+	if c.Datapath.Attach == "" {
+		c.Datapath.Attach = AttachAuto
+	}
 	if c.Security.CTMax == 0 {
 		c.Security.CTMax = DefaultCTMax
 	}
@@ -315,6 +335,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Security.CTPortMax > c.Security.CTMax {
 		return fmt.Errorf("security.ct_port_max: %d is more than security.ct_max %d", c.Security.CTPortMax, c.Security.CTMax)
+	}
+	if !slices.Contains([]string{AttachAuto, AttachTCX, AttachTC}, c.Datapath.Attach) {
+		return fmt.Errorf("datapath.attach: %q (auto | tcx | tc)", c.Datapath.Attach)
 	}
 	if id := c.Identity; id.Enabled() && (id.CA == "" || id.Cert == "" || id.Key == "") {
 		return errors.New("identity: ca, cert and key go together (all three or none)")
