@@ -250,11 +250,12 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	if a.netIDs, err = loadNetIDs(cfg.StateDir); err != nil {
 		return nil, err
 	}
+	if a.links, err = newAttacher(cfg.PinDir, cfg.Datapath.Attach); err != nil { // before the load: names what the kernel lacks
+		return nil, err
+	}
+	log.Info("datapath attach mode", "mode", a.links.mode, "kernel", kernelRelease())
 	if a.maps, a.progs, err = maps.Load(cfg.PinDir, maps.LoadOptions{CTMax: cfg.Security.CTMax, Log: log.With("part", "maps")}); err != nil {
 		return nil, fmt.Errorf("load datapath: %w", err)
-	}
-	if a.links, err = newAttacher(cfg.PinDir); err != nil {
-		return nil, err
 	}
 	a.links.keep = true // until the first reconcile has programmed the maps
 	if a.dvrMAC, err = loadDVRMAC(cfg.StateDir, cfg.Node); err != nil {

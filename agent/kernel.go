@@ -1,0 +1,165 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"github.com/bnet-dev/bnet/config"
+)
+
+// kernelNeed is one thing bpf/bnet.c cannot run without. Each is probed on
+// its own rather than inferred from the kernel version: distribution
+// kernels backport BPF features (RHEL 9's 5.14 has bpf_loop), and a
+// version check would refuse those for nothing.
+type kernelNeed struct {
+	what  string // as the operator reads it: "helper bpf_loop"
+	since string // the mainline kernel that brought it
+	probe func() error
+}
+
+// datapathHelpers are the helpers bpf/bnet.c calls, with the mainline
+// version that added each (for SchedCLS programs). kernel_test.go checks
+// the compiled object against this list, so a helper added to bnet.c
+// without an entry here fails the tests rather than a node at start.
+var datapathHelpers = []struct {
+	fn    asm.BuiltinFunc
+	name  string
+	since string
+}{
+	{asm.FnMapLookupElem, "bpf_map_lookup_elem", "3.19"},
+	{asm.FnMapUpdateElem, "bpf_map_update_elem", "3.19"},
+	{asm.FnMapDeleteElem, "bpf_map_delete_elem", "3.19"},
+	{asm.FnKtimeGetNs, "bpf_ktime_get_ns", "4.1"},
+	{asm.FnSkbStoreBytes, "bpf_skb_store_bytes", "4.1"},
+	{asm.FnL3CsumReplace, "bpf_l3_csum_replace", "4.1"},
+	{asm.FnL4CsumReplace, "bpf_l4_csum_replace", "4.1"},
+	{asm.FnCloneRedirect, "bpf_clone_redirect", "4.2"},
+	{asm.FnSkbVlanPush, "bpf_skb_vlan_push", "4.3"},
+	{asm.FnSkbVlanPop, "bpf_skb_vlan_pop", "4.3"},
+	{asm.FnSkbGetTunnelKey, "bpf_skb_get_tunnel_key", "4.3"},
+	{asm.FnSkbSetTunnelKey, "bpf_skb_set_tunnel_key", "4.3"},
+	{asm.FnRedirect, "bpf_redirect", "4.4"},
+	{asm.FnSkbLoadBytes, "bpf_skb_load_bytes", "4.5"},
+	{asm.FnCsumDiff, "bpf_csum_diff", "4.6"},
+	{asm.FnSkbChangeTail, "bpf_skb_change_tail", "4.9"},
+	{asm.FnSkbPullData, "bpf_skb_pull_data", "4.9"},
+	{asm.FnSkbChangeHead, "bpf_skb_change_head", "4.10"},
+	{asm.FnSkbAdjustRoom, "bpf_skb_adjust_room", "4.13"},
+	{asm.FnRingbufReserve, "bpf_ringbuf_reserve", "5.8"},
+	{asm.FnRingbufSubmit, "bpf_ringbuf_submit", "5.8"},
+	{asm.FnRedirectNeigh, "bpf_redirect_neigh", "5.10"},
+	{asm.FnLoop, "bpf_loop", "5.17"},
+}
+
+// datapathMaps are the map types bnet.h declares; cilium/ebpf knows the
+// version of each.
+var datapathMaps = []struct {
+	typ   ebpf.MapType
+	since string
+}{
+	{ebpf.Hash, "3.19"}, {ebpf.Array, "3.19"}, {ebpf.PerCPUHash, "4.6"}, {ebpf.PerCPUArray, "4.6"},
+	{ebpf.LRUHash, "4.10"}, {ebpf.LPMTrie, "4.11"}, {ebpf.RingBuf, "5.8"},
+}
+
+// kernelNeeds is everything the start-up check probes, oldest first.
+func kernelNeeds() []kernelNeed {
+	needs := []kernelNeed{
+		{"TC BPF programs (BPF_PROG_TYPE_SCHED_CLS)", "4.1", func() error { return features.HaveProgramType(ebpf.SchedCLS) }},
+		{"map flag BPF_F_NO_PREALLOC", "4.6", func() error { return features.HaveMapFlag(features.BPF_F_NO_PREALLOC) }},
+		// bnet_port_in is far beyond the old limit of 4096 instructions.
+		{"programs of more than 4096 instructions", "5.2", features.HaveLargeInstructions},
+	}
+	for _, m := range datapathMaps {
+		needs = append(needs, kernelNeed{"map type " + m.typ.String(), m.since, func() error { return features.HaveMapType(m.typ) }})
+	}
+	for _, h := range datapathHelpers {
+		needs = append(needs, kernelNeed{"helper " + h.name, h.since, func() error { return features.HaveProgramHelper(ebpf.SchedCLS, h.fn) }})
+	}
+	return needs
+}
+
+// checkKernel probes needs and reports every missing one in a single
+// error, so that an operator upgrades once rather than once per feature.
+// Only a definite "not supported" counts: any other probe failure (no
+// CAP_BPF, say) is left for the program load that follows to report.
+func checkKernel(release string, needs []kernelNeed) error {
+	var missing []string
+	for _, n := range needs {
+		if err := n.probe(); errors.Is(err, ebpf.ErrNotSupported) {
+			missing = append(missing, fmt.Sprintf("%s (kernel >= %s)", n.what, n.since))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("kernel %s cannot run the bnet datapath: missing %s", release, strings.Join(missing, ", "))
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "(unknown)"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// haveTCX reports whether the kernel has TCX: cilium/ebpf's link package
+// probes it when an attach fails, and an attach to an ifindex no device has
+// fails with ENODEV exactly when TCX itself exists.
+func haveTCX() error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.SchedCLS, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, -1), asm.Return()},
+	})
+	if err != nil {
+		return fmt.Errorf("probe TCX: load a probe program: %w", err)
+	}
+	defer prog.Close()
+	l, err := link.AttachTCX(link.TCXOptions{Interface: math.MaxInt32, Program: prog, Attach: ebpf.AttachTCXIngress})
+	switch {
+	case err == nil:
+		l.Close()
+		return nil
+	case errors.Is(err, unix.ENODEV):
+		return nil
+	case errors.Is(err, ebpf.ErrNotSupported):
+		return ebpf.ErrNotSupported
+	}
+	return fmt.Errorf("probe TCX: %w", err)
+}
+
+// chooseAttach resolves datapath.attach against what the kernel has.
+func chooseAttach(want string, tcx func() error) (string, error) {
+	if want == config.AttachTC {
+		return config.AttachTC, nil
+	}
+	err := tcx()
+	if err != nil && !errors.Is(err, ebpf.ErrNotSupported) {
+		return "", err
+	}
+	switch {
+	case err == nil:
+		return config.AttachTCX, nil
+	case want == config.AttachTCX:
+		return "", fmt.Errorf("datapath.attach: tcx: TCX (kernel >= 6.6) not available on kernel %s; set datapath.attach: tc (or auto)", kernelRelease())
+	}
+	return config.AttachTC, nil
+}
+
+// checkDatapathKernel is the agent's start-up check: every feature the
+// programs need, then the attach mode. Cheap: each probe loads a program
+// of two or three instructions, once per process.
+func checkDatapathKernel(want string) (string, error) {
+	if err := checkKernel(kernelRelease(), kernelNeeds()); err != nil {
+		return "", err
+	}
+	return chooseAttach(want, haveTCX)
+}
