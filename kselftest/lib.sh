@@ -239,7 +239,7 @@ cloud_up() {
 		# shellcheck disable=SC2046 # node_key_conf gives an option and its value, or nothing
 		{
 			"$TOP/scripts/node-config.sh" --node "$(node_name "$i")" --local-ip "$(vtep "$i")" \
-				--roles "$(node_roles "$i")" ${SNAT_FENCE_DELAY:+--snat-fence-delay "$SNAT_FENCE_DELAY"} \
+				--roles "$(node_roles "$i")" ${SNAT_FENCE_DELAY:+--snat-fence-delay "$SNAT_FENCE_DELAY"} ${BNET_ATTACH:+--attach "$BNET_ATTACH"} \
 				--physnet public=eth-ext --join "$(vtep 1):7946" --fast $(node_key_conf "$i") \
 				--api-socket "$WORK/n$i/bnet.sock" --api-listen 127.0.0.1:9696 \
 				--pin-dir "/sys/fs/bpf/$P-n$i" --state-dir "$WORK/n$i/state" \

@@ -8,11 +8,12 @@
 #       [--physnet NAME=NIC]... [--join IP:PORT]... [--fast] [--key-file F]
 #       [--api-socket F] [--api-listen IP:PORT] [--pin-dir D] [--state-dir D]
 #       [--underlay-mtu N] [--log-level L] [--netns-prefix P] [--snat-fence-delay S]
+#       [--attach auto|tcx|tc]
 #
 # --fast (labs and tests on one machine) also shortens the SNAT fence delay
 # to 1 s, in step with memberlist's shortened failure detection.
 set -eu
-node="" ip="" roles=compute fast=false key="" sock="" listen="" pins="" state="" mtu="" level="" prefix="" fence=""
+node="" ip="" roles=compute fast=false key="" sock="" listen="" pins="" state="" mtu="" level="" prefix="" fence="" attach=""
 physnets=() joins=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
 	--log-level) level=$2; shift ;;
 	--netns-prefix) prefix=$2; shift ;;
 	--snat-fence-delay) fence=$2; shift ;;
+	--attach) attach=$2; shift ;;
 	*) echo "node-config.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -58,6 +60,7 @@ echo "vxlan_port: 4789"
 [ -z "$mtu" ] || echo "underlay_mtu: $mtu"
 [ -z "$level" ] || echo "log_level: $level"
 [ -z "$prefix" ] || echo "netns_prefix: $prefix"
+[ -z "$attach" ] || echo "datapath: {attach: $attach}"
 if [ -n "$fence" ]; then
 	echo "snat_fence_delay: $fence"
 elif [ "$fast" = true ]; then
