@@ -250,10 +250,9 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	if a.netIDs, err = loadNetIDs(cfg.StateDir); err != nil {
 		return nil, err
 	}
-	if a.links, err = newAttacher(cfg.PinDir, cfg.Datapath.Attach); err != nil { // before the load: names what the kernel lacks
+	if a.links, err = newAttacher(cfg.PinDir, cfg.Datapath.Attach, log); err != nil { // before the load: names what the kernel lacks
 		return nil, err
 	}
-	log.Info("datapath attach mode", "mode", a.links.mode, "kernel", kernelRelease())
 	if a.maps, a.progs, err = maps.Load(cfg.PinDir, maps.LoadOptions{CTMax: cfg.Security.CTMax, Log: log.With("part", "maps")}); err != nil {
 		return nil, fmt.Errorf("load datapath: %w", err)
 	}

@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,11 +63,15 @@ const (
 
 // newAttacher checks that the kernel can run the datapath at all, then
 // resolves datapath.attach (want) against it.
-func newAttacher(pinDir, want string) (*attacher, error) {
-	mode, err := checkDatapathKernel(want)
+func newAttacher(pinDir, want string, log *slog.Logger) (*attacher, error) {
+	mode, warnings, err := checkDatapathKernel(want)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
 	if err != nil {
 		return nil, err
 	}
+	log.Info("datapath attach mode", "mode", mode, "kernel", kernelRelease())
 	return openAttacher(pinDir, mode)
 }
 

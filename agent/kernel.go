@@ -23,6 +23,10 @@ type kernelNeed struct {
 	what  string // as the operator reads it: "helper bpf_loop"
 	since string // the mainline kernel that brought it
 	probe func() error
+	// without is what does not work on a kernel lacking it, for a need
+	// that only a part of the datapath has: the agent then starts, and
+	// says so. Empty: nothing works without it.
+	without string
 }
 
 // datapathHelpers are the helpers bpf/bnet.c calls, with the mainline
@@ -72,35 +76,93 @@ var datapathMaps = []struct {
 // kernelNeeds is everything the start-up check probes, oldest first.
 func kernelNeeds() []kernelNeed {
 	needs := []kernelNeed{
-		{"TC BPF programs (BPF_PROG_TYPE_SCHED_CLS)", "4.1", func() error { return features.HaveProgramType(ebpf.SchedCLS) }},
-		{"map flag BPF_F_NO_PREALLOC", "4.6", func() error { return features.HaveMapFlag(features.BPF_F_NO_PREALLOC) }},
+		{what: "TC BPF programs (BPF_PROG_TYPE_SCHED_CLS)", since: "4.1", probe: func() error { return features.HaveProgramType(ebpf.SchedCLS) }},
+		{what: "map flag BPF_F_NO_PREALLOC", since: "4.6", probe: func() error { return features.HaveMapFlag(features.BPF_F_NO_PREALLOC) }},
 		// bnet_port_in is far beyond the old limit of 4096 instructions.
-		{"programs of more than 4096 instructions", "5.2", features.HaveLargeInstructions},
+		{what: "programs of more than 4096 instructions", since: "5.2", probe: features.HaveLargeInstructions},
 	}
 	for _, m := range datapathMaps {
-		needs = append(needs, kernelNeed{"map type " + m.typ.String(), m.since, func() error { return features.HaveMapType(m.typ) }})
+		needs = append(needs, kernelNeed{what: "map type " + m.typ.String(), since: m.since, probe: func() error { return features.HaveMapType(m.typ) }})
 	}
 	for _, h := range datapathHelpers {
-		needs = append(needs, kernelNeed{"helper " + h.name, h.since, func() error { return features.HaveProgramHelper(ebpf.SchedCLS, h.fn) }})
+		needs = append(needs, kernelNeed{what: "helper " + h.name, since: h.since, probe: func() error { return features.HaveProgramHelper(ebpf.SchedCLS, h.fn) }})
 	}
 	return needs
 }
 
+// kernelLimits are the needs of one part of the datapath only. A helper's
+// flags are checked at run time, not at load: the programs load without
+// them, and only a probe that runs tells.
+func kernelLimits() []kernelNeed {
+	return []kernelNeed{{
+		what: "bpf_skb_adjust_room flag BPF_F_ADJ_ROOM_DECAP_L3_IPV4", since: "6.3", probe: haveDecapL3,
+		without: "GRE networks cannot receive: bnet_ul_in drops their frames (drop reason encap)",
+	}}
+}
+
 // checkKernel probes needs and reports every missing one in a single
-// error, so that an operator upgrades once rather than once per feature.
-// Only a definite "not supported" counts: any other probe failure (no
-// CAP_BPF, say) is left for the program load that follows to report.
-func checkKernel(release string, needs []kernelNeed) error {
+// error, so that an operator upgrades once rather than once per feature;
+// the missing ones a part of the datapath can do without come back as
+// warnings. Only a definite "not supported" counts: any other probe
+// failure (no CAP_BPF, say) is left for the program load that follows to
+// report.
+func checkKernel(release string, needs []kernelNeed) (warnings []string, err error) {
 	var missing []string
 	for _, n := range needs {
-		if err := n.probe(); errors.Is(err, ebpf.ErrNotSupported) {
-			missing = append(missing, fmt.Sprintf("%s (kernel >= %s)", n.what, n.since))
+		if err := n.probe(); !errors.Is(err, ebpf.ErrNotSupported) {
+			continue
 		}
+		if n.without != "" {
+			warnings = append(warnings, fmt.Sprintf("kernel %s lacks %s (kernel >= %s): %s", release, n.what, n.since, n.without))
+			continue
+		}
+		missing = append(missing, fmt.Sprintf("%s (kernel >= %s)", n.what, n.since))
 	}
 	if len(missing) == 0 {
-		return nil
+		return warnings, nil
 	}
-	return fmt.Errorf("kernel %s cannot run the bnet datapath: missing %s", release, strings.Join(missing, ", "))
+	return warnings, fmt.Errorf("kernel %s cannot run the bnet datapath: missing %s", release, strings.Join(missing, ", "))
+}
+
+// haveDecapL3 runs, on an outer Ethernet + IPv4 + GRE (with key) + inner
+// Ethernet + IPv4 frame, what bnet_ul_in does to decapsulate it. A kernel
+// that does not know the flag refuses it with EINVAL.
+func haveDecapL3() error {
+	const strip = 20 + 8 + 14 // outer IPv4, GRE with key, inner Ethernet
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.SchedCLS, License: "GPL",
+		Instructions: asm.Instructions{
+			asm.Mov.Imm(asm.R2, -strip),
+			asm.Mov.Imm(asm.R3, 1),      // BPF_ADJ_ROOM_MAC
+			asm.Mov.Imm(asm.R4, 1|1<<7), // BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4
+			asm.FnSkbAdjustRoom.Call(),
+			asm.Return(),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("probe decap flag: %w", err)
+	}
+	defer prog.Close()
+	frame := make([]byte, 14+strip+20+8)
+	ipv4 := func(b []byte, proto byte) {
+		b[0], b[2], b[3], b[8], b[9] = 0x45, 0, byte(len(b)), 64, proto
+	}
+	frame[12], frame[13] = 0x08, 0x00
+	ipv4(frame[14:], 47)
+	frame[34], frame[35], frame[36], frame[37] = 0x20, 0, 0x65, 0x58 // GRE K, TEB
+	frame[54], frame[55] = 0x08, 0x00
+	ipv4(frame[56:], 17)
+	ret, err := prog.Run(&ebpf.RunOptions{Data: frame})
+	if err != nil {
+		return fmt.Errorf("probe decap flag: %w", err)
+	}
+	if int32(ret) == -int32(unix.EINVAL) {
+		return ebpf.ErrNotSupported
+	}
+	if ret != 0 {
+		return fmt.Errorf("probe decap flag: bpf_skb_adjust_room returned %d", int32(ret))
+	}
+	return nil
 }
 
 func kernelRelease() string {
@@ -156,10 +218,11 @@ func chooseAttach(want string, tcx func() error) (string, error) {
 
 // checkDatapathKernel is the agent's start-up check: every feature the
 // programs need, then the attach mode. Cheap: each probe loads a program
-// of two or three instructions, once per process.
-func checkDatapathKernel(want string) (string, error) {
-	if err := checkKernel(kernelRelease(), kernelNeeds()); err != nil {
-		return "", err
+// of a few instructions, once per process.
+func checkDatapathKernel(want string) (mode string, warnings []string, err error) {
+	if warnings, err = checkKernel(kernelRelease(), append(kernelNeeds(), kernelLimits()...)); err != nil {
+		return "", warnings, err
 	}
-	return chooseAttach(want, haveTCX)
+	mode, err = chooseAttach(want, haveTCX)
+	return mode, warnings, err
 }

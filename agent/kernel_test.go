@@ -60,12 +60,13 @@ func TestCheckKernelListsEveryMissingFeature(t *testing.T) {
 	no := func() error { return fmt.Errorf("probe: %w", ebpf.ErrNotSupported) }
 	perm := func() error { return errors.New("operation not permitted") }
 	needs := []kernelNeed{
-		{"helper bpf_redirect", "4.4", ok},
-		{"helper bpf_redirect_neigh", "5.10", no},
-		{"map type RingBuf", "5.8", perm},
-		{"helper bpf_loop", "5.17", no},
+		{what: "helper bpf_redirect", since: "4.4", probe: ok},
+		{what: "helper bpf_redirect_neigh", since: "5.10", probe: no},
+		{what: "map type RingBuf", since: "5.8", probe: perm},
+		{what: "helper bpf_loop", since: "5.17", probe: no},
+		{what: "flag X", since: "6.3", probe: no, without: "GRE cannot receive"},
 	}
-	err := checkKernel("5.4.0-test", needs)
+	warnings, err := checkKernel("5.4.0-test", needs)
 	if err == nil {
 		t.Fatal("missing features not reported")
 	}
@@ -73,11 +74,17 @@ func TestCheckKernelListsEveryMissingFeature(t *testing.T) {
 	if err.Error() != want {
 		t.Fatalf("error\n got %q\nwant %q", err, want)
 	}
-	if err := checkKernel("6.18", needs[:1]); err != nil {
+	if len(warnings) != 1 || warnings[0] != "kernel 5.4.0-test lacks flag X (kernel >= 6.3): GRE cannot receive" {
+		t.Fatalf("warnings: %q", warnings)
+	}
+	if _, err := checkKernel("6.18", needs[:1]); err != nil {
 		t.Fatalf("nothing missing: %v", err)
 	}
-	if err := checkKernel("6.18", needs[2:3]); err != nil {
+	if _, err := checkKernel("6.18", needs[2:3]); err != nil {
 		t.Fatalf("an inconclusive probe failed the start: %v", err)
+	}
+	if w, err := checkKernel("6.1", needs[4:]); err != nil || len(w) != 1 {
+		t.Fatalf("a partial need failed the start (%v) or was not reported (%q)", err, w)
 	}
 }
 
