@@ -17,8 +17,8 @@ import (
 
 // kernelNeed is one thing bpf/bnet.c cannot run without. Each is probed on
 // its own rather than inferred from the kernel version: distribution
-// kernels backport BPF features (RHEL 9's 5.14 has bpf_loop), and a
-// version check would refuse those for nothing.
+// kernels backport BPF features, and a version check would refuse those
+// for nothing.
 type kernelNeed struct {
 	what  string // as the operator reads it: "helper bpf_loop"
 	since string // the mainline kernel that brought it
