@@ -6,12 +6,14 @@
 # and no TCX link exists. Same-node and cross-node traffic flows; a SIGKILL
 # restart adopts the filters and swaps the programs in place with no packet
 # of an established flow lost; switching a node to tcx and back across
-# restarts leaves exactly one program on each device, the new mode's.
+# restarts leaves exactly one program on each device, the new mode's; a
+# filter deleted behind the agent's back comes back.
 #
 #   n1: c1 10.62.0.11, c2 10.62.0.12      n2: c3 10.62.0.13   (vxlan 621)
 source "$(dirname "$0")/lib.sh"
 require ping tc python3 jq
 BNET_ATTACH=tc
+CLOUD_CONF="resync_seconds: 3"
 cloud_up 2
 PROBE="python3 $(dirname "$(readlink -f "$0")")/sgprobe.py"
 
@@ -156,6 +158,20 @@ check_err $? "$out"
 [ -z "$(ls "/sys/fs/bpf/$P-n2/links")" ]
 check_err $? "n2 back in tc mode kept TCX link pins"
 log_test "tcx -> tc across a restart: one program per device, nothing lost"
+
+# Repair: bnet's filter deleted behind the agent's back is back within
+# resync_seconds.
+c3if=$(node_devs 2 | grep '^tap' | head -1)
+t0=$(date +%s%N)
+in_ns "$P-n2" tc filter del dev "$c3if" ingress pref 48640 handle 1 bpf
+! vm_ping "$P-c1" 10.62.0.13
+check_err $? "c3 still answered with its filter deleted"
+busywait 15000 vm_ping "$P-c1" 10.62.0.13
+check_err $? "c3's filter was not repaired within 15 s (resync_seconds: 3)"
+log "c3's filter repaired $((($(date +%s%N) - t0) / 1000000)) ms after its removal"
+out=$(attached 2 tc)
+check_err $? "$out"
+log_test "tc mode: a filter deleted behind the agent's back is repaired"
 
 # A port removed in tc mode takes its filter with it; sweep leaves no
 # other device with a stale one.
