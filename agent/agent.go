@@ -250,7 +250,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	if a.netIDs, err = loadNetIDs(cfg.StateDir); err != nil {
 		return nil, err
 	}
-	if a.links, err = newAttacher(cfg.PinDir, cfg.Datapath.Attach, log); err != nil { // before the load: names what the kernel lacks
+	if a.links, err = newAttacher(cfg, log); err != nil { // before the load: names what the kernel lacks
 		return nil, err
 	}
 	if a.maps, a.progs, err = maps.Load(cfg.PinDir, maps.LoadOptions{CTMax: cfg.Security.CTMax, Log: log.With("part", "maps")}); err != nil {

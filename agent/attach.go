@@ -61,10 +61,10 @@ const (
 	tcName         = "bnet"
 )
 
-// newAttacher checks that the kernel can run the datapath at all, then
-// resolves datapath.attach (want) against it.
-func newAttacher(pinDir, want string, log *slog.Logger) (*attacher, error) {
-	mode, warnings, err := checkDatapathKernel(want)
+// newAttacher checks that the kernel can run the datapath as configured,
+// then resolves datapath.attach against it.
+func newAttacher(cfg *config.Config, log *slog.Logger) (*attacher, error) {
+	mode, warnings, err := checkDatapathKernel(cfg)
 	for _, w := range warnings {
 		log.Warn(w)
 	}
@@ -72,7 +72,7 @@ func newAttacher(pinDir, want string, log *slog.Logger) (*attacher, error) {
 		return nil, err
 	}
 	log.Info("datapath attach mode", "mode", mode, "kernel", kernelRelease())
-	return openAttacher(pinDir, mode)
+	return openAttacher(cfg.PinDir, mode)
 }
 
 func openAttacher(pinDir, mode string) (*attacher, error) {

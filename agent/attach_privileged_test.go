@@ -154,7 +154,7 @@ func TestKernelHasEverythingHere(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	mode, warnings, err := checkDatapathKernel(config.AttachAuto)
+	mode, warnings, err := checkDatapathKernel(&config.Config{Datapath: config.Datapath{Attach: config.AttachAuto}, VXLANEncap: "bpf"})
 	if err != nil {
 		t.Fatal(err)
 	}

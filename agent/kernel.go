@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -27,6 +28,7 @@ type kernelNeed struct {
 	// that only a part of the datapath has: the agent then starts, and
 	// says so. Empty: nothing works without it.
 	without string
+	fix     string // how to do without it, for the error: "set vxlan_encap: device"
 }
 
 // datapathHelpers are the helpers bpf/bnet.c calls, with the mainline
@@ -53,6 +55,7 @@ var datapathHelpers = []struct {
 	{asm.FnRedirect, "bpf_redirect", "4.4"},
 	{asm.FnSkbLoadBytes, "bpf_skb_load_bytes", "4.5"},
 	{asm.FnCsumDiff, "bpf_csum_diff", "4.6"},
+	{asm.FnGetHashRecalc, "bpf_get_hash_recalc", "4.8"},
 	{asm.FnSkbChangeTail, "bpf_skb_change_tail", "4.9"},
 	{asm.FnSkbPullData, "bpf_skb_pull_data", "4.9"},
 	{asm.FnSkbChangeHead, "bpf_skb_change_head", "4.10"},
@@ -92,12 +95,21 @@ func kernelNeeds() []kernelNeed {
 
 // kernelLimits are the needs of one part of the datapath only. A helper's
 // flags are checked at run time, not at load: the programs load without
-// them, and only a probe that runs tells.
-func kernelLimits() []kernelNeed {
-	return []kernelNeed{{
-		what: "bpf_skb_adjust_room flag BPF_F_ADJ_ROOM_DECAP_L3_IPV4", since: "6.3", probe: haveDecapL3,
+// them, and only a probe that runs tells. bnet_ul_in takes GRE and (with
+// vxlan_encap: bpf) VXLAN apart with the decap flag; without it every such
+// frame for a VM is dropped. VXLAN has the kernel's device to fall back
+// on, so the agent refuses vxlan_encap: bpf rather than drop; GRE has
+// nothing else: the agent starts and warns.
+func kernelLimits(vxlanEncap string) []kernelNeed {
+	decap := "bpf_skb_adjust_room flag BPF_F_ADJ_ROOM_DECAP_L3_IPV4"
+	needs := []kernelNeed{{
+		what: decap, since: "6.3", probe: haveDecapL3,
 		without: "GRE networks cannot receive: bnet_ul_in drops their frames (drop reason encap)",
 	}}
+	if vxlanEncap == "bpf" {
+		needs = append(needs, kernelNeed{what: decap + " for vxlan_encap: bpf", since: "6.3", probe: haveDecapL3, fix: "set vxlan_encap: device"})
+	}
+	return needs
 }
 
 // checkKernel probes needs and reports every missing one in a single
@@ -116,7 +128,11 @@ func checkKernel(release string, needs []kernelNeed) (warnings []string, err err
 			warnings = append(warnings, fmt.Sprintf("kernel %s lacks %s (kernel >= %s): %s", release, n.what, n.since, n.without))
 			continue
 		}
-		missing = append(missing, fmt.Sprintf("%s (kernel >= %s)", n.what, n.since))
+		fix := ""
+		if n.fix != "" {
+			fix = "; or " + n.fix
+		}
+		missing = append(missing, fmt.Sprintf("%s (kernel >= %s%s)", n.what, n.since, fix))
 	}
 	if len(missing) == 0 {
 		return warnings, nil
@@ -127,7 +143,9 @@ func checkKernel(release string, needs []kernelNeed) (warnings []string, err err
 // haveDecapL3 runs, on an outer Ethernet + IPv4 + GRE (with key) + inner
 // Ethernet + IPv4 frame, what bnet_ul_in does to decapsulate it. A kernel
 // that does not know the flag refuses it with EINVAL.
-func haveDecapL3() error {
+var haveDecapL3 = sync.OnceValue(probeDecapL3)
+
+func probeDecapL3() error {
 	const strip = 20 + 8 + 14 // outer IPv4, GRE with key, inner Ethernet
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Type: ebpf.SchedCLS, License: "GPL",
@@ -219,10 +237,10 @@ func chooseAttach(want string, tcx func() error) (string, error) {
 // checkDatapathKernel is the agent's start-up check: every feature the
 // programs need, then the attach mode. Cheap: each probe loads a program
 // of a few instructions, once per process.
-func checkDatapathKernel(want string) (mode string, warnings []string, err error) {
-	if warnings, err = checkKernel(kernelRelease(), append(kernelNeeds(), kernelLimits()...)); err != nil {
+func checkDatapathKernel(cfg *config.Config) (mode string, warnings []string, err error) {
+	if warnings, err = checkKernel(kernelRelease(), append(kernelNeeds(), kernelLimits(cfg.VXLANEncap)...)); err != nil {
 		return "", warnings, err
 	}
-	mode, err = chooseAttach(want, haveTCX)
+	mode, err = chooseAttach(cfg.Datapath.Attach, haveTCX)
 	return mode, warnings, err
 }

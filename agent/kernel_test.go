@@ -65,12 +65,13 @@ func TestCheckKernelListsEveryMissingFeature(t *testing.T) {
 		{what: "map type RingBuf", since: "5.8", probe: perm},
 		{what: "helper bpf_loop", since: "5.17", probe: no},
 		{what: "flag X", since: "6.3", probe: no, without: "GRE cannot receive"},
+		{what: "flag X for vxlan_encap: bpf", since: "6.3", probe: no, fix: "set vxlan_encap: device"},
 	}
 	warnings, err := checkKernel("5.4.0-test", needs)
 	if err == nil {
 		t.Fatal("missing features not reported")
 	}
-	want := "kernel 5.4.0-test cannot run the bnet datapath: missing helper bpf_redirect_neigh (kernel >= 5.10), helper bpf_loop (kernel >= 5.17)"
+	want := "kernel 5.4.0-test cannot run the bnet datapath: missing helper bpf_redirect_neigh (kernel >= 5.10), helper bpf_loop (kernel >= 5.17), flag X for vxlan_encap: bpf (kernel >= 6.3; or set vxlan_encap: device)"
 	if err.Error() != want {
 		t.Fatalf("error\n got %q\nwant %q", err, want)
 	}
@@ -83,8 +84,18 @@ func TestCheckKernelListsEveryMissingFeature(t *testing.T) {
 	if _, err := checkKernel("6.18", needs[2:3]); err != nil {
 		t.Fatalf("an inconclusive probe failed the start: %v", err)
 	}
-	if w, err := checkKernel("6.1", needs[4:]); err != nil || len(w) != 1 {
+	if w, err := checkKernel("6.1", needs[4:5]); err != nil || len(w) != 1 {
 		t.Fatalf("a partial need failed the start (%v) or was not reported (%q)", err, w)
+	}
+}
+
+// TestDecapLimit: the decap flag fails the start only with vxlan_encap: bpf.
+func TestDecapLimit(t *testing.T) {
+	if n := kernelLimits("device"); len(n) != 1 || n[0].without == "" {
+		t.Fatalf("vxlan_encap: device: %+v", n)
+	}
+	if n := kernelLimits("bpf"); len(n) != 2 || n[1].without != "" || n[1].fix == "" {
+		t.Fatalf("vxlan_encap: bpf: %+v", n)
 	}
 }
 
