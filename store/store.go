@@ -42,12 +42,17 @@ const (
 
 // diskState is the layout of dir/state.json.
 type diskState struct {
+	// V is snapPlain or snapWithLog (wal.go). A version 1 file is what
+	// every bnet before the log wrote, and what Close leaves.
 	V       int      `json:"v"`
 	Node    string   `json:"node"`
 	Clock   uint64   `json:"clock"`
 	Records []Record `json:"records"`
 	// Floors are the versions of collected tombstones (see GC).
 	Floors map[string]Version `json:"floors,omitempty"`
+	// Log is the id of the state.log whose entries complete this snapshot
+	// (version 2 only); a log of another id is stale and ignored.
+	Log string `json:"log,omitempty"`
 }
 
 // Store holds every record this node knows. All methods are safe for
@@ -72,13 +77,27 @@ type Store struct {
 	rejected map[string]uint64        // records refused, by origin
 	logged   map[string]bool          // origin|reason already logged
 
+	// dirty: the disk may lack changes that pend does not name (replicated
+	// records awaiting their lazy flush, or a failed write's capture).
 	dirty  bool
-	gen    uint64 // bumped on every change
+	pend   map[string]struct{} // keys changed since their state was last captured for disk
+	gen    uint64              // bumped on every change
 	flushT *time.Timer
 	closed bool
 
-	persist  sync.Mutex // serialises snapshot+write so an older snapshot never lands last
-	savedGen uint64     // gen of the last snapshot on disk (under persist)
+	// persist serialises captures with their writes, so that log entries
+	// land in the order their states were taken and an older snapshot
+	// never lands last. The fields below it are under it.
+	persist     sync.Mutex
+	savedGen    uint64   // gen of the last capture on disk
+	logf        *os.File // state.log of the snapshot on disk, for appending; nil: the next write is a snapshot
+	logSize     int64
+	snapSize    int64
+	snapV       int    // version of state.json on disk, 0 if none
+	loggedClock uint64 // clock the disk holds
+	compacting  bool
+	shut        bool  // Close wrote its last state: nothing may be written any more
+	compactMin  int64 // the log is compacted past max(compactMin, snapshot size)
 }
 
 // Open loads (or creates) the store of node in dir. A state file that does not
@@ -106,6 +125,9 @@ func Open(dir, node string) (*Store, error) {
 		recs:   make(map[string]Record),
 		digest: make(map[string]OriginDigest),
 		floors: make(map[string]Version),
+		pend:   make(map[string]struct{}),
+
+		compactMin: logCompactMin,
 	}
 	if err := s.load(); err != nil {
 		lf.Close()
@@ -127,8 +149,11 @@ func (s *Store) load() error {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return fmt.Errorf("load %s: corrupt state file: %w", path, err)
 	}
-	if st.V < 1 || st.V > FormatVersion {
+	if st.V < snapPlain || st.V > snapWithLog {
 		return fmt.Errorf("load %s: unsupported state version %d", path, st.V)
+	}
+	if st.V == snapWithLog && st.Log == "" {
+		return fmt.Errorf("load %s: state version %d without a log id", path, st.V)
 	}
 	if st.Node != s.node {
 		return fmt.Errorf("load %s: state belongs to node %q, not %q", path, st.Node, s.node)
@@ -151,6 +176,15 @@ func (s *Store) load() error {
 		s.setLocked(r)
 		s.clock = max(s.clock, r.Ver.Clock)
 	}
+	s.snapV = st.V
+	s.snapSize = int64(len(b))
+	if st.V == snapWithLog {
+		if err := s.replayLog(st.Log); err != nil {
+			return err
+		}
+	}
+	clear(s.pend)
+	s.loggedClock = s.clock
 	return nil
 }
 
@@ -408,7 +442,9 @@ func (s *Store) GC(olderThan time.Duration) int {
 	return n
 }
 
-// Close writes any pending state and releases the state dir.
+// Close writes any pending state and releases the state dir. It leaves
+// state.json alone, as a version 1 file: what a clean stop leaves is
+// readable by every bnet, also one from before the log.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -420,12 +456,8 @@ func (s *Store) Close() error {
 		s.flushT.Stop()
 		s.flushT = nil
 	}
-	dirty := s.dirty
 	s.mu.Unlock()
-	var err error
-	if dirty {
-		err = s.flush()
-	}
+	err := s.flushFinal()
 	if cerr := s.lock.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close store: %w", cerr)
 	}
@@ -475,7 +507,8 @@ func validateStored(r Record) error {
 
 // setLocked stores r, keeping the per-origin digest in step.
 func (s *Store) setLocked(r Record) {
-	s.removeLocked(r.Key())
+	s.unindexLocked(r.Key(), r.Ver)
+	s.pend[r.Key()] = struct{}{}
 	s.gen++
 	s.recs[r.Key()] = r
 	if f, ok := s.floors[r.Key()]; ok && f.Less(r.Ver) {
@@ -492,6 +525,19 @@ func (s *Store) setLocked(r Record) {
 }
 
 func (s *Store) removeLocked(key string) {
+	if _, ok := s.recs[key]; ok {
+		s.pend[key] = struct{}{}
+	}
+	s.unindexLocked(key, Version{})
+}
+
+// unindexLocked drops the record held under key from the store and its
+// origin's digest. by is the version of the record about to replace it
+// (zero if none): when that is a later one of the same origin, the
+// origin's maximum clock will be by's and needs no rescan, which keeps
+// overwriting a record (the commonest local write) free of a pass over the
+// whole store.
+func (s *Store) unindexLocked(key string, by Version) {
 	old, ok := s.recs[key]
 	if !ok {
 		return
@@ -508,7 +554,7 @@ func (s *Store) removeLocked(key string) {
 		delete(s.digest, old.Ver.Origin)
 		return
 	}
-	if old.Ver.Clock == d.MaxClock {
+	if old.Ver.Clock == d.MaxClock && (by.Origin != old.Ver.Origin || by.Clock < old.Ver.Clock) {
 		// The maximum may have left with this record; rescan that origin.
 		// Rare: only when a newer write from elsewhere replaces an origin's
 		// latest record.
@@ -582,13 +628,14 @@ func (s *Store) scheduleFlushLocked() {
 	})
 }
 
-// flush writes a snapshot of the whole store: temp file, fsync, rename, fsync
-// dir, so a crash leaves either the old or the new file, never a mix.
+// flush persists every change not yet on disk.
 func (s *Store) flush() error { return s.flushUpTo(0) }
 
-// flushUpTo persists the store unless a snapshot holding change gen is
-// already on disk: concurrent writers waiting on one another share the write
-// (group commit) instead of each rewriting the whole file.
+// flushUpTo persists the store's changes unless change gen is already on
+// disk: concurrent writers waiting on one another share one write and one
+// fsync (group commit). A write is one log entry holding the changed keys'
+// states, or a whole snapshot when there is no log to append to (see
+// wal.go).
 func (s *Store) flushUpTo(gen uint64) error {
 	s.persist.Lock()
 	defer s.persist.Unlock()
@@ -598,8 +645,28 @@ func (s *Store) flushUpTo(gen uint64) error {
 		s.mu.Unlock()
 		return nil
 	}
-	snapGen := s.gen
-	st := diskState{V: FormatVersion, Node: s.node, Clock: s.clock, Records: make([]Record, 0, len(s.recs))}
+	if s.shut {
+		s.mu.Unlock()
+		return fmt.Errorf("persist: %w", errClosed)
+	}
+	if !s.dirty && len(s.pend) == 0 && s.clock == s.loggedClock {
+		s.savedGen = s.gen
+		s.mu.Unlock()
+		return nil
+	}
+	if s.logf == nil {
+		st, g := s.captureAllLocked()
+		s.mu.Unlock()
+		return s.writeSnapshot(st, g, snapWithLog)
+	}
+	e, g := s.capturePendingLocked()
+	s.mu.Unlock()
+	return s.appendEntry(e, g)
+}
+
+// captureAllLocked takes the whole state for a snapshot.
+func (s *Store) captureAllLocked() (diskState, uint64) {
+	st := diskState{Node: s.node, Clock: s.clock, Records: make([]Record, 0, len(s.recs))}
 	for _, r := range s.recs {
 		st.Records = append(st.Records, r)
 	}
@@ -609,27 +676,25 @@ func (s *Store) flushUpTo(gen uint64) error {
 			st.Floors[k] = v
 		}
 	}
-	s.dirty = false
-	s.mu.Unlock()
-	sortByKey(st.Records)
-
-	b, err := json.Marshal(st)
-	if err != nil {
-		s.markDirty()
-		return fmt.Errorf("encode state: %w", err)
-	}
-	if err := WriteFileAtomic(s.dir, stateFile, b); err != nil {
-		s.markDirty()
-		return err
-	}
-	s.savedGen = snapGen
-	return nil
+	s.resetPendLocked()
+	return st, s.gen
 }
 
-func (s *Store) markDirty() {
-	s.mu.Lock()
-	s.dirty = true
-	s.mu.Unlock()
+func (s *Store) resetPendLocked() {
+	if len(s.pend) > 4096 {
+		s.pend = make(map[string]struct{}) // a pull answer's worth: do not keep its buckets
+	} else {
+		clear(s.pend)
+	}
+	s.dirty = false
+}
+
+// persistFailed is called, under persist, when a write did not reach the
+// disk. What it had captured is no longer pending, and the log may end in
+// part of an entry: only a snapshot, which starts a new log, can follow.
+func (s *Store) persistFailed() {
+	s.closeLog()
+	s.markDirty()
 }
 
 // WriteFileAtomic replaces dir/name with b so that a crash leaves the old

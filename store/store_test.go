@@ -294,8 +294,7 @@ func TestApplyPersistsWithinDelay(t *testing.T) {
 	s.Apply(rec("port", "x", 3, "b", `{}`))
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		b, _ := os.ReadFile(filepath.Join(dir, stateFile))
-		if strings.Contains(string(b), `"id":"x"`) {
+		if _, ok := crashImage(t, dir)["port/x"]; ok {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -342,10 +341,14 @@ func TestAtomicWrite(t *testing.T) {
 			t.Fatalf("temp file left behind: %s", e.Name())
 		}
 	}
+	if img := crashImage(t, dir); len(img) != 80 {
+		t.Fatalf("final state on disk: %d records", len(img))
+	}
+	s.Close()
 	var st diskState
 	b, _ := os.ReadFile(filepath.Join(dir, stateFile))
-	if err := json.Unmarshal(b, &st); err != nil || len(st.Records) != 80 || st.Clock != 80 {
-		t.Fatalf("final state: %v records=%d clock=%d", err, len(st.Records), st.Clock)
+	if err := json.Unmarshal(b, &st); err != nil || len(st.Records) != 80 || st.Clock != 80 || st.V != snapPlain {
+		t.Fatalf("state.json after Close: %v v=%d records=%d clock=%d", err, st.V, len(st.Records), st.Clock)
 	}
 }
 
@@ -354,22 +357,42 @@ func TestPersistFailureRollsBack(t *testing.T) {
 	s, _ := Open(dir, "a")
 	defer s.Close()
 	s.Put("port", "keep", obj{N: 1})
-	// Replace the state file by a non-empty directory: rename over it fails
-	// (even for root, who ignores permissions).
-	os.Remove(filepath.Join(dir, stateFile))
-	os.Mkdir(filepath.Join(dir, stateFile), 0o700)
-	os.WriteFile(filepath.Join(dir, stateFile, "x"), nil, 0o600)
-	if _, err := s.Put("port", "new", obj{}); err == nil {
-		t.Fatal("put succeeded although persisting failed")
+	// The log's appends fail as on a full disk.
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	s.persist.Lock()
+	s.logf.Close()
+	s.logf = full
+	s.persist.Unlock()
+	if _, err := s.Put("port", "new", obj{}); err == nil || !strings.Contains(err.Error(), "state.log") {
+		t.Fatalf("put succeeded although appending failed: %v", err)
 	}
 	if _, ok := s.Get("port", "new"); ok {
 		t.Fatal("unpersisted write visible")
 	}
+	// The next write is a snapshot. Replace the state file by a non-empty
+	// directory: rename over it fails (even for root, who ignores
+	// permissions).
+	os.Remove(filepath.Join(dir, stateFile))
+	os.Mkdir(filepath.Join(dir, stateFile), 0o700)
+	os.WriteFile(filepath.Join(dir, stateFile, "x"), nil, 0o600)
 	if _, err := s.Put("port", "keep", obj{N: 2}); err == nil {
 		t.Fatal("update succeeded although persisting failed")
 	}
 	if r, _ := s.Get("port", "keep"); string(r.Data) != `{"name":"","n":1}` {
 		t.Fatalf("failed update not rolled back: %s", r.Data)
+	}
+	// Once the disk takes writes again, the store on it is memory's: the
+	// failed writes are not there, even though the log may hold them.
+	os.RemoveAll(filepath.Join(dir, stateFile))
+	if _, err := s.Put("port", "after", obj{N: 3}); err != nil {
+		t.Fatal(err)
+	}
+	img := crashImage(t, dir)
+	if _, ok := img["port/new"]; ok || len(img) != 2 || string(img["port/keep"].Data) != `{"name":"","n":1}` {
+		t.Fatalf("on disk after recovery: %+v", img)
 	}
 }
 
