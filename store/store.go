@@ -620,6 +620,9 @@ func (s *Store) scheduleFlushLocked() {
 			return // Close flushes
 		}
 		if err := s.flush(); err != nil {
+			if errors.Is(err, errClosed) {
+				return // Close came between: it wrote them
+			}
 			slog.Error("store: persisting replicated records", "dir", s.dir, "err", err)
 			s.mu.Lock()
 			s.scheduleFlushLocked() // retry

@@ -408,6 +408,7 @@ func (s *Store) flushFinal() error {
 	}()
 	s.mu.Lock()
 	if !s.dirty && len(s.pend) == 0 && s.clock == s.loggedClock && s.snapV == snapPlain {
+		s.savedGen = s.gen
 		s.mu.Unlock()
 		return nil
 	}
