@@ -351,9 +351,15 @@ func (s *Store) apply(recs []Record, admit func(i int, r Record) error) []Record
 			s.clock = max(s.clock, r.Ver.Clock)
 		}
 		r.Sig = append([]byte(nil), r.Sig...)
-		r.Data = append(json.RawMessage(nil), r.Data...)
 		if len(r.Data) == 0 {
 			r.Data = nil
+		} else if b, err := json.Marshal(r.Data); err == nil {
+			// Held as the disk will hold it (compact, HTML-escaped: how
+			// encoding/json writes a RawMessage), so a restart changes no
+			// record. Signatures are over this form too (SigningBytes).
+			r.Data = b
+		} else {
+			r.Data = append(json.RawMessage(nil), r.Data...)
 		}
 		if len(r.Sig) == 0 {
 			r.Sig = nil
