@@ -145,7 +145,7 @@ func FuzzReplay(f *testing.F) {
 		if withHeader {
 			in = append(append([]byte(nil), header...), in...)
 		}
-		d := t.TempDir()
+		d := memDir(t)
 		os.WriteFile(filepath.Join(d, stateFile), snap, 0o600)
 		os.WriteFile(filepath.Join(d, logFile), in, 0o600)
 		s, err := Open(d, "n1")
@@ -166,7 +166,7 @@ func FuzzReplay(f *testing.F) {
 				t.Fatalf("loaded an invalid record %+v: %v", r, err)
 			}
 		}
-		again, err := Open(copyState(t, d), "n1")
+		again, err := Open(copyStateTo(t, d, memDir(t)), "n1")
 		if err != nil {
 			t.Fatalf("what Open kept does not open again: %v", err)
 		}
@@ -179,7 +179,7 @@ func FuzzReplay(f *testing.F) {
 		if err != nil {
 			t.Fatalf("write after loading: %v", err)
 		}
-		img, err := openImage(t, copyState(t, d), "n1")
+		img, err := openImage(t, copyStateTo(t, d, memDir(t)), "n1")
 		if err != nil {
 			t.Fatalf("open after a write: %v", err)
 		}
@@ -187,4 +187,17 @@ func FuzzReplay(f *testing.F) {
 			t.Fatalf("the write after loading was lost: %+v", img.Recs["port/after"])
 		}
 	})
+}
+
+// memDir is a temporary dir in memory if the machine has one: a fuzz
+// target's execs are mostly its fsyncs on a disk, and Go's fuzzer
+// minimises a new input by running it thousands of times.
+func memDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("/dev/shm", "bnet-store-fuzz-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
 }

@@ -42,7 +42,11 @@ func imageOf(s *Store) image {
 // Close, whatever is on disk now.
 func copyState(t testing.TB, dir string) string {
 	t.Helper()
-	dst := t.TempDir()
+	return copyStateTo(t, dir, t.TempDir())
+}
+
+func copyStateTo(t testing.TB, dir, dst string) string {
+	t.Helper()
 	for _, name := range []string{stateFile, logFile} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if errors.Is(err, os.ErrNotExist) {
