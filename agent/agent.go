@@ -55,6 +55,9 @@ type Agent struct {
 	// underlayIfindex is the NIC holding local_ip (0: none found yet).
 	underlayIfindex int
 	underlayName    string
+	// vxlanBPF: VXLAN IP frames are encapsulated and taken apart by the
+	// programs (vxlan_encap, resolved against the kernel at start).
+	vxlanBPF bool
 	// dvrMAC is this node's DVR host MAC (see dvr.go).
 	dvrMAC net.HardwareAddr
 	// portAPI creates the ports the agent owns itself (fg-); set once the
@@ -252,6 +255,10 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	}
 	if a.links, err = newAttacher(cfg, log); err != nil { // before the load: names what the kernel lacks
 		return nil, err
+	}
+	var why error
+	if a.vxlanBPF, why = vxlanInBPF(cfg.VXLANEncap); why != nil {
+		log.Info("vxlan_encap: auto: VXLAN through the kernel's device (taking it apart in BPF needs kernel 6.3)", "probe", why)
 	}
 	if a.maps, a.progs, err = maps.Load(cfg.PinDir, maps.LoadOptions{CTMax: cfg.Security.CTMax, Log: log.With("part", "maps")}); err != nil {
 		return nil, fmt.Errorf("load datapath: %w", err)

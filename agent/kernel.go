@@ -98,8 +98,8 @@ func kernelNeeds() []kernelNeed {
 // them, and only a probe that runs tells. bnet_ul_in takes GRE and (with
 // vxlan_encap: bpf) VXLAN apart with the decap flag; without it every such
 // frame for a VM is dropped. VXLAN has the kernel's device to fall back
-// on, so the agent refuses vxlan_encap: bpf rather than drop; GRE has
-// nothing else: the agent starts and warns.
+// on: vxlan_encap: auto takes it (vxlanInBPF), an explicit bpf is refused
+// rather than drop; GRE has nothing else: the agent starts and warns.
 func kernelLimits(vxlanEncap string) []kernelNeed {
 	decap := "bpf_skb_adjust_room flag BPF_F_ADJ_ROOM_DECAP_L3_IPV4"
 	needs := []kernelNeed{{
@@ -232,6 +232,21 @@ func chooseAttach(want string, tcx func() error) (string, error) {
 		return "", fmt.Errorf("datapath.attach: tcx: TCX (kernel >= 6.6) not available on kernel %s; set datapath.attach: tc (or auto)", kernelRelease())
 	}
 	return config.AttachTC, nil
+}
+
+// vxlanInBPF resolves vxlan_encap: auto is bpf where the kernel can take
+// VXLAN apart in BPF, else the device.
+func vxlanInBPF(mode string) (bool, error) {
+	switch mode {
+	case "bpf":
+		return true, nil
+	case "device":
+		return false, nil
+	}
+	if err := haveDecapL3(); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // checkDatapathKernel is the agent's start-up check: every feature the

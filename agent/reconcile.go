@@ -520,6 +520,8 @@ func (a *Agent) program(d desired) error {
 		haveNet[r.NetID] = r
 	}
 	for id, r := range d.nets {
+		_, r.Routed = d.rifs[id]
+		_, r.ExtGW = d.extGW[id]
 		if haveNet[id] != r {
 			keep(m.PutNetwork(r))
 		}

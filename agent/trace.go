@@ -402,6 +402,12 @@ func (a *Agent) runHop(s snapshot, prog string, ifindex uint32, frame []byte, vn
 		r, err = t.Run(p.TunIn, ifindex, frame, vni, remote)
 	case "bnet_ul_in":
 		r, err = t.Run(p.UlIn, ifindex, frame, 0, 0)
+		// VXLAN the fast path leaves alone (a router's port, a flood)
+		// goes on through the kernel's device to bnet_tun_in: follow it.
+		if vni, remote, inner, ok := a.vxlanOf(frame); err == nil && r.Ret == maps.ActNext && ok {
+			prog, frame, how = "bnet_tun_in", inner, how+"; bnet_ul_in left it to the VXLAN device"
+			r, err = t.Run(p.TunIn, uint32(a.vxlanIfindex), frame, vni, remote)
+		}
 	default:
 		return api.TraceHop{}, hopEnd{}, fmt.Errorf("trace: no program %q", prog)
 	}
@@ -481,6 +487,16 @@ func label(p model.Port) string {
 		return p.Name
 	}
 	return p.ID
+}
+
+// vxlanOf splits a VXLAN packet to this node's port into VNI, outer
+// source (as the tunnel key has it) and inner frame.
+func (a *Agent) vxlanOf(f []byte) (vni, remote uint32, inner []byte, ok bool) {
+	if len(f) < vxlanOuter+14 || binary.BigEndian.Uint16(f[12:]) != 0x0800 || f[14] != 0x45 || f[23] != 17 ||
+		int(binary.BigEndian.Uint16(f[36:])) != a.cfg.VXLANPort {
+		return 0, 0, nil, false
+	}
+	return binary.BigEndian.Uint32(f[46:]) >> 8, binary.NativeEndian.Uint32(f[26:30]), f[vxlanOuter:], true
 }
 
 // deliveredPath names where a delivered packet is; a router's SNAT port

@@ -2019,12 +2019,12 @@ int bnet_port_in(struct __sk_buff *skb)
 	if (eth.dst[0] & 1)
 		return flood_out(skb, net_id, &net, &eth, BNET_FROM_PORT);
 
-	rif = bpf_map_lookup_elem(&rifs, &net_id);
+	rif = (net.flags & BNET_NETF_ROUTED) ? bpf_map_lookup_elem(&rifs, &net_id) : NULL;
 	if (rif && mac_equal(eth.dst, rif->gw_mac))
 		return route(skb, net_id, rif, &eth);
 
 	/* A port of an external network talking to a floating IP served here. */
-	ext = bpf_map_lookup_elem(&ext_gw, &net_id);
+	ext = (net.flags & BNET_NETF_EXT_GW) ? bpf_map_lookup_elem(&ext_gw, &net_id) : NULL;
 	if (ext && eth.proto == bpf_htons(ETH_P_IP) && mac_equal(eth.dst, ext->fg_mac)) {
 		__u32 to = 0;
 		int rc = fip_in(skb, net_id, 0, &to);
@@ -2086,7 +2086,8 @@ static __always_inline int from_overlay(struct __sk_buff *skb, __u32 net_id, con
 
 	if (eth->dst[0] & 1)
 		return flood_out(skb, net_id, net, eth, BNET_FROM_TUNNEL);
-	if (dvr_unmask(skb, net_id, eth) < 0)
+	/* Only a network routed here has DVR-masked frames to unmask. */
+	if ((net->flags & BNET_NETF_ROUTED) && dvr_unmask(skb, net_id, eth) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
 	mac_copy(key.mac, eth->dst);
 	dst = bpf_map_lookup_elem(&fdb, &key);
@@ -2166,7 +2167,7 @@ int bnet_phys_in(struct __sk_buff *skb)
 	if (load_eth(skb, &eth) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
 
-	ext = bpf_map_lookup_elem(&ext_gw, &net_id);
+	ext = (net.flags & BNET_NETF_EXT_GW) ? bpf_map_lookup_elem(&ext_gw, &net_id) : NULL;
 	/*
 	 * ARP for a floating IP served here: broadcast, or unicast to the fg
 	 * MAC when a neighbour cache revalidates the entry it has.
@@ -2200,7 +2201,7 @@ int bnet_phys_in(struct __sk_buff *skb)
 		return TCX_NEXT;
 	if (tagged && bpf_skb_vlan_pop(skb) < 0)
 		return drop(skb, BNET_DROP_VLAN_PUSH);
-	if (dvr_unmask(skb, net_id, &eth) < 0)
+	if ((net.flags & BNET_NETF_ROUTED) && dvr_unmask(skb, net_id, &eth) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
 	return deliver_local(skb, dst->ifindex);
 }

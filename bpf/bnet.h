@@ -118,7 +118,17 @@ struct net_info {
 	__u32 segment;      /* VNI, VLAN id or GRE key; 0 for local and flat */
 	__u32 phys_ifindex; /* physnet NIC for flat and vlan, else 0 */
 	__u32 mtu;
+	__u32 flags;        /* BNET_NETF_* */
 };
+
+/*
+ * net_info.flags: what else this node has for the network, so that a
+ * frame of a network without it skips those lookups. A flag may be set
+ * without its entry (a miss, as before), never the other way round for
+ * longer than one agent write.
+ */
+#define BNET_NETF_ROUTED (1U << 0) /* a router interface here: rifs[net] */
+#define BNET_NETF_EXT_GW (1U << 1) /* floating IPs served here: ext_gw[net] */
 
 /*
  * segments: what arrives from outside -> network id.

@@ -93,8 +93,9 @@ type Config struct {
 	StateDir  string `yaml:"state_dir"`
 	VXLANPort int    `yaml:"vxlan_port"`
 	// VXLANEncap is where VXLAN IP frames are encapsulated and taken apart:
-	// "bpf" (default) in the TC programs, straight to and from the underlay
-	// NIC; "device" through the kernel's VXLAN device only. The device
+	// "bpf" in the TC programs, straight to and from the underlay NIC;
+	// "device" through the kernel's VXLAN device only; "auto" (default)
+	// bpf where the kernel can (6.3+), else device. The device
 	// carries ARP and anything the fast path leaves to it either way.
 	VXLANEncap  string `yaml:"vxlan_encap"`
 	UnderlayMTU int    `yaml:"underlay_mtu"`
@@ -231,7 +232,7 @@ func (c *Config) fillDefaults() {
 		c.VXLANPort = DefaultVXLAN
 	}
 	if c.VXLANEncap == "" {
-		c.VXLANEncap = "bpf"
+		c.VXLANEncap = "auto"
 	}
 	if c.UnderlayMTU == 0 {
 		c.UnderlayMTU = DefaultMTU
@@ -312,8 +313,8 @@ func (c *Config) Validate() error {
 	if c.VXLANPort < 1 || c.VXLANPort > 65535 {
 		return fmt.Errorf("vxlan_port: %d out of range", c.VXLANPort)
 	}
-	if c.VXLANEncap != "bpf" && c.VXLANEncap != "device" {
-		return fmt.Errorf("vxlan_encap: %q (bpf | device)", c.VXLANEncap)
+	if !slices.Contains([]string{"auto", "bpf", "device"}, c.VXLANEncap) {
+		return fmt.Errorf("vxlan_encap: %q (auto | bpf | device)", c.VXLANEncap)
 	}
 	if c.UnderlayMTU < 1280 || c.UnderlayMTU > 65535 {
 		return fmt.Errorf("underlay_mtu: %d out of range (1280-65535)", c.UnderlayMTU)

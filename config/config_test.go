@@ -60,6 +60,7 @@ func TestParseBad(t *testing.T) {
 		"ipv6 vtep":          strings.Replace(good, "local_ip: 192.168.120.21", "local_ip: '::1'", 1),
 		"bad role":           strings.Replace(good, "roles: [compute]", "roles: [router]", 1),
 		"bad port":           strings.Replace(good, "vxlan_port: 4789", "vxlan_port: 70000", 1),
+		"bad vxlan_encap":    strings.Replace(good, "vxlan_port: 4789", "vxlan_port: 4789\nvxlan_encap: fast", 1),
 		"small mtu":          strings.Replace(good, "underlay_mtu: 1500", "underlay_mtu: 500", 1),
 		"bad join":           strings.Replace(good, "join: [192.168.120.11:7946]", "join: [nohostport]", 1),
 		"empty":              "",

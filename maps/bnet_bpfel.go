@@ -148,6 +148,7 @@ type bnetNetInfo struct {
 	Segment     uint32
 	PhysIfindex uint32
 	Mtu         uint32
+	Flags       uint32
 }
 
 type bnetNhEntry struct {

@@ -67,6 +67,7 @@ func newFIPTopo(t *testing.T) *fipTopo {
 	r := newRouteTopo(t)
 	f := &fipTopo{routeTopo: r, phys: veth(t, "phys"), e: veth(t, "pe"), fg: veth(t, "fg"), v: veth(t, "pv")}
 	r.must(r.m.PutRIF(RIFRow{NetID: 1, RouterID: rtRouter, GwIP: rtGw1, GwMAC: rtGw1MAC, SNATIP: fipSNATIP}))
+	r.must(setNetFlag(r.m, 1, netRouted))
 	r.must(r.m.PutRoute(RouteRow{RouterID: rtRouter, Prefix: netip.MustParsePrefix("0.0.0.0/0"), SNAT: true}))
 	r.must(r.m.PutARP(ARPRow{NetID: 1, IP: fipSNATIP, MAC: fipSNATMAC}))
 	r.must(r.m.PutFDB(FDBRow{NetID: 1, MAC: fipSNATMAC, VTEP: vtep}))
@@ -87,6 +88,7 @@ func newFIPTopo(t *testing.T) *fipTopo {
 	}
 	r.must(r.m.PutFlood(FloodRow{NetID: fipExt, Local: []uint32{f.e, f.fg}}))
 	r.must(r.m.PutExtGW(ExtGWRow{NetID: fipExt, FgIP: fipFgIP, FgMAC: fipFgMAC, GwMAC: fipGwMAC}))
+	r.must(setNetFlag(r.m, fipExt, netExtGW))
 	r.must(r.m.PutFIP(fipRowA))
 	r.must(r.m.PutARP(ARPRow{NetID: fipExt, IP: fipFIP, MAC: fipFgMAC}))
 	return f
@@ -460,6 +462,7 @@ func TestFIPOutNeighbour(t *testing.T) {
 	t.Run("gateway not resolved", func(t *testing.T) {
 		f := newFIPTopo(t)
 		f.must(f.m.PutExtGW(ExtGWRow{NetID: fipExt, FgIP: fipFgIP, FgMAC: fipFgMAC}))
+		f.must(setNetFlag(f.m, fipExt, netExtGW))
 		before := f.state()
 		for _, proto := range []uint8{1, 6, 17} {
 			in := fromA(proto, fipRemote, 64, l4Seg(proto, rtIPA, fipRemote, 30))
@@ -641,6 +644,7 @@ func TestFIPNoLeak(t *testing.T) {
 		f.must(f.m.PutNetwork(NetRow{NetID: 6, Type: "vxlan", Segment: 106, MTU: rtVXMTU}))
 		f.must(f.m.PutSegment(SegmentRow{Type: "vxlan", Segment: 106, NetID: 6}))
 		f.must(f.m.PutRIF(RIFRow{NetID: 6, RouterID: 8, GwIP: rtGw1, GwMAC: gw6MAC, SNATIP: fipSNATIP}))
+		f.must(setNetFlag(f.m, 6, netRouted))
 		f.must(f.m.PutRoute(RouteRow{RouterID: 8, Prefix: netip.MustParsePrefix("10.10.1.0/24"), NetID: 6}))
 		f.must(f.m.PutRoute(RouteRow{RouterID: 8, Prefix: netip.MustParsePrefix("0.0.0.0/0"), SNAT: true}))
 		f.must(f.m.PutARP(ARPRow{NetID: 6, IP: fipSNATIP, MAC: snat6MAC}))

@@ -267,6 +267,7 @@ func (w *fuzzWorld) program() error {
 		put(m.PutNetwork(NetRow{NetID: n.id, Type: n.typ, Segment: n.seg, PhysIfindex: n.phys, MTU: n.mtu}))
 		put(m.PutSegment(SegmentRow{Type: n.typ, Ifindex: n.phys, Segment: n.seg, NetID: n.id}))
 		put(m.PutRIF(RIFRow{NetID: n.id, RouterID: rtRouter, GwIP: n.gw, GwMAC: n.gmac}))
+		put(setNetFlag(m, n.id, netRouted))
 		put(m.PutRoute(RouteRow{RouterID: rtRouter, Prefix: netip.PrefixFrom(n.gw, 24), NetID: n.id}))
 		put(m.PutARP(ARPRow{NetID: n.id, IP: n.gw, MAC: n.gmac}))
 	}
@@ -300,6 +301,7 @@ func (w *fuzzWorld) program() error {
 
 	// Floating IP, SNAT and the external network (fipTopo).
 	put(m.PutRIF(RIFRow{NetID: 1, RouterID: rtRouter, GwIP: rtGw1, GwMAC: rtGw1MAC, SNATIP: fipSNATIP}))
+	put(setNetFlag(m, 1, netRouted))
 	put(m.PutRoute(RouteRow{RouterID: rtRouter, Prefix: netip.MustParsePrefix("0.0.0.0/0"), SNAT: true}))
 	put(m.PutARP(ARPRow{NetID: 1, IP: fipSNATIP, MAC: fipSNATMAC}))
 	put(m.PutFDB(FDBRow{NetID: 1, MAC: fipSNATMAC, VTEP: vtep}))
@@ -315,6 +317,7 @@ func (w *fuzzWorld) program() error {
 		put(m.PutARP(ARPRow{NetID: fipExt, IP: p.ip, MAC: p.mac}))
 	}
 	put(m.PutExtGW(ExtGWRow{NetID: fipExt, FgIP: fipFgIP, FgMAC: fipFgMAC, GwMAC: fipGwMAC}))
+	put(setNetFlag(m, fipExt, netExtGW))
 	put(m.PutFIP(fipRowA))
 	put(m.PutARP(ARPRow{NetID: fipExt, IP: fipFIP, MAC: fipFgMAC}))
 

@@ -293,3 +293,21 @@ func arpFrame(ethDst, ethSrc net.HardwareAddr, op uint16, sha net.HardwareAddr, 
 	copy(f[38:42], d[:])
 	return f
 }
+
+// setNetFlag sets flag (netRouted, netExtGW) on network id, as the agent
+// does for a network with a router interface or floating IPs here; a
+// network not written yet is left alone.
+func setNetFlag(m *Maps, id uint32, flag uint32) error {
+	rows, err := m.NetRows()
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.NetID == id {
+			r.Routed = r.Routed || flag&netRouted != 0
+			r.ExtGW = r.ExtGW || flag&netExtGW != 0
+			return m.PutNetwork(r)
+		}
+	}
+	return nil
+}

@@ -93,6 +93,7 @@ func newRouteTopo(t *testing.T) *routeTopo {
 		e.must(e.m.PutNetwork(NetRow{NetID: n.id, Type: n.typ, Segment: n.seg, PhysIfindex: n.phys, MTU: n.mtu}))
 		e.must(e.m.PutSegment(SegmentRow{Type: n.typ, Ifindex: n.phys, Segment: n.seg, NetID: n.id}))
 		e.must(e.m.PutRIF(RIFRow{NetID: n.id, RouterID: rtRouter, GwIP: n.gw, GwMAC: n.gmac}))
+		e.must(setNetFlag(e.m, n.id, netRouted))
 		e.must(e.m.PutRoute(RouteRow{RouterID: rtRouter, Prefix: netip.PrefixFrom(n.gw, 24), NetID: n.id}))
 		e.must(e.m.PutARP(ARPRow{NetID: n.id, IP: n.gw, MAC: n.gmac}))
 	}
@@ -390,6 +391,7 @@ func TestRouteRouters(t *testing.T) {
 		r.must(r.m.PutNetwork(NetRow{NetID: n.id, Type: "vxlan", Segment: 100 + n.id, MTU: rtVXMTU}))
 		r.must(r.m.PutSegment(SegmentRow{Type: "vxlan", Segment: 100 + n.id, NetID: n.id}))
 		r.must(r.m.PutRIF(RIFRow{NetID: n.id, RouterID: 8, GwIP: n.gw, GwMAC: n.gmac}))
+		r.must(setNetFlag(r.m, n.id, netRouted))
 		r.must(r.m.PutRoute(RouteRow{RouterID: 8, Prefix: netip.PrefixFrom(n.gw, 24), NetID: n.id}))
 		r.must(r.m.PutARP(ARPRow{NetID: n.id, IP: n.gw, MAC: n.gmac}))
 		r.must(r.m.PutPort(PortRow{Ifindex: n.port, NetID: n.id, MAC: n.vm, Up: true}))
@@ -670,6 +672,7 @@ func TestRouteUnreachable(t *testing.T) {
 		r := newRouteTopo(t)
 		r.must(r.m.PutRoute(RouteRow{RouterID: rtRouter, Prefix: netip.MustParsePrefix("10.20.0.0/16"), NetID: 9}))
 		r.must(r.m.PutRIF(RIFRow{NetID: 10, RouterID: rtRouter, GwIP: netip.MustParseAddr("10.30.0.1"), GwMAC: mac("fa:16:3e:00:0a:01")}))
+		r.must(setNetFlag(r.m, 10, netRouted))
 		r.must(r.m.PutRoute(RouteRow{RouterID: rtRouter, Prefix: netip.MustParsePrefix("10.30.0.0/16"), NetID: 10}))
 		r.must(r.m.PutRoute(RouteRow{RouterID: rtRouter, Prefix: netip.MustParsePrefix("10.40.0.0/16"), NetID: 2}))
 		r.must(r.m.DeleteRIF(2))
@@ -1089,6 +1092,7 @@ func TestRouteSNAT(t *testing.T) {
 	setup := func(t *testing.T, local bool) *routeTopo {
 		r := newRouteTopo(t)
 		r.must(r.m.PutRIF(RIFRow{NetID: 1, RouterID: rtRouter, GwIP: rtGw1, GwMAC: rtGw1MAC, SNATIP: snatIP}))
+		r.must(setNetFlag(r.m, 1, netRouted))
 		r.must(r.m.PutRoute(RouteRow{RouterID: rtRouter, Prefix: netip.MustParsePrefix("0.0.0.0/0"), SNAT: true}))
 		r.must(r.m.PutARP(ARPRow{NetID: 1, IP: snatIP, MAC: snatMAC}))
 		if local {

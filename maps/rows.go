@@ -41,6 +41,10 @@ type NetRow struct {
 	Segment     uint32
 	PhysIfindex uint32
 	MTU         uint32
+	// Routed: a router interface of the network is here (rifs); ExtGW:
+	// floating IPs on it are served here (ext_gw). Without them the
+	// programs skip those lookups.
+	Routed, ExtGW bool
 }
 
 // SegmentRow is one segments entry: what arrives from outside -> network.
@@ -161,7 +165,8 @@ func (m *Maps) NetRows() ([]NetRow, error) {
 	)
 	it := m.Networks.Iterate()
 	for it.Next(&k, &v) {
-		rows = append(rows, NetRow{NetID: k, Type: NetTypeName(v.Type), Segment: v.Segment, PhysIfindex: v.PhysIfindex, MTU: v.Mtu})
+		rows = append(rows, NetRow{NetID: k, Type: NetTypeName(v.Type), Segment: v.Segment, PhysIfindex: v.PhysIfindex, MTU: v.Mtu,
+			Routed: v.Flags&netRouted != 0, ExtGW: v.Flags&netExtGW != 0})
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", MapNetworks, err)
@@ -387,6 +392,12 @@ func (m *Maps) PutNetwork(r NetRow) error {
 		return fmt.Errorf("put network %d: %w", r.NetID, err)
 	}
 	v := bnetNetInfo{Type: typ, Segment: r.Segment, PhysIfindex: r.PhysIfindex, Mtu: r.MTU}
+	if r.Routed {
+		v.Flags |= netRouted
+	}
+	if r.ExtGW {
+		v.Flags |= netExtGW
+	}
 	if err := m.put(m.Networks, r.NetID, &v); err != nil {
 		return fmt.Errorf("put network %d: %w", r.NetID, err)
 	}
@@ -589,6 +600,12 @@ type NodeCfg struct {
 	VXLANPort uint16
 	VXLANBPF  bool
 }
+
+// net_info.flags (BNET_NETF_* in bpf/bnet.h).
+const (
+	netRouted = 1 << 0
+	netExtGW  = 1 << 1
+)
 
 // nodeVXLANBPF is BNET_NODE_VXLAN_BPF (bpf/bnet.h).
 const nodeVXLANBPF = 1
