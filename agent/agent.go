@@ -193,6 +193,12 @@ func Run(ctx context.Context, configPath string) error {
 	}
 }
 
+// How a floating IP newly served here is announced.
+const (
+	garpCount = 3
+	garpGap   = 500 * time.Millisecond
+)
+
 func drain(c chan struct{}) {
 	for {
 		select {
@@ -437,10 +443,21 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 			a.log.Warn("remember peers", "err", e)
 		}
 	}
+	// Three announcements half a second apart, as Neutron's l3 agent sends
+	// (send_arp_for_ha): one lost frame must not leave the outside with
+	// the old MAC until its neighbour entry goes stale.
 	for _, t := range a.announce {
-		if e := garp(t.netns, t.ifname, t.mac, t.ip); e != nil {
-			a.log.Warn("gratuitous ARP", "fip", t.ip, "err", e)
-		}
+		go func() {
+			for i := range garpCount {
+				if i > 0 {
+					time.Sleep(garpGap)
+				}
+				if e := garp(t.netns, t.ifname, t.mac, t.ip); e != nil {
+					a.log.Warn("gratuitous ARP", "fip", t.ip, "err", e)
+					return
+				}
+			}
+		}()
 	}
 	a.announce = a.announce[:0]
 
