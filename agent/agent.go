@@ -58,6 +58,7 @@ type Agent struct {
 	// vxlanBPF: VXLAN IP frames are encapsulated and taken apart by the
 	// programs (vxlan_encap, resolved against the kernel at start).
 	vxlanBPF bool
+	vxlanWhy error // why vxlan_encap: auto chose the device
 	// dvrMAC is this node's DVR host MAC (see dvr.go).
 	dvrMAC net.HardwareAddr
 	// portAPI creates the ports the agent owns itself (fg-); set once the
@@ -159,7 +160,15 @@ func Run(ctx context.Context, configPath string) error {
 	if cfg.APIListen != "" {
 		go func() { apiErr <- srv.ServeTCP(ctx, cfg.APIListen) }()
 	}
-	log.Info("agent up", "node", cfg.Node, "vtep", cfg.LocalIP, "socket", cfg.APISocket, "pin_dir", cfg.PinDir)
+	vxlan := "device"
+	if a.vxlanBPF {
+		vxlan = "bpf"
+	}
+	log.Info("agent up", "node", cfg.Node, "vtep", cfg.LocalIP, "socket", cfg.APISocket, "pin_dir", cfg.PinDir,
+		"kernel", kernelRelease(), "attach", a.links.mode, "vxlan_encap", vxlan)
+	if a.vxlanWhy != nil {
+		log.Info("vxlan_encap: auto: VXLAN through the kernel's device (taking it apart in BPF needs kernel 6.3)", "probe", a.vxlanWhy)
+	}
 
 	tick := time.NewTicker(a.resync)
 	defer tick.Stop()
@@ -262,10 +271,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	if a.links, err = newAttacher(cfg, log); err != nil { // before the load: names what the kernel lacks
 		return nil, err
 	}
-	var why error
-	if a.vxlanBPF, why = vxlanInBPF(cfg.VXLANEncap); why != nil {
-		log.Info("vxlan_encap: auto: VXLAN through the kernel's device (taking it apart in BPF needs kernel 6.3)", "probe", why)
-	}
+	a.vxlanBPF, a.vxlanWhy = vxlanInBPF(cfg.VXLANEncap)
 	if a.maps, a.progs, err = maps.Load(cfg.PinDir, maps.LoadOptions{CTMax: cfg.Security.CTMax, Log: log.With("part", "maps")}); err != nil {
 		return nil, fmt.Errorf("load datapath: %w", err)
 	}

@@ -62,7 +62,8 @@ const (
 )
 
 // newAttacher checks that the kernel can run the datapath as configured,
-// then resolves datapath.attach against it.
+// then resolves datapath.attach against it. The mode is logged with "agent
+// up": a start that fails later says one line, its error.
 func newAttacher(cfg *config.Config, log *slog.Logger) (*attacher, error) {
 	mode, warnings, err := checkDatapathKernel(cfg)
 	for _, w := range warnings {
@@ -71,7 +72,6 @@ func newAttacher(cfg *config.Config, log *slog.Logger) (*attacher, error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Info("datapath attach mode", "mode", mode, "kernel", kernelRelease())
 	return openAttacher(cfg.PinDir, mode)
 }
 

@@ -17,7 +17,7 @@ CLOUD_CONF="resync_seconds: 3"
 cloud_up 2
 PROBE="python3 $(dirname "$(readlink -f "$0")")/sgprobe.py"
 
-grep -q 'datapath attach mode.*mode=tc ' "$WORK/n1/agent.log" && grep -q 'datapath attach mode.*mode=tc ' "$WORK/n2/agent.log"
+grep -q 'agent up.*attach=tc ' "$WORK/n1/agent.log" && grep -q 'agent up.*attach=tc ' "$WORK/n2/agent.log"
 check_err $? "the agents did not log attach mode tc"
 log_test "datapath.attach: tc is taken"
 
@@ -145,7 +145,7 @@ out=$(attached 2 tcx)
 check_err $? "$out"
 [ -n "$(ls "/sys/fs/bpf/$P-n2/links")" ]
 check_err $? "n2 in tcx mode pinned no link"
-grep -q 'datapath attach mode.*mode=tcx ' "$WORK/n2/agent.log"
+grep -q 'agent up.*attach=tcx ' "$WORK/n2/agent.log"
 check_err $? "n2 did not log attach mode tcx"
 busywait 5000 vm_ping "$P-c3" 10.62.0.11
 check_err $? "c3 cannot ping c1 with n2 in tcx mode"

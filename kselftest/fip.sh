@@ -29,7 +29,7 @@ bn 2 port create e2 --network public --ip 203.0.113.50 --netns "$P-e2" >/dev/nul
 in_ns "$P-out" ip addr add 203.0.113.1/24 dev eth0
 fip=$(bn 1 -o json fip create --network public | jq -r .floatingip.floating_ip_address)
 case $fip in 203.0.113.*) ;; *) echo "no floating IP allocated: '$fip'"; exit 1 ;; esac
-seen_on 2 port a2 || exit 1
+seen_everywhere port a2 || exit 1  # fip associate runs on n1
 bn 1 fip associate "$fip" a2 >/dev/null
 check_err $? "fip associate failed"
 gwip=$(bn 1 -o json router show r1 | jq -r '.router.external_gateway_info.external_fixed_ips[0].ip_address')
