@@ -500,6 +500,23 @@ func (a *Agent) computeRouters(s snapshot, local map[string]localPort, netOf map
 // networks.
 func routerKey(id string) string { return "router/" + id }
 
+// putBatch writes rows with one batch call (maps.PutFDBs, PutARPs: one
+// syscall for a remote node's thousands of ports, not one each). A batch
+// that fails stops at its first bad row and says only that it failed (a
+// row the maps refuse, the map full, a kernel without batch updates), so
+// then every row is written again one by one: writing a row twice is
+// harmless, a full map still takes updates of the entries it holds, and
+// keep gets exactly the errors the single writes give, one per row that
+// did not go in, each naming its row.
+func putBatch[R any](rows []R, batch func([]R) error, one func(R) error, keep func(error)) {
+	if len(rows) == 0 || batch(rows) == nil {
+		return
+	}
+	for _, r := range rows {
+		keep(one(r))
+	}
+}
+
 // program makes the maps hold exactly d: changed entries are written,
 // entries nobody wants are removed, correct ones are left alone (a restart
 // rewrites nothing that is right).
@@ -580,22 +597,26 @@ func (a *Agent) program(d desired) error {
 	for _, r := range curFDB {
 		haveFDB[fdbKey(r.NetID, r.MAC)] = r
 	}
+	var putFDB []maps.FDBRow
 	for k, r := range d.fdb {
 		if h, ok := haveFDB[k]; !ok || h.Ifindex != r.Ifindex || h.VTEP != r.VTEP {
-			keep(m.PutFDB(r))
+			putFDB = append(putFDB, r)
 		}
 	}
+	putBatch(putFDB, m.PutFDBs, m.PutFDB, keep)
 	curARP, err := m.ARPRows()
 	keep(err)
 	haveARP := map[string]maps.ARPRow{}
 	for _, r := range curARP {
 		haveARP[arpKey(r.NetID, r.IP)] = r
 	}
+	var putARP []maps.ARPRow
 	for k, r := range d.arp {
 		if h, ok := haveARP[k]; !ok || !bytes.Equal(h.MAC, r.MAC) {
-			keep(m.PutARP(r))
+			putARP = append(putARP, r)
 		}
 	}
+	putBatch(putARP, m.PutARPs, m.PutARP, keep)
 	curFlood, err := m.FloodRows()
 	keep(err)
 	haveFlood := map[uint32]maps.FloodRow{}
