@@ -19,10 +19,9 @@ import (
 	"github.com/bnet-dev/bnet/config"
 )
 
-// inNetns runs the test on a locked thread in a namespace of its own, with
-// a veth pair "tapx"/"vmx" up, and a links dir on bpffs; it returns the
-// pin dir and tapx's ifindex.
-func inNetns(t *testing.T) (string, int) {
+// privateNetns puts the test's goroutine, on a locked thread, in a new
+// network namespace until the test ends (skipped without root).
+func privateNetns(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
@@ -36,15 +35,23 @@ func inNetns(t *testing.T) (string, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pins := fmt.Sprintf("/sys/fs/bpf/bnet-attach-test-%d", os.Getpid())
 	t.Cleanup(func() {
-		os.RemoveAll(pins)
 		if err := netns.Set(orig); err == nil {
 			runtime.UnlockOSThread()
 		}
 		ns.Close()
 		orig.Close()
 	})
+}
+
+// inNetns runs the test on a locked thread in a namespace of its own, with
+// a veth pair "tapx"/"vmx" up, and a links dir on bpffs; it returns the
+// pin dir and tapx's ifindex.
+func inNetns(t *testing.T) (string, int) {
+	t.Helper()
+	privateNetns(t)
+	pins := fmt.Sprintf("/sys/fs/bpf/bnet-attach-test-%d", os.Getpid())
+	t.Cleanup(func() { os.RemoveAll(pins) })
 	la := netlink.NewLinkAttrs()
 	la.Name = "tapx"
 	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "vmx"}); err != nil {

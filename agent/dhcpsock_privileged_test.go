@@ -6,14 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,25 +18,7 @@ import (
 // port's host end) in a private namespace: a DISCOVER sent from the other
 // end (the VM's) is answered on it; other UDP is not.
 func TestDHCPSocket(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := netns.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err == nil {
-			runtime.UnlockOSThread()
-		}
-		ns.Close()
-		orig.Close()
-	}()
+	privateNetns(t)
 	la := netlink.NewLinkAttrs()
 	la.Name = "tapx"
 	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: la, PeerName: "vmx", PeerHardwareAddr: vmMAC}); err != nil {
