@@ -510,18 +510,7 @@ func TestGREDecap(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := newGRETopo(t)
-			before := g.snapshot()
-			ret, out := g.run(g.p.UlIn, g.ul, c.outer(c.inner))
-			if ret != actRedirect {
-				t.Fatalf("verdict %d, want redirect to the port", ret)
-			}
-			if !bytes.Equal(out, c.inner) {
-				t.Fatalf("decapsulated\n got %x\nwant %x", out, c.inner)
-			}
-			g.wantDrops(nil)
-			if after := g.snapshot(); after != before {
-				t.Fatalf("maps changed:\n%s\n%s", before, after)
-			}
+			g.wantDecapped(c.outer(c.inner), c.inner)
 		})
 	}
 }
@@ -613,6 +602,24 @@ func TestGREDecapNotOurs(t *testing.T) {
 			g := newGRETopo(t)
 			g.wantPassed(g.ul, c.in)
 		})
+	}
+}
+
+// wantDecapped checks that bnet_ul_in takes in apart into inner and
+// redirects it to a port, counting, dropping and changing nothing else.
+func (g *greTopo) wantDecapped(in, inner []byte) {
+	g.t.Helper()
+	before := g.snapshot()
+	ret, out := g.run(g.p.UlIn, g.ul, in)
+	if ret != actRedirect {
+		g.t.Fatalf("verdict %d, want redirect to the port", ret)
+	}
+	if !bytes.Equal(out, inner) {
+		g.t.Fatalf("decapsulated\n got %x\nwant %x", out, inner)
+	}
+	g.wantDrops(nil)
+	if after := g.snapshot(); after != before {
+		g.t.Fatalf("maps changed:\n%s\n%s", before, after)
 	}
 }
 

@@ -127,20 +127,9 @@ func TestVXLANDecap(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := newVXLANTopo(t)
-			before := g.snapshot()
 			in := vxlanWire(vtep, localIP, 40000, vxPort, 0x08000000, 100, c.inner)
 			binary.BigEndian.PutUint16(in[14+20+6:], c.csum)
-			ret, out := g.run(g.p.UlIn, g.ul, in)
-			if ret != actRedirect {
-				t.Fatalf("verdict %d, want redirect to the port", ret)
-			}
-			if !bytes.Equal(out, c.inner) {
-				t.Fatalf("decapsulated\n got %x\nwant %x", out, c.inner)
-			}
-			g.wantDrops(nil)
-			if after := g.snapshot(); after != before {
-				t.Fatalf("maps changed:\n%s\n%s", before, after)
-			}
+			g.wantDecapped(in, c.inner)
 		})
 	}
 }
