@@ -1055,6 +1055,7 @@ static __always_inline int to_vxlan(struct __sk_buff *skb, const struct net_info
 #define BNET_ICMP6_RA 134
 #define BNET_ICMP6_NS 135
 #define BNET_ICMP6_NA 136
+#define BNET_ICMP6_REDIRECT 137
 #define BNET_ICMP6_MLD2_REPORT 143
 
 /* lla_is says whether the 16 bytes at a are the EUI-64 link-local of mac. */
@@ -1067,43 +1068,95 @@ static __always_inline int lla_is(const __u64 *a, const __u8 *mac)
 	return a[0] == 0x80feULL && a[1] == lo;
 }
 
+static __always_inline int is_v6_ext(__u8 nh)
+{
+	/* hop-by-hop, routing, fragment, AH, destination options */
+	return nh == 0 || nh == 43 || nh == 44 || nh == 51 || nh == 60;
+}
+
+/*
+ * ipv6_upper walks the extension headers after the fixed IPv6 header, so
+ * that an ICMPv6 or UDP message cannot slip past spoofed6 behind a
+ * destination options or routing header. On return *nh and *off name the
+ * upper-layer header; *frag is 1 past a first fragment's header and 2 for
+ * a later fragment, whose upper-layer header is in another packet. -1: the
+ * chain is cut short or longer than BNET_V6_EXT_MAX headers.
+ */
+#define BNET_V6_EXT_MAX 6
+static __always_inline int ipv6_upper(struct __sk_buff *skb, __u8 *nh, __u32 *off, __u8 *frag)
+{
+	__u8 h[4], cur;
+
+#pragma unroll
+	for (int i = 0; i < BNET_V6_EXT_MAX; i++) {
+		cur = *nh;
+		if (!is_v6_ext(cur))
+			return 0;
+		if (bpf_skb_load_bytes(skb, *off, h, sizeof(h)) < 0)
+			return -1;
+		*nh = h[0];
+		if (cur == 44) {
+			*off += 8;
+			if ((((__u32)h[2] << 8 | h[3]) >> 3) != 0) {
+				*frag = 2;
+				return 0;
+			}
+			*frag = 1;
+		} else if (cur == 51) {
+			*off += ((__u32)h[1] + 2) * 4;
+		} else {
+			*off += ((__u32)h[1] + 1) * 8;
+		}
+	}
+	return is_v6_ext(*nh) ? -1 : 0;
+}
+
 /*
  * spoofed6 judges IPv6 from a secured port. bnet's subnets are IPv4, so
  * the one IPv6 address a port holds is its link-local address, EUI-64 from
  * its MAC (Neutron allows the same); :: is a source only for what a host
  * sends before it has one (duplicate address detection, router
  * solicitation, MLD reports). A neighbour advertisement may only be for
- * the port's own address, and a VM never advertises itself as a router.
- * One hop-by-hop header (MLD's router alert) is looked through.
+ * the port's own address, a VM never advertises itself as a router nor
+ * answers DHCPv6, and neighbour discovery is never fragmented (RFC 6980),
+ * so a fragmented one, which could not be checked, is dropped.
  */
 static __always_inline __u32 spoofed6(struct __sk_buff *skb, const struct bnet_eth *eth)
 {
 	__u64 addr[2];
-	__u8 hbh[2], type = 0, nh = 0, ver = 0;
+	__be16 ports[2];
+	__u8 type = 0, nh = 0, ver = 0, frag = 0;
 	__u32 l4 = sizeof(struct bnet_eth) + 40;
+	int icmp, udp;
 
 	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &ver, 1) < 0 || (ver >> 4) != 6 ||
 	    bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + 6, &nh, 1) < 0 ||
 	    bpf_skb_load_bytes(skb, sizeof(struct bnet_eth) + 8, addr, sizeof(addr)) < 0)
 		return BNET_DROP_MALFORMED;
-	if (nh == 0) {
-		if (bpf_skb_load_bytes(skb, l4, hbh, sizeof(hbh)) < 0)
-			return BNET_DROP_MALFORMED;
-		nh = hbh[0];
-		l4 += (hbh[1] + 1) * 8;
-	}
-	if (nh == 58 && bpf_skb_load_bytes(skb, l4, &type, 1) < 0)
+	if (ipv6_upper(skb, &nh, &l4, &frag) < 0)
 		return BNET_DROP_MALFORMED;
-	if (nh == 58 && type == BNET_ICMP6_RA)
+	icmp = frag != 2 && nh == 58;
+	udp = frag != 2 && nh == BNET_IPPROTO_UDP;
+	if (icmp && bpf_skb_load_bytes(skb, l4, &type, 1) < 0)
+		return BNET_DROP_MALFORMED;
+	if (icmp && type == BNET_ICMP6_RA)
 		return BNET_DROP_ROUTER_ADVERT;
+	if (icmp && frag && type >= BNET_ICMP6_RS && type <= BNET_ICMP6_REDIRECT)
+		return BNET_DROP_SPOOF_ND;
+	if (udp) {
+		if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports)) < 0)
+			return BNET_DROP_MALFORMED;
+		if (ports[0] == bpf_htons(547))
+			return BNET_DROP_DHCP_SERVER;
+	}
 	if (addr[0] == 0 && addr[1] == 0) {
-		if (nh == 58 && (type == BNET_ICMP6_NS || type == BNET_ICMP6_RS || type == BNET_ICMP6_MLD2_REPORT))
+		if (icmp && (type == BNET_ICMP6_NS || type == BNET_ICMP6_RS || type == BNET_ICMP6_MLD2_REPORT))
 			return BNET_DROP_NONE;
 		return BNET_DROP_SPOOF_IP;
 	}
 	if (!lla_is(addr, eth->src))
 		return BNET_DROP_SPOOF_IP;
-	if (nh == 58 && type == BNET_ICMP6_NA) {
+	if (icmp && type == BNET_ICMP6_NA) {
 		/* The target address follows type, code, checksum and flags. */
 		if (bpf_skb_load_bytes(skb, l4 + 8, addr, sizeof(addr)) < 0)
 			return BNET_DROP_MALFORMED;

@@ -74,13 +74,13 @@ enum bnet_drop_reason {
 	BNET_DROP_SPOOF_MAC = 24,      /* source MAC not the port's (or an allowed pair's) */
 	BNET_DROP_SPOOF_IP = 25,       /* IPv4 source not the port's (or an allowed pair's) */
 	BNET_DROP_SPOOF_ARP = 26,      /* ARP sender MAC/IP not the port's */
-	BNET_DROP_DHCP_SERVER = 27,    /* a VM answering DHCP (UDP source port 67) */
+	BNET_DROP_DHCP_SERVER = 27,    /* a VM answering DHCP (UDP source port 67, DHCPv6 547) */
 	BNET_DROP_ROUTER_ADVERT = 28,  /* a VM sending IPv6 router advertisements */
 	BNET_DROP_POLICY = 29,         /* no security group rule allows it */
 	BNET_DROP_CT_INVALID = 30,     /* TCP without SYN and no tracked connection */
 	BNET_DROP_CT_FULL = 31,        /* port's conntrack budget (or the table) is full */
 	BNET_DROP_CT_FRAG = 32,        /* a later fragment whose first was not seen */
-	BNET_DROP_SPOOF_ND = 33,       /* IPv6 neighbour advertisement for an address not the port's */
+	BNET_DROP_SPOOF_ND = 33,       /* IPv6 neighbour advertisement for an address not the port's, or fragmented ND */
 	BNET_DROP_DHCP_LOCAL = 34,     /* a DHCP client packet: consumed, this node's agent answers it */
 	BNET_DROP_MAX,
 };

@@ -127,6 +127,62 @@ busywait 12000 vm_ping "$P-v1" 10.50.0.12
 check_err $? "v1 untagged again cannot reach v2"
 log_test "802.1Q and QinQ from an ordinary port dropped, in the frame or in the metadata"
 
+# IPv6: an RA, an NA for v3's address and a DHCPv6 answer from v1, each
+# behind a destination options header (or none, for DHCPv6): extension
+# headers must not hide them. An echo request behind the same header is the
+# control that such frames reach v2 at all (v6open lets IPv6 into v2).
+bn 1 sg create v6open >/dev/null &&
+	bn 1 sg rule add v6open --direction ingress --ethertype IPv6 >/dev/null &&
+	seen_on 2 sg v6open && bn 2 port update v2 --sg default --sg v6open >/dev/null
+check_err $? "opening IPv6 into v2 failed"
+send6() {
+	in_ns "$P-v1" python3 - "$v1mac" "$v3mac" "$1" <<'PY'
+import socket, struct, sys
+def mac(s): return bytes(int(x, 16) for x in s.split(":"))
+def lla(m): return b"\xfe\x80" + b"\x00" * 6 + bytes([m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
+def csum(b):
+    if len(b) % 2: b += b"\x00"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+src, v3, kind = mac(sys.argv[1]), mac(sys.argv[2]), sys.argv[3]
+saddr, daddr = lla(src), bytes.fromhex("ff020000000000000000000000000001")
+if kind == "dhcp6":
+    proto, l4 = 17, struct.pack("!HHHH", 547, 546, 12, 0) + b"\x07\x00\x00\x01"  # REPLY
+else:
+    proto = 58
+    l4 = {"echo": struct.pack("!BBHHH", 128, 0, 0, 7, 1),
+          "ra": struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0),
+          "na": struct.pack("!BBHI", 136, 0, 0, 0xa0000000) + lla(v3) + b"\x02\x01" + src}[kind]
+pseudo = saddr + daddr + struct.pack("!IxxxB", len(l4), proto)
+c = csum(pseudo + l4)
+l4 = l4[:2] + struct.pack("!H", c) + l4[4:] if proto == 58 else l4[:6] + struct.pack("!H", c) + l4[8:]
+nh, body = proto, l4
+if kind != "dhcp6":
+    nh, body = 60, bytes([proto, 0, 1, 4, 0, 0, 0, 0]) + l4  # destination options, PadN
+ip6 = struct.pack("!IHBB", 6 << 28, len(body), nh, 255) + saddr + daddr
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+for _ in range(2):
+    s.send(bytes.fromhex("333300000001") + src + b"\x86\xdd" + ip6 + body)
+PY
+}
+v6ctl() {
+	capture_start "$P-v2" eth0 "ip6[6] == 60"
+	send6 echo
+	[ "$(capture_stop)" -gt 0 ]
+}
+busywait 12000 v6ctl
+check_err $? "control: an echo request behind a destination options header from v1 never reached v2"
+b_ra=$(drops router_advert) b_nd=$(drops spoof_nd) b_dh=$(drops dhcp_server)
+capture_start "$P-v2" eth0 "ip6[6] == 60 or (ip6 and udp src port 547)"
+send6 ra && send6 na && send6 dhcp6
+n=$(capture_stop)
+[ "$n" -eq 0 ] && [ "$(drops router_advert)" -gt "$b_ra" ] && [ "$(drops spoof_nd)" -gt "$b_nd" ] &&
+	[ "$(drops dhcp_server)" -gt "$b_dh" ]
+check_err $? "IPv6: $n spoofed frames reached v2; router_advert $b_ra -> $(drops router_advert), spoof_nd $b_nd -> $(drops spoof_nd), dhcp_server $b_dh -> $(drops dhcp_server)"
+log_test "IPv6 RA, NA for another's address and DHCPv6 answer dropped behind extension headers"
+
 # No port security on v3: a foreign source passes, as Neutron allows.
 # (v2's default group admits only its members: let that address in.)
 bn 1 sg rule add default --direction ingress --protocol icmp --remote-ip 10.50.0.98/32 >/dev/null

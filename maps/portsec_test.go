@@ -36,6 +36,57 @@ func ipv6Frame(dst, src net.HardwareAddr, srcIP netip.Addr, nh uint8, icmpType u
 	return f
 }
 
+// ipv6Ext is an IPv6 packet from srcIP whose upper-layer header (proto:
+// ICMPv6 with type and an ND target, or UDP from sport) sits behind the
+// extension headers exts, each 8 bytes long (AH 12); a fragment header
+// (44) carries fragOff.
+func ipv6Ext(src net.HardwareAddr, srcIP netip.Addr, exts []uint8, fragOff uint16, proto, icmpType uint8, sport uint16, target netip.Addr) []byte {
+	var body []byte
+	for i, h := range exts {
+		next := proto
+		if i+1 < len(exts) {
+			next = exts[i+1]
+		}
+		e := make([]byte, 8)
+		switch h {
+		case 44:
+			binary.BigEndian.PutUint16(e[2:], fragOff<<3)
+		case 51:
+			e = make([]byte, 12)
+			e[1] = 1 // (12 / 4) - 2
+		}
+		e[0] = next
+		body = append(body, e...)
+	}
+	l4 := make([]byte, 32)
+	if proto == 58 {
+		l4[0] = icmpType
+		if target.IsValid() {
+			t := target.As16()
+			copy(l4[8:24], t[:])
+		}
+	} else {
+		binary.BigEndian.PutUint16(l4[0:], sport)
+		binary.BigEndian.PutUint16(l4[2:], sport-1)
+	}
+	body = append(body, l4...)
+	f := make([]byte, 14+40, 14+40+len(body))
+	copy(f[0:6], broadcast)
+	copy(f[6:12], src)
+	binary.BigEndian.PutUint16(f[12:], 0x86dd)
+	f[14] = 0x60
+	binary.BigEndian.PutUint16(f[18:], uint16(len(body)))
+	f[20], f[21] = proto, 255
+	if len(exts) > 0 {
+		f[20] = exts[0]
+	}
+	s := srcIP.As16()
+	copy(f[22:38], s[:])
+	d := netip.MustParseAddr("ff02::1").As16()
+	copy(f[38:54], d[:])
+	return append(f, body...)
+}
+
 // lla is the EUI-64 link-local address of mac.
 func lla(mac net.HardwareAddr) netip.Addr {
 	var b [16]byte
@@ -90,6 +141,21 @@ func TestPortSecurity(t *testing.T) {
 		{"NA for another VM's address", ipv6Frame(broadcast, macA, lla(macA), 58, 136, lla(macB)), "spoof_nd"},
 		{"router advertisement", ipv6Frame(broadcast, macA, lla(macA), 58, 134, netip.Addr{}), "router_advert"},
 		{"router advertisement behind hop-by-hop", ipv6Frame(broadcast, macA, lla(macA), 0, 134, netip.Addr{}), "router_advert"},
+		// Extension headers hide nothing (RFC 8200): the upper-layer header is
+		// judged wherever it sits in the chain.
+		{"router advertisement behind destination options", ipv6Ext(macA, lla(macA), []uint8{60}, 0, 58, 134, 0, netip.Addr{}), "router_advert"},
+		{"router advertisement behind hop-by-hop, routing, AH and destination options", ipv6Ext(macA, lla(macA), []uint8{0, 43, 51, 60}, 0, 58, 134, 0, netip.Addr{}), "router_advert"},
+		{"NA for another VM's address behind destination options", ipv6Ext(macA, lla(macA), []uint8{60}, 0, 58, 136, 0, lla(macB)), "spoof_nd"},
+		{"NA for its own address behind destination options", ipv6Ext(macA, lla(macA), []uint8{60}, 0, 58, 136, 0, lla(macA)), ""},
+		{"NA in a first fragment", ipv6Ext(macA, lla(macA), []uint8{44}, 0, 58, 136, 0, lla(macA)), "spoof_nd"},
+		{"later fragment from its link-local", ipv6Ext(macA, lla(macA), []uint8{44}, 3, 58, 136, 0, lla(macB)), ""},
+		{"later fragment from another address", ipv6Ext(macA, netip.MustParseAddr("2001:db8::5"), []uint8{44}, 3, 17, 0, 547, netip.Addr{}), "spoof_ip"},
+		{"echo request behind destination options", ipv6Ext(macA, lla(macA), []uint8{60}, 0, 58, 128, 0, netip.Addr{}), ""},
+		{"seven extension headers", ipv6Ext(macA, lla(macA), []uint8{0, 60, 60, 60, 60, 60, 60}, 0, 58, 128, 0, netip.Addr{}), "malformed"},
+		{"extension header cut short", ipv6Ext(macA, lla(macA), []uint8{60}, 0, 58, 128, 0, netip.Addr{})[:14+40+4], "malformed"},
+		{"DHCPv6 server answer", ipv6Ext(macA, lla(macA), nil, 0, 17, 0, 547, netip.Addr{}), "dhcp_server"},
+		{"DHCPv6 server answer behind destination options", ipv6Ext(macA, lla(macA), []uint8{60}, 0, 17, 0, 547, netip.Addr{}), "dhcp_server"},
+		{"DHCPv6 client request", ipv6Ext(macA, lla(macA), nil, 0, 17, 0, 546, netip.Addr{}), ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tp.resetDrops()
