@@ -102,6 +102,7 @@ c2=$(count)
 check_err $? "the established stream stalled after a rule was added ($c1 -> $c2)"
 log_test "an established connection survives a rule being added"
 
+t0=$(date +%s%N)
 bn 1 sg rule delete "$ssh_rule" >/dev/null
 check_err $? "sg rule delete failed"
 sleep 1.5
@@ -113,7 +114,12 @@ check_err $? "the stream still flows after its rule was removed ($c1 -> $c2)"
 ! in_ns "$P-a1" $PROBE connect 10.60.0.41 22
 check_err $? "a new connection to w1:22 still opens after the rule was removed"
 kill "$SPID" 2>/dev/null
-log_test "a removed rule cuts the connection it allowed within a second"
+# From the delete (on n1) to the stream's last echo (w1 is on n2: one
+# gossip round and a reconcile there). Reported, not asserted: this is a
+# timing on a shared machine, and the stop above is the functional check.
+ms=$((($(cat "$WORK/stream.last") - t0) / 1000000))
+[ "$ms" -lt 0 ] && ms=0
+log_test "a removed rule cuts the connection it allowed (last echo ${ms} ms after the delete)"
 
 # SYN flood: a2 opens connections without end against w1. Its own budget
 # (ct_port_max 64) stops it; a1's established connection to w1 goes on.

@@ -5,7 +5,8 @@
   serve PORT...            echo server on every PORT (until killed)
   connect IP PORT          exit 0 if a connection is accepted within 1 s
   stream IP PORT FILE      one connection, a line every 50 ms; FILE holds the
-                           number of lines echoed so far (until killed)
+                           number of lines echoed so far (until killed),
+                           FILE.last the time of the last echo (ns)
   synflood IP PORT N       N connection attempts from N source ports, at once
 """
 import os
@@ -62,6 +63,9 @@ def stream(ip, port, path):
                 with open(tmp, "w") as f:
                     f.write(str(n))
                 os.replace(tmp, path)
+                with open(tmp, "w") as f:
+                    f.write(str(time.time_ns()))
+                os.replace(tmp, path + ".last")
         except socket.timeout:
             pass
         except OSError:
