@@ -32,11 +32,11 @@ in_ns "$P-evil" ip link set eth0 up
 
 n1mac=$(in_ns "$P-n1" cat /sys/class/net/eth0/address)
 peer_drops() { bn 1 -o json drop list | jq '[.drops[] | select(.reason == "tunnel_peer") | .packets] | add // 0'; }
-# forge NS SRC: one VXLAN frame for v1 on VNI 601, as VTEP SRC.
-forge() { in_ns "$1" python3 "$LIB_DIR/tunnel_forge.py" eth0 "$n1mac" "$2" "$(vtep 1)" 601 fa:16:3e:60:00:11 fa:16:3e:60:00:99 vxlan; }
+# forge NS SRC [gre]: one VXLAN (or GRE) frame for v1 on segment 601, as VTEP SRC.
+forge() { in_ns "$1" python3 "$LIB_DIR/tunnel_forge.py" eth0 "$n1mac" "$2" "$(vtep 1)" 601 fa:16:3e:60:00:11 fa:16:3e:60:00:99 "${3:-vxlan}"; }
 heard() {
 	capture_start "$P-v1" eth0 "udp port 9"
-	forge "$1" "$2"
+	forge "$@"
 	capture_stop
 }
 
@@ -66,5 +66,31 @@ n=$(heard "$P-n2" "$(vtep 2)")
 [ "$n" -eq 1 ]
 check_err $? "VXLAN from n2, which hosts the network: $n frames reached v1, want 1"
 log_test "VXLAN from a VTEP hosting the network is heard"
+
+# A VM aims tunnel packets at its own node's VTEP, the outer source forged
+# as n2 (which does host vx), with port security off as the worst case. A
+# port's frames are switched in BPF within its own segment and never reach
+# its node's stack, so nothing gets to v1, nor even to n1's underlay NIC.
+bn 1 network create other --type vxlan --segment 602 >/dev/null
+bn 1 subnet create othersub --network other --cidr 10.61.0.0/24 >/dev/null
+seen_on 1 subnet othersub || exit 1
+bn 1 port create v4 --network other --ip 10.61.0.14 --netns "$P-v4" --no-port-security >/dev/null
+check_err $? "port create v4 failed"
+plugged() { in_ns "$P-v4" ip -4 addr show dev eth0 | grep -q 10.61.0.14; }
+busywait 12000 plugged
+check_err $? "v4 was never plugged"
+capture_start "$P-n1" eth0 "src host $(vtep 2) and (udp src port 40001 or ip proto 47)"
+cap=$CAP_FILE cpid=$CAP_PID
+n=$(heard "$P-v4" "$(vtep 2)")
+m=$(heard "$P-v4" "$(vtep 2)" gre)
+# The control, inside the same capture: the frame from n2 itself.
+c=$(heard "$P-n2" "$(vtep 2)")
+CAP_FILE=$cap CAP_PID=$cpid
+capture_stop >/dev/null
+# Packets, not lines: tcpdump prints a VXLAN packet's inner frame on a line of its own.
+u=$(tcpdump --count -r "$cap" 2>/dev/null | awk '{print $1}')
+[ "$n" -eq 0 ] && [ "$m" -eq 0 ] && [ "$c" -eq 1 ] && [ "$u" -eq 1 ]
+check_err $? "a VM's VXLAN/GRE at its own VTEP: $n VXLAN and $m GRE frames reached v1; n1's underlay NIC saw $u (want only n2's control), v1 heard the control $c times"
+log_test "a VM sending VXLAN or GRE at its own node's VTEP gets nothing into another segment"
 
 exit ${FAILED:-0}
