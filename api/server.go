@@ -205,15 +205,26 @@ func (s *Server) ServeUnix(ctx context.Context, path string) error {
 			return fmt.Errorf("remove stale api socket: %w", err)
 		}
 	}
-	ln, err := net.Listen("unix", path)
+	// The socket is made under a private name and renamed into place once
+	// it is 0600, so no one can connect in between (the API is root-only).
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	_ = os.Remove(tmp)
+	ln, err := net.Listen("unix", tmp)
 	if err != nil {
 		return fmt.Errorf("listen on api socket: %w", err)
 	}
-	defer os.Remove(path)
-	if err := os.Chmod(path, 0o600); err != nil {
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(tmp, 0o600); err != nil {
 		ln.Close()
+		os.Remove(tmp)
 		return fmt.Errorf("chmod api socket: %w", err)
 	}
+	if err := os.Rename(tmp, path); err != nil {
+		ln.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("api socket %s: %w", path, err)
+	}
+	defer os.Remove(path)
 	s.log.Info("api listening", "socket", path)
 	return s.serve(ctx, ln)
 }
