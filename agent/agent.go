@@ -58,7 +58,10 @@ type Agent struct {
 	// vxlanBPF: VXLAN IP frames are encapsulated and taken apart by the
 	// programs (vxlan_encap, resolved against the kernel at start).
 	vxlanBPF bool
-	vxlanWhy error // why vxlan_encap: auto chose the device
+	// decapL3: the kernel has BPF_F_ADJ_ROOM_DECAP_L3_* (6.3); without it
+	// IPv6 inside VXLAN takes the device, inside GRE it keeps the outer
+	// skb->protocol until the VM's veth sets it.
+	decapL3 bool
 	// dvrMAC is this node's DVR host MAC (see dvr.go).
 	dvrMAC net.HardwareAddr
 	// portAPI creates the ports the agent owns itself (fg-); set once the
@@ -165,10 +168,7 @@ func Run(ctx context.Context, configPath string) error {
 		vxlan = "bpf"
 	}
 	log.Info("agent up", "node", cfg.Node, "vtep", cfg.LocalIP, "socket", cfg.APISocket, "pin_dir", cfg.PinDir,
-		"kernel", kernelRelease(), "attach", a.links.mode, "vxlan_encap", vxlan)
-	if a.vxlanWhy != nil {
-		log.Info("vxlan_encap: auto: VXLAN through the kernel's device (taking it apart in BPF needs kernel 6.3)", "probe", a.vxlanWhy)
-	}
+		"kernel", kernelRelease(), "attach", a.links.mode, "vxlan_encap", vxlan, "decap_l3", a.decapL3)
 
 	tick := time.NewTicker(a.resync)
 	defer tick.Stop()
@@ -271,7 +271,8 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 	if a.links, err = newAttacher(cfg, log); err != nil { // before the load: names what the kernel lacks
 		return nil, err
 	}
-	a.vxlanBPF, a.vxlanWhy = vxlanInBPF(cfg.VXLANEncap)
+	a.vxlanBPF = cfg.VXLANEncap != "device"
+	a.decapL3 = haveDecapL3() == nil
 	if a.maps, a.progs, err = maps.Load(cfg.PinDir, maps.LoadOptions{CTMax: cfg.Security.CTMax, Log: log.With("part", "maps")}); err != nil {
 		return nil, fmt.Errorf("load datapath: %w", err)
 	}

@@ -93,25 +93,6 @@ func kernelNeeds() []kernelNeed {
 	return needs
 }
 
-// kernelLimits are the needs of one part of the datapath only. A helper's
-// flags are checked at run time, not at load: the programs load without
-// them, and only a probe that runs tells. bnet_ul_in takes GRE and (with
-// vxlan_encap: bpf) VXLAN apart with the decap flag; without it every such
-// frame for a VM is dropped. VXLAN has the kernel's device to fall back
-// on: vxlan_encap: auto takes it (vxlanInBPF), an explicit bpf is refused
-// rather than drop; GRE has nothing else: the agent starts and warns.
-func kernelLimits(vxlanEncap string) []kernelNeed {
-	decap := "bpf_skb_adjust_room flag BPF_F_ADJ_ROOM_DECAP_L3_IPV4"
-	needs := []kernelNeed{{
-		what: decap, since: "6.3", probe: haveDecapL3,
-		without: "GRE networks cannot receive: bnet_ul_in drops their frames (drop reason encap)",
-	}}
-	if vxlanEncap == "bpf" {
-		needs = append(needs, kernelNeed{what: decap + " for vxlan_encap: bpf", since: "6.3", probe: haveDecapL3, fix: "set vxlan_encap: device"})
-	}
-	return needs
-}
-
 // checkKernel probes needs and reports every missing one in a single
 // error, so that an operator upgrades once rather than once per feature;
 // the missing ones a part of the datapath can do without come back as
@@ -140,9 +121,12 @@ func checkKernel(release string, needs []kernelNeed) (warnings []string, err err
 	return warnings, fmt.Errorf("kernel %s cannot run the bnet datapath: missing %s", release, strings.Join(missing, ", "))
 }
 
-// haveDecapL3 runs, on an outer Ethernet + IPv4 + GRE (with key) + inner
-// Ethernet + IPv4 frame, what bnet_ul_in does to decapsulate it. A kernel
-// that does not know the flag refuses it with EINVAL.
+// haveDecapL3 says whether the kernel knows BPF_F_ADJ_ROOM_DECAP_L3_*
+// (6.3). A helper's flags are checked when it runs, not at load, so this
+// runs what bnet_ul_in does on an outer Ethernet + IPv4 + GRE (with key) +
+// inner Ethernet + IPv4 frame; a kernel without the flag refuses it with
+// EINVAL. Only IPv6 inside a tunnel needs the flag (bpf/bnet.h,
+// BNET_NODE_DECAP_L3), so it is a capability, not a need.
 var haveDecapL3 = sync.OnceValue(probeDecapL3)
 
 func probeDecapL3() error {
@@ -234,26 +218,11 @@ func chooseAttach(want string, tcx func() error) (string, error) {
 	return config.AttachTC, nil
 }
 
-// vxlanInBPF resolves vxlan_encap: auto is bpf where the kernel can take
-// VXLAN apart in BPF, else the device.
-func vxlanInBPF(mode string) (bool, error) {
-	switch mode {
-	case "bpf":
-		return true, nil
-	case "device":
-		return false, nil
-	}
-	if err := haveDecapL3(); err != nil {
-		return false, err
-	}
-	return true, nil
-}
-
 // checkDatapathKernel is the agent's start-up check: every feature the
 // programs need, then the attach mode. Cheap: each probe loads a program
 // of a few instructions, once per process.
 func checkDatapathKernel(cfg *config.Config) (mode string, warnings []string, err error) {
-	if warnings, err = checkKernel(kernelRelease(), append(kernelNeeds(), kernelLimits(cfg.VXLANEncap)...)); err != nil {
+	if warnings, err = checkKernel(kernelRelease(), kernelNeeds()); err != nil {
 		return "", warnings, err
 	}
 	mode, err = chooseAttach(cfg.Datapath.Attach, haveTCX)

@@ -89,16 +89,6 @@ func TestCheckKernelListsEveryMissingFeature(t *testing.T) {
 	}
 }
 
-// TestDecapLimit: the decap flag fails the start only with vxlan_encap: bpf.
-func TestDecapLimit(t *testing.T) {
-	if n := kernelLimits("device"); len(n) != 1 || n[0].without == "" {
-		t.Fatalf("vxlan_encap: device: %+v", n)
-	}
-	if n := kernelLimits("bpf"); len(n) != 2 || n[1].without != "" || n[1].fix == "" {
-		t.Fatalf("vxlan_encap: bpf: %+v", n)
-	}
-}
-
 func TestChooseAttach(t *testing.T) {
 	have := func() error { return nil }
 	lack := func() error { return fmt.Errorf("tcx: %w", ebpf.ErrNotSupported) }

@@ -64,7 +64,7 @@ func (a *Agent) attachUnderlay() {
 func (a *Agent) writeNodeCfg() error {
 	return a.maps.SetNodeCfg(maps.NodeCfg{
 		VXLANIfindex: uint32(a.vxlanIfindex), LocalIP: a.localIP, UnderlayIfindex: uint32(a.underlayIfindex),
-		VXLANPort: uint16(a.cfg.VXLANPort), VXLANBPF: a.vxlanBPF,
+		VXLANPort: uint16(a.cfg.VXLANPort), VXLANBPF: a.vxlanBPF, DecapL3: a.decapL3,
 	})
 }
 

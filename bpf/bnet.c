@@ -2327,6 +2327,9 @@ static __always_inline int vxlan_in(struct __sk_buff *skb, const struct bnet_iph
 	 */
 	if (inner.dst[0] & 1)
 		return TCX_NEXT;
+	/* IPv6 inside needs the decap flag; the device takes it without. */
+	if (inner.proto == bpf_htons(ETH_P_IPV6) && !(cfg->flags & BNET_NODE_DECAP_L3))
+		return TCX_NEXT;
 	fk.net_id = net_id;
 	mac_copy(fk.mac, inner.dst);
 	dst = bpf_map_lookup_elem(&fdb, &fk);
@@ -2338,9 +2341,7 @@ static __always_inline int vxlan_in(struct __sk_buff *skb, const struct bnet_iph
 	trace(BNET_T_TUNNEL_IN, net_id, skey.segment, ip->saddr);
 
 	/* As for GRE: drop the outer headers, put the inner Ethernet back. */
-	if (inner.proto == bpf_htons(ETH_P_IP))
-		dflags |= BPF_F_ADJ_ROOM_DECAP_L3_IPV4;
-	else if (inner.proto == bpf_htons(ETH_P_IPV6))
+	if (inner.proto == bpf_htons(ETH_P_IPV6))
 		dflags |= BPF_F_ADJ_ROOM_DECAP_L3_IPV6;
 	if (bpf_skb_adjust_room(skb, -(__s32)(sizeof(h) + sizeof(inner)), BPF_ADJ_ROOM_MAC, dflags) < 0)
 		return drop(skb, BNET_DROP_ENCAP);
@@ -2427,13 +2428,14 @@ int bnet_ul_in(struct __sk_buff *skb)
 
 	/*
 	 * Remove outer IPv4 + GRE + inner Ethernet after the outer Ethernet
-	 * header, then put the inner Ethernet header in its place. A non-IP
-	 * inner frame keeps the outer skb->protocol; deliver_local's plain
-	 * bpf_redirect lets the receiving veth recompute it (KERNEL-NOTES).
+	 * header, then put the inner Ethernet header in its place. IPv4 inside
+	 * keeps the outer skb->protocol, which is right, so it needs no decap
+	 * flag (DECAP_L3_IPV4 only rewrites it under an IPv6 outer header) and
+	 * this works on kernels before 6.3. Any other inner frame keeps it
+	 * too (IPv6 only where the kernel has no DECAP_L3_IPV6): deliver_local's
+	 * plain bpf_redirect lets the receiving veth recompute it (KERNEL-NOTES).
 	 */
-	if (inner.proto == bpf_htons(ETH_P_IP))
-		dflags |= BPF_F_ADJ_ROOM_DECAP_L3_IPV4;
-	else if (inner.proto == bpf_htons(ETH_P_IPV6))
+	if (inner.proto == bpf_htons(ETH_P_IPV6) && (cfg->flags & BNET_NODE_DECAP_L3))
 		dflags |= BPF_F_ADJ_ROOM_DECAP_L3_IPV6;
 	if (bpf_skb_adjust_room(skb, -(__s32)(sizeof(ip) + hlen + sizeof(inner)), BPF_ADJ_ROOM_MAC, dflags) < 0)
 		return drop(skb, BNET_DROP_ENCAP);

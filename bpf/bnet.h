@@ -187,6 +187,11 @@ struct node_cfg {
 
 /* node_cfg.flags */
 #define BNET_NODE_VXLAN_BPF 1 /* VXLAN IP frames are encapsulated and decapsulated in BPF */
+/*
+ * The kernel knows BPF_F_ADJ_ROOM_DECAP_L3_* (6.3). Over an IPv4 underlay
+ * only IPv6 inside needs it (to set skb->protocol); IPv4 inside does not.
+ */
+#define BNET_NODE_DECAP_L3 2
 
 /*
  * tunnel_peers: (network, remote VTEP) pairs allowed to send us that

@@ -95,8 +95,8 @@ type Config struct {
 	// VXLANEncap is where VXLAN IP frames are encapsulated and taken apart:
 	// "bpf" in the TC programs, straight to and from the underlay NIC;
 	// "device" through the kernel's VXLAN device only; "auto" (default)
-	// bpf where the kernel can (6.3+), else device. The device
-	// carries ARP and anything the fast path leaves to it either way.
+	// is bpf. The device carries ARP and anything the fast path leaves
+	// to it either way.
 	VXLANEncap  string `yaml:"vxlan_encap"`
 	UnderlayMTU int    `yaml:"underlay_mtu"`
 	LogLevel    string `yaml:"log_level"`

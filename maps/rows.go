@@ -599,6 +599,9 @@ type NodeCfg struct {
 	// decapsulated by the programs, to and from that UDP port.
 	VXLANPort uint16
 	VXLANBPF  bool
+	// DecapL3: the kernel knows BPF_F_ADJ_ROOM_DECAP_L3_* (6.3), needed
+	// only to take IPv6 out of a tunnel in BPF.
+	DecapL3 bool
 }
 
 // net_info.flags (BNET_NETF_* in bpf/bnet.h).
@@ -607,8 +610,11 @@ const (
 	netExtGW  = 1 << 1
 )
 
-// nodeVXLANBPF is BNET_NODE_VXLAN_BPF (bpf/bnet.h).
-const nodeVXLANBPF = 1
+// node_cfg.flags (BNET_NODE_* in bpf/bnet.h).
+const (
+	nodeVXLANBPF = 1
+	nodeDecapL3  = 2
+)
 
 // SetNodeCfg writes the node-wide settings.
 func (m *Maps) SetNodeCfg(c NodeCfg) error {
@@ -616,6 +622,9 @@ func (m *Maps) SetNodeCfg(c NodeCfg) error {
 	v.VxlanPort = uint32(be16(c.VXLANPort))
 	if c.VXLANBPF {
 		v.Flags |= nodeVXLANBPF
+	}
+	if c.DecapL3 {
+		v.Flags |= nodeDecapL3
 	}
 	if c.LocalIP.IsValid() {
 		ip, err := ipToU32(c.LocalIP)
@@ -637,7 +646,7 @@ func (m *Maps) NodeCfgRow() (NodeCfg, error) {
 		return NodeCfg{}, fmt.Errorf("read %s: %w", MapNodeCfg, err)
 	}
 	c := NodeCfg{VXLANIfindex: v.VxlanIfindex, UnderlayIfindex: v.UnderlayIfindex,
-		VXLANPort: be16(uint16(v.VxlanPort)), VXLANBPF: v.Flags&nodeVXLANBPF != 0}
+		VXLANPort: be16(uint16(v.VxlanPort)), VXLANBPF: v.Flags&nodeVXLANBPF != 0, DecapL3: v.Flags&nodeDecapL3 != 0}
 	if v.LocalIp != 0 {
 		c.LocalIP = u32ToIP(v.LocalIp)
 	}

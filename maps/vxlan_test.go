@@ -10,11 +10,12 @@ import (
 
 const vxPort = 4789
 
-// newVXLANTopo is greTopo with VXLAN in BPF on (node_cfg flag and port)
-// and vtep admitted on VXLAN network 2 (VNI 100, port c).
+// newVXLANTopo is greTopo with VXLAN in BPF on (node_cfg flag and port,
+// on a kernel with the decap flag) and vtep admitted on VXLAN network 2
+// (VNI 100, port c).
 func newVXLANTopo(t *testing.T) *greTopo {
 	g := newGRETopo(t)
-	g.must(g.m.SetNodeCfg(NodeCfg{VXLANIfindex: g.vx, LocalIP: localIP, UnderlayIfindex: g.ul, VXLANPort: vxPort, VXLANBPF: true}))
+	g.must(g.m.SetNodeCfg(NodeCfg{VXLANIfindex: g.vx, LocalIP: localIP, UnderlayIfindex: g.ul, VXLANPort: vxPort, VXLANBPF: true, DecapL3: true}))
 	g.must(g.m.PutPeer(PeerRow{NetID: 2, VTEP: vtep}))
 	return g
 }
@@ -130,6 +131,37 @@ func TestVXLANDecap(t *testing.T) {
 			in := vxlanWire(vtep, localIP, 40000, vxPort, 0x08000000, 100, c.inner)
 			binary.BigEndian.PutUint16(in[14+20+6:], c.csum)
 			g.wantDecapped(in, c.inner)
+		})
+	}
+}
+
+// TestDecapWithoutDecapFlag: on a kernel before 6.3 (no
+// BPF_F_ADJ_ROOM_DECAP_L3_*) IPv4 inside VXLAN and GRE, and IPv6 inside
+// GRE, are still taken apart in BPF; IPv6 inside VXLAN is left to the
+// device.
+func TestDecapWithoutDecapFlag(t *testing.T) {
+	noFlag := func(g *greTopo) {
+		g.must(g.m.SetNodeCfg(NodeCfg{VXLANIfindex: g.vx, LocalIP: localIP, UnderlayIfindex: g.ul, VXLANPort: vxPort, VXLANBPF: true}))
+	}
+	v4, v6 := ipFrame(macC, macR, 6, 100), ethFrame(macC, macR, 0x86dd, 100)
+	t.Run("vxlan ipv4", func(t *testing.T) {
+		g := newVXLANTopo(t)
+		noFlag(g)
+		g.wantDecapped(vxlanWire(vtep, localIP, 40000, vxPort, 0x08000000, 100, v4), v4)
+	})
+	t.Run("vxlan ipv6 to the device", func(t *testing.T) {
+		g := newVXLANTopo(t)
+		noFlag(g)
+		g.wantPassed(g.ul, vxlanWire(vtep, localIP, 40000, vxPort, 0x08000000, 100, v6))
+	})
+	for _, c := range []struct {
+		name  string
+		inner []byte
+	}{{"gre ipv4", ipFrame(macA, macR, 6, 100)}, {"gre ipv6", ethFrame(macA, macR, 0x86dd, 100)}} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newVXLANTopo(t)
+			noFlag(g)
+			g.wantDecapped(fromVTEP(c.inner), c.inner)
 		})
 	}
 }
