@@ -87,12 +87,18 @@ func checkPortSecurity(p *Port) error {
 func normalizePairIP(s string) (string, error) {
 	if strings.Contains(s, "/") {
 		pr, err := netip.ParsePrefix(s)
+		if err == nil && pr.Addr().Is6() {
+			return "", badRequest("'%s': IPv6 allowed address pairs are not supported (bnet's subnets are IPv4)", s)
+		}
 		if err != nil || !pr.Addr().Is4() {
 			return "", badRequest("'%s' is not a valid IPv4 subnet", s)
 		}
 		return pr.Masked().String(), nil
 	}
 	a, err := netip.ParseAddr(s)
+	if err == nil && a.Is6() {
+		return "", badRequest("'%s': IPv6 allowed address pairs are not supported (bnet's subnets are IPv4)", s)
+	}
 	if err != nil || !a.Is4() {
 		return "", badRequest("'%s' is not a valid IPv4 address", s)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -131,6 +132,9 @@ func TestAllowedAddressPairs(t *testing.T) {
 				}
 				if c.errType == "AddressPairAndPortSecurityRequired" && e.Msg != "Port Security must be enabled in order to have allowed address pairs on a port." {
 					t.Errorf("message %q", e.Msg)
+				}
+				if strings.HasPrefix(c.name, "ipv6") && !strings.Contains(e.Msg, "IPv6 allowed address pairs are not supported") {
+					t.Errorf("message %q does not say why", e.Msg)
 				}
 				if c.errType == "AllowedAddressPairExhausted" && e.Msg != "The number of allowed address pair exceeds the maximum 10." {
 					t.Errorf("message %q", e.Msg)
