@@ -106,7 +106,15 @@ in_ns() {
 bn() {
 	local i=$1
 	shift
-	BNET_SOCKET=$WORK/n$i/bnet.sock BNET_PIN_DIR=/sys/fs/bpf/$P-n$i "$BNET" "$@"
+	BNET_SOCKET=$WORK/n$i/bnet.sock BNET_PIN_DIR=$(node_pin "$i") "$BNET" "$@"
+}
+
+# node_pin I: node I's pin directory: the I-th word of NODE_PINS, else one
+# of this run's own under /sys/fs/bpf.
+node_pin() {
+	local pins
+	read -ra pins <<<"${NODE_PINS:-}"
+	echo "${pins[$(($1 - 1))]:-/sys/fs/bpf/$P-n$1}"
 }
 
 vtep() { echo "$UNDERLAY.$((10 + $1))"; }
@@ -242,7 +250,7 @@ cloud_up() {
 				--roles "$(node_roles "$i")" ${SNAT_FENCE_DELAY:+--snat-fence-delay "$SNAT_FENCE_DELAY"} ${BNET_ATTACH:+--attach "$BNET_ATTACH"} \
 				--physnet public=eth-ext --join "$(vtep 1):7946" --fast $(node_key_conf "$i") \
 				--api-socket "$WORK/n$i/bnet.sock" --api-listen 127.0.0.1:9696 \
-				--pin-dir "/sys/fs/bpf/$P-n$i" --state-dir "$WORK/n$i/state" \
+				--pin-dir "$(node_pin "$i")" --state-dir "$WORK/n$i/state" \
 				--underlay-mtu "$UNDERLAY_MTU" --log-level "${BNET_LOG_LEVEL:-info}" --netns-prefix "$P-n$i-"
 			echo "${CLOUD_CONF:-}"
 			node_extra_conf "$i"
