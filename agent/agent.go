@@ -56,7 +56,7 @@ type Agent struct {
 	underlayIfindex int
 	underlayName    string
 	// vxlanBPF: VXLAN IP frames are encapsulated and taken apart by the
-	// programs (vxlan_encap, resolved against the kernel at start).
+	// programs (vxlan_encap not device).
 	vxlanBPF bool
 	// decapL3: the kernel has BPF_F_ADJ_ROOM_DECAP_L3_* (6.3); without it
 	// IPv6 inside VXLAN takes the device, inside GRE it keeps the outer

@@ -65,10 +65,7 @@ const (
 // then resolves datapath.attach against it. The mode is logged with "agent
 // up": a start that fails later says one line, its error.
 func newAttacher(cfg *config.Config, log *slog.Logger) (*attacher, error) {
-	mode, warnings, err := checkDatapathKernel(cfg)
-	for _, w := range warnings {
-		log.Warn(w)
-	}
+	mode, err := checkDatapathKernel(cfg)
 	if err != nil {
 		return nil, err
 	}

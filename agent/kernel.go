@@ -24,11 +24,6 @@ type kernelNeed struct {
 	what  string // as the operator reads it: "helper bpf_loop"
 	since string // the mainline kernel that brought it
 	probe func() error
-	// without is what does not work on a kernel lacking it, for a need
-	// that only a part of the datapath has: the agent then starts, and
-	// says so. Empty: nothing works without it.
-	without string
-	fix     string // how to do without it, for the error: "set vxlan_encap: device"
 }
 
 // datapathHelpers are the helpers bpf/bnet.c calls, with the mainline
@@ -94,31 +89,20 @@ func kernelNeeds() []kernelNeed {
 }
 
 // checkKernel probes needs and reports every missing one in a single
-// error, so that an operator upgrades once rather than once per feature;
-// the missing ones a part of the datapath can do without come back as
-// warnings. Only a definite "not supported" counts: any other probe
-// failure (no CAP_BPF, say) is left for the program load that follows to
-// report.
-func checkKernel(release string, needs []kernelNeed) (warnings []string, err error) {
+// error, so that an operator upgrades once rather than once per feature.
+// Only a definite "not supported" counts: any other probe failure (no
+// CAP_BPF, say) is left for the program load that follows to report.
+func checkKernel(release string, needs []kernelNeed) error {
 	var missing []string
 	for _, n := range needs {
-		if err := n.probe(); !errors.Is(err, ebpf.ErrNotSupported) {
-			continue
+		if err := n.probe(); errors.Is(err, ebpf.ErrNotSupported) {
+			missing = append(missing, fmt.Sprintf("%s (kernel >= %s)", n.what, n.since))
 		}
-		if n.without != "" {
-			warnings = append(warnings, fmt.Sprintf("kernel %s lacks %s (kernel >= %s): %s", release, n.what, n.since, n.without))
-			continue
-		}
-		fix := ""
-		if n.fix != "" {
-			fix = "; or " + n.fix
-		}
-		missing = append(missing, fmt.Sprintf("%s (kernel >= %s%s)", n.what, n.since, fix))
 	}
 	if len(missing) == 0 {
-		return warnings, nil
+		return nil
 	}
-	return warnings, fmt.Errorf("kernel %s cannot run the bnet datapath: missing %s", release, strings.Join(missing, ", "))
+	return fmt.Errorf("kernel %s cannot run the bnet datapath: missing %s", release, strings.Join(missing, ", "))
 }
 
 // haveDecapL3 says whether the kernel knows BPF_F_ADJ_ROOM_DECAP_L3_*
@@ -221,10 +205,9 @@ func chooseAttach(want string, tcx func() error) (string, error) {
 // checkDatapathKernel is the agent's start-up check: every feature the
 // programs need, then the attach mode. Cheap: each probe loads a program
 // of a few instructions, once per process.
-func checkDatapathKernel(cfg *config.Config) (mode string, warnings []string, err error) {
-	if warnings, err = checkKernel(kernelRelease(), kernelNeeds()); err != nil {
-		return "", warnings, err
+func checkDatapathKernel(cfg *config.Config) (mode string, err error) {
+	if err = checkKernel(kernelRelease(), kernelNeeds()); err != nil {
+		return "", err
 	}
-	mode, err = chooseAttach(cfg.Datapath.Attach, haveTCX)
-	return mode, warnings, err
+	return chooseAttach(cfg.Datapath.Attach, haveTCX)
 }
