@@ -112,9 +112,9 @@ bn() {
 # node_pin I: node I's pin directory: the I-th word of NODE_PINS, else one
 # of this run's own under /sys/fs/bpf.
 node_pin() {
-	local pins
-	read -ra pins <<<"${NODE_PINS:-}"
-	echo "${pins[$(($1 - 1))]:-/sys/fs/bpf/$P-n$1}"
+	local dir
+	dir=$(awk -v i="$1" '{print $i}' <<<"${NODE_PINS:-}")
+	echo "${dir:-/sys/fs/bpf/$P-n$1}"
 }
 
 vtep() { echo "$UNDERLAY.$((10 + $1))"; }
