@@ -11,7 +11,7 @@ help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 deps: ## install build/test tools on Debian (clang, bpftool, tcpdump, jq, ...)
-	@scripts/deps.sh
+	@GO=$(GO) scripts/deps.sh
 
 generate: ## compile bpf/*.c and regenerate the committed bpf2go output
 	$(GO) generate ./maps
@@ -40,6 +40,7 @@ check-generated: ## the committed BPF objects match the C sources
 
 shellcheck: ## every shell script, warnings and worse
 	shellcheck -S warning -x -P kselftest kselftest/*.sh soak/*.sh scripts/*.sh packaging/*.sh vagrant/*.sh bench/*.sh .ci/run
+	shellcheck -S warning -s bash packaging/bnet.bash
 
 lint: ## go vet + gofmt
 	$(GO) vet ./...
@@ -59,7 +60,7 @@ soak: build ## long runs, not in make test: every fuzz target for SOAK_FUZZTIME 
 	GO=$(GO) FUZZTIME=$(or $(SOAK_FUZZTIME),2m) scripts/fuzz.sh
 	BNET=$(CURDIR)/$(BIN) bash soak/ports.sh
 
-package: build ## dist/bnet_<version>_amd64.deb and dist/bnet-<version>.x86_64.rpm (nfpm, pinned in go.mod)
+package: build ## dist/bnet_<version>_amd64.deb and dist/bnet-<version>-1.x86_64.rpm (nfpm, pinned in go.mod; rpm adds the release)
 	@mkdir -p dist
 	$(BIN) man | gzip -9n >dist/bnet.8.gz
 	rm -f dist/*.deb dist/*.rpm

@@ -4,6 +4,12 @@
 set -eu
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
+# Go is not Debian 12's to give (bookworm has 1.19): say what to get.
+want=$(awk '$1 == "go" {print $2}' "$(dirname "$0")/../go.mod")
+if ! have "${GO:-go}"; then
+	echo "deps: Go $want or newer is needed (go.mod) and '${GO:-go}' is not found: install it from https://go.dev/dl/ (Debian 12's golang package is too old)" >&2
+	exit 1
+fi
 have clang || need+=(clang)
 have llvm-strip || need+=(llvm)
 [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)

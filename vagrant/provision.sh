@@ -21,6 +21,11 @@ ext=$(ip -o link show | awk -F': ' '$2 !~ /^(lo|bnet)/ {print $2}' | while read 
 	ip -4 -o addr show dev "$ifc" | grep -q inet || echo "$ifc"
 done | head -1)
 ip link set "$ext" up promisc on
+# ...and again at every start of the agent, so that it survives a reboot.
+mkdir -p /etc/systemd/system/bnet-agent.service.d
+printf '[Service]\nExecStartPre=/sbin/ip link set %s up promisc on\n' "$ext" \
+	>/etc/systemd/system/bnet-agent.service.d/lab-external-nic.conf
+systemctl daemon-reload
 "$repo/scripts/node-config.sh" --node "$node" --local-ip "$tunnel" --roles "$roles" \
 	--physnet "public=$ext" --join "$first:7946" >/etc/bnet/bnet.yaml
 chmod 600 /etc/bnet/bnet.yaml
