@@ -609,31 +609,27 @@ func TestGREDecapNotOurs(t *testing.T) {
 // redirects it to a port, counting, dropping and changing nothing else.
 func (g *greTopo) wantDecapped(in, inner []byte) {
 	g.t.Helper()
-	before := g.snapshot()
-	ret, out := g.run(g.p.UlIn, g.ul, in)
-	if ret != actRedirect {
-		g.t.Fatalf("verdict %d, want redirect to the port", ret)
-	}
-	if !bytes.Equal(out, inner) {
-		g.t.Fatalf("decapsulated\n got %x\nwant %x", out, inner)
-	}
-	g.wantDrops(nil)
-	if after := g.snapshot(); after != before {
-		g.t.Fatalf("maps changed:\n%s\n%s", before, after)
-	}
+	g.wantUlIn(g.ul, in, actRedirect, inner)
 }
 
 // wantPassed checks that bnet_ul_in hands in on untouched (TCX_NEXT) and
 // counts, drops and changes nothing.
 func (g *greTopo) wantPassed(ifindex uint32, in []byte) {
 	g.t.Helper()
+	g.wantUlIn(ifindex, bytes.Clone(in), tcxNext, in)
+}
+
+// wantUlIn runs bnet_ul_in on in at ifindex and checks the verdict, the
+// frame it leaves, and that no map or drop counter moved.
+func (g *greTopo) wantUlIn(ifindex uint32, in []byte, verdict uint32, out []byte) {
+	g.t.Helper()
 	before := g.snapshot()
-	ret, out := g.run(g.p.UlIn, ifindex, bytes.Clone(in))
-	if ret != tcxNext {
-		g.t.Fatalf("verdict %#x, want TCX_NEXT", ret)
+	ret, got := g.run(g.p.UlIn, ifindex, in)
+	if ret != verdict {
+		g.t.Fatalf("verdict %#x, want %#x", ret, verdict)
 	}
-	if !bytes.Equal(out, in) {
-		g.t.Fatalf("frame changed:\n got %x\nwant %x", out, in)
+	if !bytes.Equal(got, out) {
+		g.t.Fatalf("frame left\n got %x\nwant %x", got, out)
 	}
 	g.wantDrops(nil)
 	if after := g.snapshot(); after != before {
