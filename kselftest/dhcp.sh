@@ -170,8 +170,7 @@ capture_start "$P-vm2" eth0 "udp src port 67 and ether src $rogue_mac"
 in_ns "$P-rogue" python3 "$WORK/rogue.py"
 check_err $? "rogue server did not run"
 n2=$(capture_stop)
-CAP_FILE=$cap1 CAP_PID=$pid1
-n1=$(capture_stop)
+n1=$(capture_stop "$cap1" "$pid1")
 after=$(drops 1 dhcp_server)
 [ "$n1" -eq 0 ] && [ "$n2" -eq 0 ] && [ "$after" -ge $((before + 20)) ]
 check_err $? "rogue offers heard: vm1 $n1, vm2 $n2; dhcp_server drops $before -> $after"

@@ -32,10 +32,8 @@ cap_a2=$CAP_FILE; pid_a2=$CAP_PID
 capture_start "$P-n3" eth0 "udp port 4789"
 cap_n3=$CAP_FILE; pid_n3=$CAP_PID
 in_ns "$P-a1" ping -b -c 3 -i 0.2 -W 1 10.30.0.255 >/dev/null 2>&1
-sleep 0.3
-kill "$pid_a2" "$pid_n3"; wait "$pid_a2" "$pid_n3" 2>/dev/null
-na2=$(tcpdump -nn -r "$cap_a2" 2>/dev/null | wc -l)
-nn3=$(tcpdump -nn -r "$cap_n3" 2>/dev/null | wc -l)
+na2=$(capture_stop "$cap_a2" "$pid_a2")
+nn3=$(capture_stop "$cap_n3" "$pid_n3")
 [ "$na2" -ge 3 ]
 check_err $? "vmA2 on n2 saw $na2 of 3 broadcasts"
 [ "$nn3" -eq 0 ]

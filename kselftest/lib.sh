@@ -112,9 +112,9 @@ bn() {
 # node_pin I: node I's pin directory: the I-th word of NODE_PINS, else one
 # of this run's own under /sys/fs/bpf.
 node_pin() {
-	local dir
-	dir=$(awk -v i="$1" '{print $i}' <<<"${NODE_PINS:-}")
-	echo "${dir:-/sys/fs/bpf/$P-n$1}"
+	local -a node_pin_dirs
+	read -ra node_pin_dirs <<<"${NODE_PINS:-}"
+	echo "${node_pin_dirs[$(($1 - 1))]:-/sys/fs/bpf/$P-n$1}"
 }
 
 vtep() { echo "$UNDERLAY.$((10 + $1))"; }
@@ -289,12 +289,17 @@ capture_start() {
 	sleep 0.3
 }
 
-# capture_stop: stop the capture and print the number of packets it saw.
+# capture_stop [FILE PID]: stop the capture (the last one started, or the
+# one whose CAP_FILE and CAP_PID were kept) and print how many packets it
+# saw: packets, not lines (tcpdump prints a tunnel packet's inner frame on
+# a line of its own).
 capture_stop() {
+	local file=${1:-$CAP_FILE} pid=${2:-$CAP_PID} n
 	sleep 0.3
-	kill "$CAP_PID" 2>/dev/null
-	wait "$CAP_PID" 2>/dev/null
-	tcpdump -nn -r "$CAP_FILE" 2>/dev/null | wc -l
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	n=$(tcpdump --count -r "$file" 2>/dev/null | awk '{print $1}')
+	echo "${n:-0}"
 }
 
 # seen_on I KIND NAME: wait until node I's agent knows object NAME (gossip).

@@ -76,19 +76,16 @@ bn 1 subnet create othersub --network other --cidr 10.61.0.0/24 >/dev/null
 seen_on 1 subnet othersub || exit 1
 bn 1 port create v4 --network other --ip 10.61.0.14 --netns "$P-v4" --no-port-security >/dev/null
 check_err $? "port create v4 failed"
-plugged() { in_ns "$P-v4" ip -4 addr show dev eth0 | grep -q 10.61.0.14; }
-busywait 12000 plugged
-check_err $? "v4 was never plugged"
+active() { [ "$(bn 1 -o json port show v4 | jq -r .port.status)" = ACTIVE ]; }
+busywait 12000 active
+check_err $? "v4 never became ACTIVE (attached and up) on n1"
 capture_start "$P-n1" eth0 "src host $(vtep 2) and (udp src port 40001 or ip proto 47)"
 cap=$CAP_FILE cpid=$CAP_PID
 n=$(heard "$P-v4" "$(vtep 2)")
 m=$(heard "$P-v4" "$(vtep 2)" gre)
 # The control, inside the same capture: the frame from n2 itself.
 c=$(heard "$P-n2" "$(vtep 2)")
-CAP_FILE=$cap CAP_PID=$cpid
-capture_stop >/dev/null
-# Packets, not lines: tcpdump prints a VXLAN packet's inner frame on a line of its own.
-u=$(tcpdump --count -r "$cap" 2>/dev/null | awk '{print $1}')
+u=$(capture_stop "$cap" "$cpid")
 [ "$n" -eq 0 ] && [ "$m" -eq 0 ] && [ "$c" -eq 1 ] && [ "$u" -eq 1 ]
 check_err $? "a VM's VXLAN/GRE at its own VTEP: $n VXLAN and $m GRE frames reached v1; n1's underlay NIC saw $u (want only n2's control), v1 heard the control $c times"
 log_test "a VM sending VXLAN or GRE at its own node's VTEP gets nothing into another segment"
