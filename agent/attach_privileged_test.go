@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -164,6 +165,20 @@ func TestKernelHasEverythingHere(t *testing.T) {
 	mode, err := checkDatapathKernel(&config.Config{Datapath: config.Datapath{Attach: config.AttachAuto}, VXLANEncap: "bpf"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// checkKernel lets an inconclusive probe pass; here each must succeed.
+	if err := probeTailCallGlobalFunc(); err != nil {
+		t.Fatalf("tail call probe: %v", err)
+	}
+	if err := probeEncapL2Eth(); err != nil {
+		t.Fatalf("encap flag probe: %v", err)
+	}
+	// The flag probes can say no: a flag no kernel has is refused.
+	frame := make([]byte, 14+20+8)
+	frame[12] = 0x08
+	probeIPv4(frame[14:], 17)
+	if err := probeAdjustRoom("unknown flag", 42, 1<<40, frame); !errors.Is(err, ebpf.ErrNotSupported) {
+		t.Fatalf("a flag no kernel knows: probe says %v, want not supported", err)
 	}
 	// The decap flag is from 6.3: a kernel with TCX (6.6) has it, and a
 	// probe that says otherwise there is broken, not the kernel.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
@@ -43,6 +44,7 @@ var datapathHelpers = []struct {
 	{asm.FnL3CsumReplace, "bpf_l3_csum_replace", "4.1"},
 	{asm.FnL4CsumReplace, "bpf_l4_csum_replace", "4.1"},
 	{asm.FnCloneRedirect, "bpf_clone_redirect", "4.2"},
+	{asm.FnTailCall, "bpf_tail_call", "4.2"},
 	{asm.FnSkbVlanPush, "bpf_skb_vlan_push", "4.3"},
 	{asm.FnSkbVlanPop, "bpf_skb_vlan_pop", "4.3"},
 	{asm.FnSkbGetTunnelKey, "bpf_skb_get_tunnel_key", "4.3"},
@@ -58,7 +60,6 @@ var datapathHelpers = []struct {
 	{asm.FnRingbufReserve, "bpf_ringbuf_reserve", "5.8"},
 	{asm.FnRingbufSubmit, "bpf_ringbuf_submit", "5.8"},
 	{asm.FnRedirectNeigh, "bpf_redirect_neigh", "5.10"},
-	{asm.FnLoop, "bpf_loop", "5.17"},
 }
 
 // datapathMaps are the map types bnet.h declares; cilium/ebpf knows the
@@ -67,7 +68,7 @@ var datapathMaps = []struct {
 	typ   ebpf.MapType
 	since string
 }{
-	{ebpf.Hash, "3.19"}, {ebpf.Array, "3.19"}, {ebpf.PerCPUHash, "4.6"}, {ebpf.PerCPUArray, "4.6"},
+	{ebpf.Hash, "3.19"}, {ebpf.Array, "3.19"}, {ebpf.ProgramArray, "4.2"}, {ebpf.PerCPUHash, "4.6"}, {ebpf.PerCPUArray, "4.6"},
 	{ebpf.LRUHash, "4.10"}, {ebpf.LPMTrie, "4.11"}, {ebpf.RingBuf, "5.8"},
 }
 
@@ -78,6 +79,11 @@ func kernelNeeds() []kernelNeed {
 		{what: "map flag BPF_F_NO_PREALLOC", since: "4.6", probe: func() error { return features.HaveMapFlag(features.BPF_F_NO_PREALLOC) }},
 		// bnet_port_in is far beyond the old limit of 4096 instructions.
 		{what: "programs of more than 4096 instructions", since: "5.2", probe: features.HaveLargeInstructions},
+		// The programs call subprograms, among them global functions
+		// (bnet_flood's copies), and tail-call bnet_flood.
+		{what: "tail calls from programs with global functions", since: "5.10 on x86-64, 6.0 on arm64", probe: probeTailCallGlobalFunc},
+		// GRE, and VXLAN in BPF, push their headers with it.
+		{what: "bpf_skb_adjust_room flag BPF_F_ADJ_ROOM_ENCAP_L2_ETH", since: "5.13", probe: probeEncapL2Eth},
 	}
 	for _, m := range datapathMaps {
 		needs = append(needs, kernelNeed{what: "map type " + m.typ.String(), since: m.since, probe: func() error { return features.HaveMapType(m.typ) }})
@@ -105,6 +111,46 @@ func checkKernel(release string, needs []kernelNeed) error {
 	return fmt.Errorf("kernel %s cannot run the bnet datapath: missing %s", release, strings.Join(missing, ", "))
 }
 
+// probeTailCallGlobalFunc loads what the datapath's programs are made of,
+// in a few instructions: a program that calls a global function (verified
+// on its own, 5.6) and then makes a tail call, which a JIT must support
+// beside BPF-to-BPF calls (x86-64 from 5.10). A kernel without either
+// refuses the load with EINVAL.
+func probeTailCallGlobalFunc() error {
+	jmp, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.ProgramArray, KeySize: 4, ValueSize: 4, MaxEntries: 1})
+	if err != nil {
+		return fmt.Errorf("probe tail calls: %w", err)
+	}
+	defer jmp.Close()
+	i32 := &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
+	mainFn := &btf.Func{Name: "bnet_probe", Linkage: btf.GlobalFunc, Type: &btf.FuncProto{Return: i32}}
+	subFn := &btf.Func{Name: "bnet_probe_sub", Linkage: btf.GlobalFunc,
+		Type: &btf.FuncProto{Return: i32, Params: []btf.FuncParam{{Name: "x", Type: i32}}}}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.SchedCLS, License: "GPL",
+		Instructions: asm.Instructions{
+			btf.WithFuncMetadata(asm.Mov.Reg(asm.R6, asm.R1), mainFn),
+			asm.Mov.Imm(asm.R1, 1),
+			asm.Call.Label("bnet_probe_sub"),
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.LoadMapPtr(asm.R2, jmp.FD()),
+			asm.Mov.Imm(asm.R3, 0),
+			asm.FnTailCall.Call(),
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Return(),
+			btf.WithFuncMetadata(asm.Mov.Reg(asm.R0, asm.R1).WithSymbol("bnet_probe_sub"), subFn),
+			asm.Return(),
+		},
+	})
+	if errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("probe tail calls: %w: %w", ebpf.ErrNotSupported, err)
+	}
+	if err != nil {
+		return fmt.Errorf("probe tail calls: %w", err)
+	}
+	return prog.Close()
+}
+
 // haveDecapL3 says whether the kernel knows BPF_F_ADJ_ROOM_DECAP_L3_*
 // (6.3). A helper's flags are checked when it runs, not at load, so this
 // runs what bnet_ul_in does on an outer Ethernet + IPv4 + GRE (with key) +
@@ -115,38 +161,60 @@ var haveDecapL3 = sync.OnceValue(probeDecapL3)
 
 func probeDecapL3() error {
 	const strip = 20 + 8 + 14 // outer IPv4, GRE with key, inner Ethernet
+	frame := make([]byte, 14+strip+20+8)
+	frame[12], frame[13] = 0x08, 0x00
+	probeIPv4(frame[14:], 47)
+	frame[34], frame[35], frame[36], frame[37] = 0x20, 0, 0x65, 0x58 // GRE K, TEB
+	frame[54], frame[55] = 0x08, 0x00
+	probeIPv4(frame[56:], 17)
+	// BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4
+	return probeAdjustRoom("decap flag", -strip, 1|1<<7, frame)
+}
+
+// probeEncapL2Eth says whether the kernel knows BPF_F_ADJ_ROOM_ENCAP_L2_ETH
+// (5.13), with which bnet_port_in pushes GRE and VXLAN headers in front of
+// an Ethernet frame (the flag marks the inner protocol as Ethernet, so GSO
+// can segment the tunnelled frame). It runs the GRE push of gre_push.
+func probeEncapL2Eth() error {
+	const push = 20 + 8 + 14 // outer IPv4, GRE with key, inner Ethernet
+	frame := make([]byte, 14+20+8)
+	frame[12], frame[13] = 0x08, 0x00
+	probeIPv4(frame[14:], 17)
+	// FIXED_GSO | ENCAP_L3_IPV4 | ENCAP_L4_GRE | ENCAP_L2_ETH | ENCAP_L2(14)
+	return probeAdjustRoom("encap flag", push, 1|1<<1|1<<3|1<<6|14<<56, frame)
+}
+
+func probeIPv4(b []byte, proto byte) {
+	b[0], b[2], b[3], b[8], b[9] = 0x45, 0, byte(len(b)), 64, proto
+}
+
+// probeAdjustRoom runs bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_MAC,
+// flags) on frame. A helper's flags are checked when it runs, not at load:
+// a kernel that does not know one returns EINVAL.
+func probeAdjustRoom(what string, diff int32, flags uint64, frame []byte) error {
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Type: ebpf.SchedCLS, License: "GPL",
 		Instructions: asm.Instructions{
-			asm.Mov.Imm(asm.R2, -strip),
-			asm.Mov.Imm(asm.R3, 1),      // BPF_ADJ_ROOM_MAC
-			asm.Mov.Imm(asm.R4, 1|1<<7), // BPF_F_ADJ_ROOM_FIXED_GSO | BPF_F_ADJ_ROOM_DECAP_L3_IPV4
+			asm.Mov.Imm(asm.R2, diff),
+			asm.Mov.Imm(asm.R3, 1), // BPF_ADJ_ROOM_MAC
+			asm.LoadImm(asm.R4, int64(flags), asm.DWord),
 			asm.FnSkbAdjustRoom.Call(),
 			asm.Return(),
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("probe decap flag: %w", err)
+		return fmt.Errorf("probe %s: %w", what, err)
 	}
 	defer prog.Close()
-	frame := make([]byte, 14+strip+20+8)
-	ipv4 := func(b []byte, proto byte) {
-		b[0], b[2], b[3], b[8], b[9] = 0x45, 0, byte(len(b)), 64, proto
-	}
-	frame[12], frame[13] = 0x08, 0x00
-	ipv4(frame[14:], 47)
-	frame[34], frame[35], frame[36], frame[37] = 0x20, 0, 0x65, 0x58 // GRE K, TEB
-	frame[54], frame[55] = 0x08, 0x00
-	ipv4(frame[56:], 17)
 	ret, err := prog.Run(&ebpf.RunOptions{Data: frame})
 	if err != nil {
-		return fmt.Errorf("probe decap flag: %w", err)
+		return fmt.Errorf("probe %s: %w", what, err)
 	}
 	if int32(ret) == -int32(unix.EINVAL) {
 		return ebpf.ErrNotSupported
 	}
 	if ret != 0 {
-		return fmt.Errorf("probe decap flag: bpf_skb_adjust_room returned %d", int32(ret))
+		return fmt.Errorf("probe %s: bpf_skb_adjust_room returned %d", what, int32(ret))
 	}
 	return nil
 }

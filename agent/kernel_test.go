@@ -20,7 +20,7 @@ func TestKernelNeedsCoverObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	helpers := map[asm.BuiltinFunc]bool{}
+	helpers, called := map[asm.BuiltinFunc]bool{}, map[asm.BuiltinFunc]bool{}
 	for _, h := range datapathHelpers {
 		helpers[h.fn] = true
 	}
@@ -29,6 +29,9 @@ func TestKernelNeedsCoverObject(t *testing.T) {
 			t.Errorf("program %s is %v: the start-up check probes helpers for SchedCLS only", name, p.Type)
 		}
 		for _, ins := range p.Instructions {
+			if ins.IsBuiltinCall() {
+				called[asm.BuiltinFunc(ins.Constant)] = true
+			}
 			if ins.IsBuiltinCall() && !helpers[asm.BuiltinFunc(ins.Constant)] {
 				t.Errorf("program %s calls %v: add it to datapathHelpers with the kernel that brought it", name, asm.BuiltinFunc(ins.Constant))
 				helpers[asm.BuiltinFunc(ins.Constant)] = true
@@ -38,11 +41,20 @@ func TestKernelNeedsCoverObject(t *testing.T) {
 			t.Logf("program %s: %d instructions", name, n)
 		}
 	}
+	// The other way round: a need the programs no longer have would
+	// refuse kernels for nothing (bpf_loop once kept out 5.15).
+	for _, h := range datapathHelpers {
+		if !called[h.fn] {
+			t.Errorf("datapathHelpers lists %s, which no program calls", h.name)
+		}
+	}
 	types := map[ebpf.MapType]bool{}
 	for _, m := range datapathMaps {
 		types[m.typ] = true
 	}
+	used := map[ebpf.MapType]bool{ebpf.Array: true} // .rodata, .bss
 	for name, m := range spec.Maps {
+		used[m.Type] = true
 		if strings.HasPrefix(name, ".") {
 			continue // .rodata, .bss: arrays
 		}
@@ -51,6 +63,11 @@ func TestKernelNeedsCoverObject(t *testing.T) {
 		}
 		if f := m.Flags &^ uint32(1); f != 0 { // BPF_F_NO_PREALLOC is probed
 			t.Errorf("map %s has flags %#x: probe them at start", name, f)
+		}
+	}
+	for _, m := range datapathMaps {
+		if !used[m.typ] {
+			t.Errorf("datapathMaps lists %v, which no map is", m.typ)
 		}
 	}
 }
@@ -63,13 +80,13 @@ func TestCheckKernelListsEveryMissingFeature(t *testing.T) {
 		{what: "helper bpf_redirect", since: "4.4", probe: ok},
 		{what: "helper bpf_redirect_neigh", since: "5.10", probe: no},
 		{what: "map type RingBuf", since: "5.8", probe: perm},
-		{what: "helper bpf_loop", since: "5.17", probe: no},
+		{what: "tail calls from programs with global functions", since: "5.10", probe: no},
 	}
 	err := checkKernel("5.4.0-test", needs)
 	if err == nil {
 		t.Fatal("missing features not reported")
 	}
-	want := "kernel 5.4.0-test cannot run the bnet datapath: missing helper bpf_redirect_neigh (kernel >= 5.10), helper bpf_loop (kernel >= 5.17)"
+	want := "kernel 5.4.0-test cannot run the bnet datapath: missing helper bpf_redirect_neigh (kernel >= 5.10), tail calls from programs with global functions (kernel >= 5.10)"
 	if err.Error() != want {
 		t.Fatalf("error\n got %q\nwant %q", err, want)
 	}
@@ -111,5 +128,48 @@ func TestChooseAttach(t *testing.T) {
 	_, err := chooseAttach(config.AttachTCX, lack)
 	if err == nil || !strings.Contains(err.Error(), "set datapath.attach: tc") {
 		t.Errorf("tcx on a kernel without it: %v; want the fix named", err)
+	}
+}
+
+// TestTunnelKeySizeEveryKernelTakes: bpf_skb_{get,set}_tunnel_key refuse a
+// size the kernel does not know, and struct bpf_tunnel_key grew in 6.0;
+// sizeof() from this machine's headers would fail every VXLAN packet on
+// 5.x. The programs must pass the layout up to tunnel_label (24 bytes),
+// which every kernel takes.
+func TestTunnelKeySizeEveryKernelTakes(t *testing.T) {
+	spec, err := ebpf.LoadCollectionSpec("../maps/bnet_bpfel.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	for name, p := range spec.Programs {
+		insns := p.Instructions
+		for i, ins := range insns {
+			if !ins.IsBuiltinCall() {
+				continue
+			}
+			fn := asm.BuiltinFunc(ins.Constant)
+			if fn != asm.FnSkbSetTunnelKey && fn != asm.FnSkbGetTunnelKey {
+				continue
+			}
+			calls++
+			size := int64(-1)
+			for j := i - 1; j >= 0 && j >= i-16; j-- {
+				if insns[j].Dst == asm.R3 && insns[j].OpCode.Class().IsALU() {
+					if insns[j].OpCode.ALUOp() == asm.Mov && insns[j].OpCode.Source() == asm.ImmSource {
+						size = insns[j].Constant
+					}
+					break
+				}
+			}
+			if size != 24 {
+				t.Errorf("program %s: %v at %d passes size %d (want 24: offsetof(struct bpf_tunnel_key, tunnel_label))", name, fn, i, size)
+			}
+		}
+	}
+	// bnet_port_in sets keys (flood copies are bnet_flood's), bnet_tun_in
+	// reads them.
+	if calls < 2 {
+		t.Fatalf("%d tunnel key helper calls found, want at least 2: the check misses some", calls)
 	}
 }

@@ -692,6 +692,15 @@ static __always_inline int deliver_local(struct __sk_buff *skb, __u32 ifindex)
 	return TC_ACT_SHOT;
 }
 
+/*
+ * The tunnel key helpers take the size of struct bpf_tunnel_key as the
+ * program knows it and refuse sizes the kernel does not: the struct grew
+ * local_ipv4 in 6.0, so sizeof() from newer headers fails on older
+ * kernels. Every kernel takes the layout up to tunnel_label (an IPv4
+ * tunnel needs no flow label).
+ */
+#define BNET_TUNNEL_KEY_SIZE offsetof(struct bpf_tunnel_key, tunnel_label)
+
 static __always_inline int set_tunnel(struct __sk_buff *skb, __u32 vni, __u32 vtep)
 {
 	struct bpf_tunnel_key key = {};
@@ -701,7 +710,7 @@ static __always_inline int set_tunnel(struct __sk_buff *skb, __u32 vni, __u32 vt
 	key.remote_ipv4 = bpf_ntohl(vtep);
 	key.tunnel_ttl = BNET_TUNNEL_TTL;
 	/* No UDP checksum, as RFC 7348 asks and as vxlan_push sends. */
-	return bpf_skb_set_tunnel_key(skb, &key, sizeof(key), BPF_F_ZERO_CSUM_TX);
+	return bpf_skb_set_tunnel_key(skb, &key, BNET_TUNNEL_KEY_SIZE, BPF_F_ZERO_CSUM_TX);
 }
 
 /* to_tunnel sends a frame of a VXLAN network to one remote VTEP. */
@@ -1736,181 +1745,172 @@ enum bnet_origin {
 	BNET_FROM_PHYS,
 };
 
-/* State shared with the bpf_loop callbacks of one flood. */
-struct flood_state {
-	struct __sk_buff *skb;
-	struct flood_entry *fl;
-	__u32 in;
-	__u32 vni;
-	__u32 vxlan;
-	__u32 self;
-	struct bnet_gre_hdrs gre; /* GRE: the headers, daddr rewritten per copy */
-};
-
-static long flood_local_one(__u32 i, void *data)
+/*
+ * One copy of a flood each. They are global functions, so the verifier
+ * checks each once, on its own, instead of once per turn of the fan-out
+ * loop that calls it: bounded loops around inlined copies exceed the
+ * verifier's budget (bpf_loop's callbacks avoid that too, but need 5.17).
+ * A global function takes only the context and scalars.
+ */
+__noinline int flood_copy_local(struct __sk_buff *skb, __u32 ifindex)
 {
-	struct flood_state *st = data;
-	__u32 ifindex, reason;
+	__u32 reason;
 
-	if (i >= BNET_FLOOD_LOCAL)
-		return 1;
-	ifindex = st->fl->local[i];
-	if (ifindex == st->in)
+	if (ifindex == skb->ifindex)
 		return 0;
-	reason = local_port_reason(st->skb, ifindex);
+	reason = local_port_reason(skb, ifindex);
 	if (reason != BNET_DROP_NONE) {
 		/* A port that is down is not a lost copy; a refused one is. */
 		if (reason != BNET_DROP_PORT_DOWN && reason != BNET_DROP_NO_PORT)
-			count_drop_at(st->skb, ifindex, reason);
+			count_drop_at(skb, ifindex, reason);
 		return 0;
 	}
 	trace(BNET_T_DELIVER, ifindex, 1, 0);
 	/* A trace sends nothing: its copies exist only in trace_log. */
-	if (!bnet_trace && bpf_clone_redirect(st->skb, ifindex, 0) < 0)
-		count_drop(st->skb, BNET_DROP_REDIRECT);
+	if (!bnet_trace && bpf_clone_redirect(skb, ifindex, 0) < 0)
+		count_drop(skb, BNET_DROP_REDIRECT);
 	return 0;
 }
 
-static long flood_remote_one(__u32 i, void *data)
+__noinline int flood_copy_vxlan(struct __sk_buff *skb, __u32 vni, __u32 vtep, __u32 vxlan)
 {
-	struct flood_state *st = data;
-	__u32 vtep;
-
-	if (i >= BNET_FLOOD_REMOTE)
-		return 1;
-	vtep = st->fl->remote[i];
-	if (vtep == 0 || vtep == st->self)
-		return 0;
-	if (set_tunnel(st->skb, st->vni, vtep) < 0) {
-		count_drop(st->skb, BNET_DROP_TUNNEL_KEY);
+	if (set_tunnel(skb, vni, vtep) < 0) {
+		count_drop(skb, BNET_DROP_TUNNEL_KEY);
 		return 0;
 	}
-	trace(BNET_T_VXLAN, st->vni, vtep, 1);
-	if (!bnet_trace && bpf_clone_redirect(st->skb, st->vxlan, 0) < 0)
-		count_drop(st->skb, BNET_DROP_REDIRECT);
+	trace(BNET_T_VXLAN, vni, vtep, 1);
+	if (!bnet_trace && bpf_clone_redirect(skb, vxlan, 0) < 0)
+		count_drop(skb, BNET_DROP_REDIRECT);
 	return 0;
 }
 
 /*
- * flood_gre_one sends one GRE copy: the frame was encapsulated once, each
+ * flood_copy_gre sends one GRE copy: the frame was encapsulated once, each
  * copy only changes the outer destination (and so the IP checksum) and
  * the outer Ethernet header.
  */
-static long flood_gre_one(__u32 i, void *data)
+__noinline int flood_copy_gre(struct __sk_buff *skb, __u32 vni, __u32 vtep)
 {
-	struct flood_state *st = data;
+	struct bnet_iph ip;
 	struct nh_entry *nh;
-	__u32 vtep;
 
-	if (i >= BNET_FLOOD_REMOTE)
-		return 1;
-	vtep = st->fl->remote[i];
-	if (vtep == 0 || vtep == st->self)
-		return 0;
 	nh = bpf_map_lookup_elem(&underlay_nh, &vtep);
 	if (!nh) {
-		count_drop(st->skb, BNET_DROP_NO_NEIGH);
+		count_drop(skb, BNET_DROP_NO_NEIGH);
 		return 0;
 	}
-	st->gre.ip.daddr = vtep;
-	ip_set_csum(&st->gre.ip);
-	if (bpf_skb_store_bytes(st->skb, sizeof(struct bnet_eth), &st->gre.ip, sizeof(st->gre.ip), 0) < 0 ||
-	    set_outer_eth(st->skb, nh) < 0) {
-		count_drop(st->skb, BNET_DROP_ENCAP);
+	if (bpf_skb_load_bytes(skb, sizeof(struct bnet_eth), &ip, sizeof(ip)) < 0) {
+		count_drop(skb, BNET_DROP_ENCAP);
 		return 0;
 	}
-	trace(BNET_T_GRE, st->vni, vtep, 1);
-	if (!bnet_trace && bpf_clone_redirect(st->skb, nh->ifindex, 0) < 0)
-		count_drop(st->skb, BNET_DROP_REDIRECT);
+	ip.daddr = vtep;
+	ip_set_csum(&ip);
+	if (bpf_skb_store_bytes(skb, sizeof(struct bnet_eth), &ip, sizeof(ip), 0) < 0 ||
+	    set_outer_eth(skb, nh) < 0) {
+		count_drop(skb, BNET_DROP_ENCAP);
+		return 0;
+	}
+	trace(BNET_T_GRE, vni, vtep, 1);
+	if (!bnet_trace && bpf_clone_redirect(skb, nh->ifindex, 0) < 0)
+		count_drop(skb, BNET_DROP_REDIRECT);
 	return 0;
 }
 
 /*
- * flood_out replicates a broadcast, multicast or unknown-unicast frame to
- * the network's flood list. Frames from a port go to every other local
- * port and out of the node (remote VTEPs or the physnet NIC); frames from
- * outside go to local ports only (split horizon). The original is freed
- * with TC_ACT_SHOT without counting: it was delivered as clones. A copy
- * that cannot be sent is counted, the others still go. The fan-out loops
- * use bpf_loop: unrolled or bounded loops blow the verifier's budget.
+ * flood_out hands a broadcast, multicast or unknown-unicast frame to
+ * bnet_flood, by tail call: the replication loops are verified once, in
+ * that small program, not again on every path of the big ones that flood.
  */
-static __always_inline int flood_out(struct __sk_buff *skb, __u32 net_id, const struct net_info *net,
-				     const struct bnet_eth *eth, enum bnet_origin origin)
+static __always_inline int flood_out(struct __sk_buff *skb, __u32 net_id, enum bnet_origin origin)
+{
+	trace(BNET_T_FLOOD, net_id, 0, 0);
+	skb->cb[BNET_CB_FLOOD_NET] = net_id;
+	skb->cb[BNET_CB_FLOOD_ORIGIN] = origin;
+	bpf_tail_call(skb, &flood_prog, 0);
+	return drop(skb, BNET_DROP_NO_PROG);
+}
+
+/*
+ * replicate sends a frame to the network's flood list. Frames from a port
+ * go to every other local port and out of the node (remote VTEPs or the
+ * physnet NIC); frames from outside go to local ports only (split
+ * horizon). The original is freed with TC_ACT_SHOT without counting: it
+ * was delivered as clones. A copy that cannot be sent is counted, the
+ * others still go. The fan-out loops are bounded loops (5.3) kept
+ * rolled, each turn a call to a global flood_copy_*.
+ */
+static __always_inline int replicate(struct __sk_buff *skb, __u32 net_id, const struct net_info *net,
+				     const struct bnet_eth *eth, __u32 origin)
 {
 	struct flood_entry *fl = bpf_map_lookup_elem(&flood, &net_id);
-	struct flood_state st = {};
-	__u32 n;
+	__u32 zero = 0, i, n, vtep, self = 0, vxlan = 0;
+	/* Read once: a map value may change between two reads. */
+	__u32 type = net->type, segment = net->segment;
+	struct node_cfg *cfg;
 
 	if (!fl)
 		return drop(skb, BNET_DROP_FDB_MISS);
-	trace(BNET_T_FLOOD, net_id, 0, 0);
-
-	ctx_barrier(skb);
-	st.skb = skb;
-	st.fl = fl;
-	st.in = skb->ifindex;
-	st.vni = net->segment;
 
 	n = fl->n_local;
-	if (n > BNET_FLOOD_LOCAL)
-		n = BNET_FLOOD_LOCAL;
-	bpf_loop(n, flood_local_one, &st, 0);
+#pragma clang loop unroll(disable)
+	for (i = 0; i < BNET_FLOOD_LOCAL && i < n; i++)
+		flood_copy_local(skb, fl->local[i]);
 
 	if (origin != BNET_FROM_PORT)
 		return TC_ACT_SHOT;
 
-	if (net->type != BNET_NET_LOCAL && too_big(skb, eth, net->mtu)) {
+	if (type != BNET_NET_LOCAL && too_big(skb, eth, net->mtu)) {
 		count_drop(skb, BNET_DROP_FRAG_NEEDED);
 		return TC_ACT_SHOT;
 	}
 
-	if (net->type == BNET_NET_GRE) {
-		__u32 zero = 0, reason;
-		struct node_cfg *cfg = bpf_map_lookup_elem(&node_cfg, &zero);
-
+	if (type == BNET_NET_GRE || type == BNET_NET_VXLAN) {
 		n = fl->n_remote;
-		if (n > BNET_FLOOD_REMOTE)
-			n = BNET_FLOOD_REMOTE;
 		if (n == 0)
 			return TC_ACT_SHOT;
-		if (!cfg || cfg->underlay_ifindex == 0 || cfg->local_ip == 0) {
+		cfg = bpf_map_lookup_elem(&node_cfg, &zero);
+		if (!cfg || (type == BNET_NET_GRE ? cfg->underlay_ifindex == 0 || cfg->local_ip == 0
+							: cfg->vxlan_ifindex == 0)) {
 			count_drop(skb, BNET_DROP_NO_TUNNEL);
 			return TC_ACT_SHOT;
 		}
-		st.self = cfg->local_ip;
+		self = cfg->local_ip;
+		vxlan = cfg->vxlan_ifindex;
+	}
+
+	if (type == BNET_NET_GRE) {
+		struct bnet_gre_hdrs gre;
+		__u32 reason;
+
 		/* Last use of the plain frame: local copies are out already. */
-		reason = gre_push(skb, eth, net->segment, cfg->local_ip, 0, &st.gre);
+		reason = gre_push(skb, eth, segment, self, 0, &gre);
 		if (reason != BNET_DROP_NONE) {
 			count_drop(skb, reason);
 			return TC_ACT_SHOT;
 		}
-		bpf_loop(n, flood_gre_one, &st, 0);
-	} else if (net->type == BNET_NET_VXLAN) {
-		__u32 zero = 0;
-		struct node_cfg *cfg = bpf_map_lookup_elem(&node_cfg, &zero);
-
-		n = fl->n_remote;
-		if (n > BNET_FLOOD_REMOTE)
-			n = BNET_FLOOD_REMOTE;
-		if (n == 0)
-			return TC_ACT_SHOT;
-		if (!cfg || cfg->vxlan_ifindex == 0) {
-			count_drop(skb, BNET_DROP_NO_TUNNEL);
-			return TC_ACT_SHOT;
+#pragma clang loop unroll(disable)
+		for (i = 0; i < BNET_FLOOD_REMOTE && i < n; i++) {
+			vtep = fl->remote[i];
+			if (vtep != 0 && vtep != self)
+				flood_copy_gre(skb, segment, vtep);
 		}
-		st.vxlan = cfg->vxlan_ifindex;
-		st.self = cfg->local_ip;
-		bpf_loop(n, flood_remote_one, &st, 0);
-	} else if (net->type == BNET_NET_FLAT || net->type == BNET_NET_VLAN) {
+	} else if (type == BNET_NET_VXLAN) {
+#pragma clang loop unroll(disable)
+		for (i = 0; i < BNET_FLOOD_REMOTE && i < n; i++) {
+			vtep = fl->remote[i];
+			if (vtep != 0 && vtep != self)
+				flood_copy_vxlan(skb, segment, vtep, vxlan);
+		}
+	} else if (type == BNET_NET_FLAT || type == BNET_NET_VLAN) {
 		/* Last copy: the VLAN push changes the frame itself. */
 		if (net->phys_ifindex == 0) {
 			count_drop(skb, BNET_DROP_NO_PHYSNET);
-		} else if (net->type == BNET_NET_VLAN &&
+		} else if (type == BNET_NET_VLAN &&
 			   bpf_skb_vlan_push(skb, bpf_htons(BNET_ETH_P_8021Q),
-					     net->segment & BNET_VID_MASK) < 0) {
+					     segment & BNET_VID_MASK) < 0) {
 			count_drop(skb, BNET_DROP_VLAN_PUSH);
 		} else {
-			trace(BNET_T_PHYS, net->phys_ifindex, net->type == BNET_NET_VLAN ? net->segment & BNET_VID_MASK : 0, 1);
+			trace(BNET_T_PHYS, net->phys_ifindex, type == BNET_NET_VLAN ? segment & BNET_VID_MASK : 0, 1);
 			if (!bnet_trace && bpf_clone_redirect(skb, net->phys_ifindex, 0) < 0)
 				count_drop(skb, BNET_DROP_REDIRECT);
 		}
@@ -2070,7 +2070,7 @@ int bnet_port_in(struct __sk_buff *skb)
 	}
 
 	if (eth.dst[0] & 1)
-		return flood_out(skb, net_id, &net, &eth, BNET_FROM_PORT);
+		return flood_out(skb, net_id, BNET_FROM_PORT);
 
 	rif = (net.flags & BNET_NETF_ROUTED) ? bpf_map_lookup_elem(&rifs, &net_id) : NULL;
 	if (rif && mac_equal(eth.dst, rif->gw_mac))
@@ -2123,7 +2123,7 @@ int bnet_port_in(struct __sk_buff *skb)
 			return frag_needed(skb, &eth, net.mtu);
 		return to_phys(skb, &net);
 	}
-	return flood_out(skb, net_id, &net, &eth, BNET_FROM_PORT);
+	return flood_out(skb, net_id, BNET_FROM_PORT);
 }
 
 /*
@@ -2138,7 +2138,7 @@ static __always_inline int from_overlay(struct __sk_buff *skb, __u32 net_id, con
 	struct fdb_entry *dst;
 
 	if (eth->dst[0] & 1)
-		return flood_out(skb, net_id, net, eth, BNET_FROM_TUNNEL);
+		return flood_out(skb, net_id, BNET_FROM_TUNNEL);
 	/* Only a network routed here has DVR-masked frames to unmask. */
 	if ((net->flags & BNET_NETF_ROUTED) && dvr_unmask(skb, net_id, eth) < 0)
 		return drop(skb, BNET_DROP_MALFORMED);
@@ -2163,7 +2163,7 @@ int bnet_tun_in(struct __sk_buff *skb)
 		/* BPF_PROG_TEST_RUN has no tunnel metadata: the trace says it. */
 		tkey.tunnel_id = trace_tun.vni;
 		tkey.remote_ipv4 = bpf_ntohl(trace_tun.remote);
-	} else if (bpf_skb_get_tunnel_key(skb, &tkey, sizeof(tkey), 0) < 0) {
+	} else if (bpf_skb_get_tunnel_key(skb, &tkey, BNET_TUNNEL_KEY_SIZE, 0) < 0) {
 		return drop(skb, BNET_DROP_TUNNEL_KEY);
 	}
 	skey.segment = tkey.tunnel_id;
@@ -2234,7 +2234,7 @@ int bnet_phys_in(struct __sk_buff *skb)
 	if (eth.dst[0] & 1) {
 		if (tagged && bpf_skb_vlan_pop(skb) < 0)
 			return drop(skb, BNET_DROP_VLAN_PUSH);
-		return flood_out(skb, net_id, &net, &eth, BNET_FROM_PHYS);
+		return flood_out(skb, net_id, BNET_FROM_PHYS);
 	}
 
 	if (ext && eth.proto == bpf_htons(ETH_P_IP) && mac_equal(eth.dst, ext->fg_mac)) {
@@ -2442,4 +2442,24 @@ int bnet_ul_in(struct __sk_buff *skb)
 	if (bpf_skb_store_bytes(skb, 0, &inner, sizeof(inner), BPF_F_RECOMPUTE_CSUM) < 0)
 		return drop(skb, BNET_DROP_ENCAP);
 	return from_overlay(skb, net_id, &net, &inner);
+}
+
+/*
+ * bnet_flood is reached only by tail call from flood_out, which leaves the
+ * network and the frame's origin in skb->cb. The frame is as flood_out
+ * left it (any VLAN tag of a physnet frame already popped).
+ */
+SEC("tc")
+int bnet_flood(struct __sk_buff *skb)
+{
+	__u32 net_id = skb->cb[BNET_CB_FLOOD_NET];
+	__u32 origin = skb->cb[BNET_CB_FLOOD_ORIGIN];
+	struct net_info *net = bpf_map_lookup_elem(&networks, &net_id);
+	struct bnet_eth eth;
+
+	if (!net)
+		return drop(skb, BNET_DROP_NO_NETWORK);
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) < 0)
+		return drop(skb, BNET_DROP_MALFORMED);
+	return replicate(skb, net_id, net, &eth, origin);
 }

@@ -82,6 +82,7 @@ enum bnet_drop_reason {
 	BNET_DROP_CT_FRAG = 32,        /* a later fragment whose first was not seen */
 	BNET_DROP_SPOOF_ND = 33,       /* IPv6 neighbour advertisement for an address not the port's, or fragmented ND */
 	BNET_DROP_DHCP_LOCAL = 34,     /* a DHCP client packet: consumed, this node's agent answers it */
+	BNET_DROP_NO_PROG = 35,        /* a tail call found no program (flood_prog empty: a loader bug) */
 	BNET_DROP_MAX,
 };
 
@@ -175,6 +176,13 @@ struct flood_entry {
 	__u32 local[BNET_FLOOD_LOCAL];   /* local port host-side ifindexes */
 	__u32 remote[BNET_FLOOD_REMOTE]; /* remote VTEP IPv4, network order */
 };
+
+/*
+ * skb->cb words a program hands to bnet_flood with the tail call (cb is
+ * the one per-packet scratch a tail call keeps).
+ */
+#define BNET_CB_FLOOD_NET 0    /* network id */
+#define BNET_CB_FLOOD_ORIGIN 1 /* enum bnet_origin in bnet.c */
 
 /* node_cfg[0]: node-wide settings, written by the agent before any port. */
 struct node_cfg {
@@ -735,6 +743,23 @@ struct {
 	__type(key, __u32);
 	__type(value, struct drop_event);
 } drop_event_layout SEC(".maps");
+
+/*
+ * flood_prog[0] is bnet_flood: head-end replication runs as its own
+ * program, reached by tail call, so that its bounded fan-out loops are
+ * verified once instead of once per path that floods (bpf_loop would do
+ * that too, but needs 5.17). Never pinned: each load's programs call the
+ * flood program of their own load, so an upgrade swaps both together.
+ */
+int bnet_flood(struct __sk_buff *skb);
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, int(struct __sk_buff *));
+} flood_prog SEC(".maps") = {
+	.values = { [0] = (void *)&bnet_flood },
+};
 #endif /* BNET_DECLARE_MAPS */
 
 #endif /* BNET_H */

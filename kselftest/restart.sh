@@ -13,7 +13,7 @@
 #
 #   n1: a1 10.61.0.11      n2: a2 10.61.0.12   (network rs, vxlan 611)
 source "$(dirname "$0")/lib.sh"
-require ping iperf3 python3 jq nft bpftool
+require ping iperf3 python3 jq nft bpftool tcpdump
 RESYNC=3
 CLOUD_CONF="resync_seconds: $RESYNC"
 cloud_up 2
@@ -95,6 +95,15 @@ restart_under_load() {
 			jq -e '.agents[] | select(.host == \"n$i\" and .alive)'"
 		check_err $? "n$peer never saw n$i dead within ${down} s: the hold was not exercised"
 	fi
+	# Floods (ARP, broadcast) go through a tail call whose program array
+	# the kernel empties once nothing holds it: sent with the agent gone,
+	# they show that its pin does.
+	capture_start "$P-a2" eth0 "ether broadcast and icmp"
+	in_ns "$P-a1" ping -b -c 5 -i 0.1 -W 1 10.61.0.255 >/dev/null 2>&1
+	local nb
+	nb=$(capture_stop)
+	[ "$nb" -ge 5 ]
+	check_err $? "n$i SIG$sig: a2 saw $nb of 5 broadcasts a1 sent while n$i's agent was away"
 	local left=$(((t0 + down * 1000000000 - $(date +%s%N)) / 1000000))
 	[ "$left" -le 0 ] || sleep "$((left / 1000)).$(printf %03d $((left % 1000)))"
 	if [ -n "$cmd" ]; then

@@ -311,6 +311,7 @@ const (
 	bnetMapFipsIn          = "fips_in"
 	bnetMapFipsOut         = "fips_out"
 	bnetMapFlood           = "flood"
+	bnetMapFloodProg       = "flood_prog"
 	bnetMapFrags           = "frags"
 	bnetMapMonitorOn       = "monitor_on"
 	bnetMapNetworks        = "networks"
@@ -327,6 +328,7 @@ const (
 	bnetMapTunnelPeers     = "tunnel_peers"
 	bnetMapUnderlayNh      = "underlay_nh"
 	bnetMapVipClaims       = "vip_claims"
+	bnetProgBnetFlood      = "bnet_flood"
 	bnetProgBnetPhysIn     = "bnet_phys_in"
 	bnetProgBnetPortIn     = "bnet_port_in"
 	bnetProgBnetTunIn      = "bnet_tun_in"
@@ -378,6 +380,7 @@ type bnetSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bnetProgramSpecs struct {
+	BnetFlood  *ebpf.ProgramSpec `ebpf:"bnet_flood"`
 	BnetPhysIn *ebpf.ProgramSpec `ebpf:"bnet_phys_in"`
 	BnetPortIn *ebpf.ProgramSpec `ebpf:"bnet_port_in"`
 	BnetTunIn  *ebpf.ProgramSpec `ebpf:"bnet_tun_in"`
@@ -402,6 +405,7 @@ type bnetMapSpecs struct {
 	FipsIn          *ebpf.MapSpec `ebpf:"fips_in"`
 	FipsOut         *ebpf.MapSpec `ebpf:"fips_out"`
 	Flood           *ebpf.MapSpec `ebpf:"flood"`
+	FloodProg       *ebpf.MapSpec `ebpf:"flood_prog"`
 	Frags           *ebpf.MapSpec `ebpf:"frags"`
 	MonitorOn       *ebpf.MapSpec `ebpf:"monitor_on"`
 	Networks        *ebpf.MapSpec `ebpf:"networks"`
@@ -463,6 +467,7 @@ type bnetMaps struct {
 	FipsIn          *ebpf.Map `ebpf:"fips_in"`
 	FipsOut         *ebpf.Map `ebpf:"fips_out"`
 	Flood           *ebpf.Map `ebpf:"flood"`
+	FloodProg       *ebpf.Map `ebpf:"flood_prog"`
 	Frags           *ebpf.Map `ebpf:"frags"`
 	MonitorOn       *ebpf.Map `ebpf:"monitor_on"`
 	Networks        *ebpf.Map `ebpf:"networks"`
@@ -497,6 +502,7 @@ func (m *bnetMaps) Close() error {
 		m.FipsIn,
 		m.FipsOut,
 		m.Flood,
+		m.FloodProg,
 		m.Frags,
 		m.MonitorOn,
 		m.Networks,
@@ -529,6 +535,7 @@ type bnetVariables struct {
 //
 // It can be passed to loadBnetObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bnetPrograms struct {
+	BnetFlood  *ebpf.Program `ebpf:"bnet_flood"`
 	BnetPhysIn *ebpf.Program `ebpf:"bnet_phys_in"`
 	BnetPortIn *ebpf.Program `ebpf:"bnet_port_in"`
 	BnetTunIn  *ebpf.Program `ebpf:"bnet_tun_in"`
@@ -537,6 +544,7 @@ type bnetPrograms struct {
 
 func (p *bnetPrograms) Close() error {
 	return _BnetClose(
+		p.BnetFlood,
 		p.BnetPhysIn,
 		p.BnetPortIn,
 		p.BnetTunIn,

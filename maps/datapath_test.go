@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -168,6 +169,40 @@ func TestPortInFlood(t *testing.T) {
 		t.Fatalf("verdict %d", ret)
 	}
 	tp.wantDrops(map[string]uint64{fmt.Sprintf("%d/fdb_miss", tp.a): 1})
+}
+
+// TestFloodWithoutFloodProgram: flooding is a tail call into bnet_flood;
+// with the program array emptied the frame is dropped and counted as
+// no_prog, never passed on unflooded.
+func TestFloodWithoutFloodProgram(t *testing.T) {
+	tp := newTopo(t)
+	tp.must(tp.m.PutFlood(FloodRow{NetID: 1, Local: []uint32{tp.a, tp.b}}))
+	info, err := tp.p.PortIn.Info()
+	tp.must(err)
+	ids, _ := info.MapIDs()
+	var jmp *ebpf.Map
+	for _, id := range ids {
+		m, err := ebpf.NewMapFromID(id)
+		tp.must(err)
+		if m.Type() == ebpf.ProgramArray {
+			jmp = m
+			continue
+		}
+		m.Close()
+	}
+	if jmp == nil {
+		t.Fatal("bnet_port_in uses no program array")
+	}
+	defer jmp.Close()
+	tp.must(jmp.Delete(uint32(0)))
+	before := txPackets(t, tp.b)
+	if ret, _ := tp.run(tp.p.PortIn, tp.a, ethFrame(broadcast, macA, 0x0800, 64)); ret != actShot {
+		t.Fatalf("verdict %d, want shot", ret)
+	}
+	if n := txPackets(t, tp.b) - before; n != 0 {
+		t.Fatalf("%d copies reached b without the flood program", n)
+	}
+	tp.wantDrops(map[string]uint64{fmt.Sprintf("%d/no_prog", tp.a): 1})
 }
 
 // TestIsolation reuses one MAC and one IP in two networks: each network

@@ -46,6 +46,8 @@ const (
 	MapVIPClaims   = "vip_claims"
 	MapDropEvents  = "drop_events"
 	MapMonitorOn   = "monitor_on"
+	// Pinned by Load itself, not by name: see pinFloodProg.
+	MapFloodProg = "flood_prog"
 )
 
 // Fan-out limits of a flood entry (BNET_FLOOD_LOCAL, BNET_FLOOD_REMOTE).
@@ -81,6 +83,11 @@ type Maps struct {
 // Programs holds the four TC ingress programs.
 type Programs struct {
 	PortIn, TunIn, PhysIn, UlIn *ebpf.Program
+	// flood is bnet_flood and its program array; prevFlood the array a
+	// previous load pinned, which its programs use until they are swapped
+	// out (see pinFloodProg).
+	flood                *ebpf.Program
+	floodProg, prevFlood *ebpf.Map
 }
 
 // LoadOptions size the maps whose capacity is the operator's choice.
@@ -155,7 +162,15 @@ func Load(pinDir string, opt ...LoadOptions) (*Maps, *Programs, error) {
 		DropEvents:  objs.DropEvents,
 		MonitorOn:   objs.MonitorOn,
 	}
-	p := &Programs{PortIn: objs.BnetPortIn, TunIn: objs.BnetTunIn, PhysIn: objs.BnetPhysIn, UlIn: objs.BnetUlIn}
+	p := &Programs{PortIn: objs.BnetPortIn, TunIn: objs.BnetTunIn, PhysIn: objs.BnetPhysIn, UlIn: objs.BnetUlIn,
+		flood: objs.BnetFlood, floodProg: objs.FloodProg}
+	prev, err := pinFloodProg(objs.FloodProg, filepath.Join(pinDir, MapFloodProg))
+	if err != nil {
+		m.Close()
+		p.Close()
+		return nil, nil, err
+	}
+	p.prevFlood = prev
 	return m, p, nil
 }
 
@@ -216,10 +231,46 @@ func (m *Maps) Close() error {
 // Close closes the program FDs; attachments hold their own references.
 func (p *Programs) Close() error {
 	var errs []error
-	for _, prog := range []*ebpf.Program{p.PortIn, p.TunIn, p.PhysIn, p.UlIn} {
+	for _, prog := range []*ebpf.Program{p.PortIn, p.TunIn, p.PhysIn, p.UlIn, p.flood} {
 		if prog != nil {
 			errs = append(errs, prog.Close())
 		}
 	}
+	for _, m := range []*ebpf.Map{p.floodProg, p.prevFlood} {
+		if m != nil {
+			errs = append(errs, m.Close())
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// pinFloodProg pins this load's flood_prog at path, in place of the
+// previous load's, and returns that one still open. The kernel empties a
+// program array once no descriptor or pin holds it: unpinned, the array
+// would empty when the agent exits, and every flood of the programs left
+// attached would be dropped (no_prog) until the next start. It is not
+// pinned by name either, as the other maps are: programs must call the
+// bnet_flood of their own load, whatever an upgrade changed. The previous
+// array stays open for this process's life, because the programs attached
+// before this load still call through it until they are swapped out.
+func pinFloodProg(m *ebpf.Map, path string) (*ebpf.Map, error) {
+	prev, err := ebpf.LoadPinnedMap(path, nil)
+	if errors.Is(err, os.ErrNotExist) {
+		prev, err = nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open pinned %s: %w", path, err)
+	}
+	tmp := filepath.Join(filepath.Dir(path), "new_"+filepath.Base(path))
+	_ = os.Remove(tmp)
+	if err := m.Pin(tmp); err != nil {
+		prev.Close()
+		return nil, fmt.Errorf("pin %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = m.Unpin()
+		prev.Close()
+		return nil, fmt.Errorf("pin %s: %w", path, err)
+	}
+	return prev, nil
 }

@@ -44,6 +44,7 @@ var reasonNames = []string{
 	"ct_frag",
 	"spoof_nd",
 	"dhcp_local",
+	"no_prog",
 }
 
 // ReasonName maps a drop reason value to its stable lower-case name;
