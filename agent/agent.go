@@ -272,7 +272,10 @@ func newAgent(cfg *config.Config, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a.vxlanBPF = cfg.VXLANEncap != "device"
-	a.decapL3 = haveDecapL3() == nil
+	a.decapL3 = haveDecapL3() == nil && !testKernelLacks("decap_l3")
+	if v := os.Getenv(testKernelLacksEnv); v != "" {
+		log.Warn("acting as if the kernel lacked what "+testKernelLacksEnv+" names (a test setting)", "lacks", v)
+	}
 	if a.maps, a.progs, err = maps.Load(cfg.PinDir, maps.LoadOptions{CTMax: cfg.Security.CTMax, Log: log.With("part", "maps")}); err != nil {
 		return nil, fmt.Errorf("load datapath: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -277,5 +279,20 @@ func checkDatapathKernel(cfg *config.Config) (mode string, err error) {
 	if err = checkKernel(kernelRelease(), kernelNeeds()); err != nil {
 		return "", err
 	}
-	return chooseAttach(cfg.Datapath.Attach, haveTCX)
+	return chooseAttach(cfg.Datapath.Attach, func() error {
+		if testKernelLacks("tcx") {
+			return ebpf.ErrNotSupported
+		}
+		return haveTCX()
+	})
+}
+
+// testKernelLacksEnv names capabilities (tcx, decap_l3) the agent is to
+// act as if the kernel lacked: the kselftests run the paths an older
+// kernel takes, with real packets, on this one. Not for production: the
+// agent warns at start while it is set.
+const testKernelLacksEnv = "BNET_TEST_KERNEL_LACKS"
+
+func testKernelLacks(what string) bool {
+	return slices.Contains(strings.Split(os.Getenv(testKernelLacksEnv), ","), what)
 }
