@@ -53,6 +53,14 @@ lladdr() {
 		awk '!/tentative/ { sub("/.*", "", $4); print $4; exit }'
 }
 has_ll() { [ -n "$(lladdr "$1")" ]; }
+# ll_ready A B: once VMs A and B have link-local addresses, A reaches B's,
+# which is left in LL.
+ll_ready() {
+	LL=
+	busywait 5000 has_ll "$P-$1" && busywait 5000 has_ll "$P-$2" || return 1
+	LL=$(lladdr "$P-$2")
+	busywait 8000 in_ns "$P-$1" ping -6 -c 1 -W 1 "$LL%eth0"
+}
 # dev_rx I: packets node I's bnet-vxlan device took apart.
 dev_rx() { in_ns "$P-n$1" cat /sys/class/net/bnet-vxlan/statistics/rx_packets; }
 
@@ -70,26 +78,20 @@ r1=$(dev_rx 2)
 check_err $? "n2's VXLAN device took apart $((r1 - r0)) packets of IPv4 traffic: IPv4 inside VXLAN should stay in BPF"
 log_test "IPv4 inside VXLAN is taken apart in BPF without the decap flag"
 
-busywait 5000 has_ll "$P-x2"
-ll=$(lladdr "$P-x2")
-busywait 5000 has_ll "$P-x1"
-busywait 8000 in_ns "$P-x1" ping -6 -c 1 -W 1 "$ll%eth0" >/dev/null 2>&1
-check_err $? "x1 cannot ping x2's link-local $ll"
+ll_ready x1 x2
+check_err $? "x1 cannot ping x2's link-local address (${LL:-none yet})"
 r0=$(dev_rx 2)
-in_ns "$P-x1" ping -6 -c 20 -i 0.05 -W 1 "$ll%eth0" >/dev/null
-check_err $? "IPv6 pings x1 -> x2 ($ll) lost"
+in_ns "$P-x1" ping -6 -c 20 -i 0.05 -W 1 "$LL%eth0" >/dev/null
+check_err $? "IPv6 pings x1 -> x2 ($LL) lost"
 r1=$(dev_rx 2)
 [ $((r1 - r0)) -ge 20 ]
 check_err $? "n2's VXLAN device took apart $((r1 - r0)) packets of 20 IPv6 echoes: without the flag IPv6 inside VXLAN is its to take"
 log_test "IPv6 inside VXLAN goes through the kernel's VXLAN device"
 
-busywait 5000 has_ll "$P-g2"
-ll=$(lladdr "$P-g2")
-busywait 5000 has_ll "$P-g1"
-busywait 8000 in_ns "$P-g1" ping -6 -c 1 -W 1 "$ll%eth0" >/dev/null 2>&1
-check_err $? "g1 cannot ping g2's link-local $ll over GRE"
-in_ns "$P-g1" ping -6 -c 20 -i 0.05 -W 1 -s 1200 "$ll%eth0" >/dev/null
-check_err $? "1200-byte IPv6 pings g1 -> g2 ($ll) lost over GRE"
+ll_ready g1 g2
+check_err $? "g1 cannot ping g2's link-local address (${LL:-none yet}) over GRE"
+in_ns "$P-g1" ping -6 -c 20 -i 0.05 -W 1 -s 1200 "$LL%eth0" >/dev/null
+check_err $? "1200-byte IPv6 pings g1 -> g2 ($LL) lost over GRE"
 in_ns "$P-g2" ping -6 -c 20 -i 0.05 -W 1 "$(lladdr "$P-g1")%eth0" >/dev/null
 check_err $? "IPv6 pings g2 -> g1 lost over GRE"
 log_test "IPv6 inside GRE, taken apart in BPF without the decap flag"
