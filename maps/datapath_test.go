@@ -171,6 +171,45 @@ func TestPortInFlood(t *testing.T) {
 	tp.wantDrops(map[string]uint64{fmt.Sprintf("%d/fdb_miss", tp.a): 1})
 }
 
+// TestFloodFullLists: full flood lists (64 local ports, 128 VTEPs) are
+// sent to the last entry, each copy by one turn of bnet_flood's bounded
+// loops.
+func TestFloodFullLists(t *testing.T) {
+	tp := newTopo(t)
+	local := []uint32{tp.a, tp.b, tp.c}
+	for i := 0; len(local) < 64; i++ {
+		ifi := veth(t, fmt.Sprintf("pf%d", i))
+		tp.must(tp.m.PutPort(PortRow{Ifindex: ifi, NetID: 1, MAC: mac(fmt.Sprintf("02:00:00:00:01:%02x", i)), Up: true}))
+		local = append(local, ifi)
+	}
+	var remote []netip.Addr
+	for i := 0; i < 128; i++ {
+		remote = append(remote, netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})) // 192.0.2.1 is this node: skipped
+	}
+	tp.must(tp.m.PutFlood(FloodRow{NetID: 1, Local: local, Remote: remote}))
+	before := make([]uint64, len(local))
+	for i, ifi := range local {
+		before[i] = txPackets(t, ifi)
+	}
+	vx := txPackets(t, tp.vx)
+	if ret, _ := tp.run(tp.p.PortIn, tp.a, ethFrame(broadcast, macA, 0x0800, 64)); ret != actShot {
+		t.Fatalf("verdict %d, want shot after cloning", ret)
+	}
+	for i, ifi := range local {
+		want := uint64(1)
+		if ifi == tp.a {
+			want = 0
+		}
+		if got := txPackets(t, ifi) - before[i]; got != want {
+			t.Errorf("local entry %d (ifindex %d): %d copies, want %d", i, ifi, got, want)
+		}
+	}
+	if got := txPackets(t, tp.vx) - vx; got != 127 {
+		t.Errorf("%d VXLAN copies, want 127 (128 VTEPs but this node's)", got)
+	}
+	tp.wantDrops(nil)
+}
+
 // TestFloodWithoutFloodProgram: flooding is a tail call into bnet_flood;
 // with the program array emptied the frame is dropped and counted as
 // no_prog, never passed on unflooded.
