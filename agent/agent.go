@@ -318,7 +318,7 @@ func (a *Agent) setupNode() error {
 	if err := a.maps.SetDVRSelf(a.dvrMAC); err != nil {
 		return err
 	}
-	if err := a.maps.SetCTConfig(maps.CTConfig{PortMax: a.cfg.Security.CTPortMax}); err != nil {
+	if err := a.maps.SetCTConfig(maps.CTConfig{PortMax: a.cfg.Security.CTPortMax, SrcMax: a.cfg.Security.CTSourceMax}); err != nil {
 		return err
 	}
 	// Events only while someone listens (an agent that died mid-monitor

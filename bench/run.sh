@@ -26,7 +26,7 @@
 export BNET_PREFIX=bb BNET_WORK=/tmp/bnet-bench NODE_NAMES="n1 n2"
 # Per-port connection budget: crr opens thousands of connections a second
 # and each holds a ct entry 10 s after its close (docs/performance.md).
-CLOUD_CONF="security: {ct_max: 524288, ct_port_max: 131072}"
+CLOUD_CONF="security: {ct_max: 524288, ct_port_max: 131072, ct_source_max: 131072}"
 # shellcheck source=kselftest/lib.sh
 source "$(dirname "$0")/../kselftest/lib.sh"
 require iperf3 jq nsenter ip nft taskset

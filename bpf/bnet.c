@@ -506,6 +506,36 @@ static __always_inline void ct_uncount(__u32 ifindex)
 		__sync_fetch_and_add(n, -1);
 }
 
+/*
+ * ct_src_charge takes one entry from remote's share of the port's budget,
+ * or says it is spent; ct_src_uncount gives one back.
+ */
+static __always_inline int ct_src_charge(__u32 ifindex, __u32 remote)
+{
+	struct ct_src_key k = { .ifindex = ifindex, .remote_ip = remote };
+	__u32 zero = 0, one = 1, max = 4096, *n;
+	struct ct_cfg *c = bpf_map_lookup_elem(&ct_config, &zero);
+
+	if (c && c->src_max)
+		max = c->src_max;
+	n = bpf_map_lookup_elem(&ct_src_count, &k);
+	if (!n)
+		return bpf_map_update_elem(&ct_src_count, &k, &one, BPF_NOEXIST) == 0 ? 0 : -1;
+	if (*n >= max)
+		return -1;
+	__sync_fetch_and_add(n, 1);
+	return 0;
+}
+
+static __always_inline void ct_src_uncount(__u32 ifindex, __u32 remote)
+{
+	struct ct_src_key k = { .ifindex = ifindex, .remote_ip = remote };
+	__u32 *n = bpf_map_lookup_elem(&ct_src_count, &k);
+
+	if (n && *n > 0)
+		__sync_fetch_and_add(n, -1);
+}
+
 /* ct_charge takes one entry from the port's budget, or says it is spent. */
 static __always_inline int ct_charge(__u32 ifindex)
 {
@@ -602,8 +632,13 @@ static __noinline __u32 policy_check(struct __sk_buff *skb, __u32 ifindex, __u32
 	if (e) {
 		if (e->epoch != epoch) {
 			if (!policy_allows(policy_id, e->origin, w->f.key.remote_ip, w->f.key.proto, e->mport)) {
-				if (bpf_map_delete_elem(&ct, &w->f.key) == 0)
+				__u8 origin = e->origin;
+
+				if (bpf_map_delete_elem(&ct, &w->f.key) == 0) {
 					ct_uncount(ifindex);
+					if (origin == BNET_DIR_INGRESS)
+						ct_src_uncount(ifindex, w->f.key.remote_ip);
+				}
 				return BNET_DROP_POLICY;
 			}
 			e->epoch = epoch;
@@ -632,11 +667,25 @@ static __noinline __u32 policy_check(struct __sk_buff *skb, __u32 ifindex, __u32
 	w->ne.mport = w->f.mport;
 	w->ne.packets = 1;
 	w->ne.expires = now + ct_timeout(&w->ne, w->f.key.proto);
-	if (!existed && ct_charge(ifindex) < 0)
-		return BNET_DROP_CT_FULL;
+	/*
+	 * A connection opened from outside also takes from its sender's share,
+	 * first: a sender over its share does not spend the port's budget.
+	 */
+	if (!existed) {
+		if (dir == BNET_DIR_INGRESS && ct_src_charge(ifindex, w->f.key.remote_ip) < 0)
+			return BNET_DROP_CT_SRC_FULL;
+		if (ct_charge(ifindex) < 0) {
+			if (dir == BNET_DIR_INGRESS)
+				ct_src_uncount(ifindex, w->f.key.remote_ip);
+			return BNET_DROP_CT_FULL;
+		}
+	}
 	if (bpf_map_update_elem(&ct, &w->f.key, &w->ne, BPF_ANY) < 0) {
-		if (!existed)
+		if (!existed) {
 			ct_uncount(ifindex);
+			if (dir == BNET_DIR_INGRESS)
+				ct_src_uncount(ifindex, w->f.key.remote_ip);
+		}
 		return BNET_DROP_CT_FULL;
 	}
 pass:

@@ -29,6 +29,7 @@
 #define BNET_MAX_ROUTES 65536
 #define BNET_MAX_POLICY 262144
 #define BNET_MAX_CT 262144 /* default; the agent sizes ct from its config */
+#define BNET_MAX_CT_SRC 65536
 #define BNET_MAX_FRAGS 8192
 #define BNET_MAX_CLAIMS 4096
 
@@ -83,6 +84,7 @@ enum bnet_drop_reason {
 	BNET_DROP_SPOOF_ND = 33,       /* IPv6 neighbour advertisement for an address not the port's, or fragmented ND */
 	BNET_DROP_DHCP_LOCAL = 34,     /* a DHCP client packet: consumed, this node's agent answers it */
 	BNET_DROP_NO_PROG = 35,        /* a tail call found no program (flood_prog empty: a loader bug) */
+	BNET_DROP_CT_SRC_FULL = 36,    /* one remote address holds its share of the port's conntrack budget */
 	BNET_DROP_MAX,
 };
 
@@ -386,7 +388,17 @@ struct ct_cfg {
 	__u32 tcp_close;
 	__u32 other_new;
 	__u32 other_est;
-	__u32 pad;
+	__u32 src_max; /* connections one remote address may open to one port */
+};
+
+/*
+ * ct_src_count: connections a remote address opened to a port (ct entries
+ * whose origin is ingress), held to ct_cfg.src_max, so that one sender
+ * (a SYN flood) cannot take a port's whole budget and shut others out.
+ */
+struct ct_src_key {
+	__u32 ifindex;
+	__u32 remote_ip; /* network order */
 };
 
 /*
@@ -693,6 +705,18 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ct_count SEC(".maps");
+
+/*
+ * LRU: a count evicted under pressure only makes that sender's share look
+ * smaller until the agent's next GC counts it again from ct.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, BNET_MAX_CT_SRC);
+	__type(key, struct ct_src_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} ct_src_count SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -45,6 +45,10 @@ type Security struct {
 	// CTPortMax is how many of those entries one port may hold, so that one
 	// VM opening connections without end cannot starve the others.
 	CTPortMax uint32 `yaml:"ct_port_max"`
+	// CTSourceMax is how many connections one remote address may open to
+	// one port (default: a quarter of ct_port_max), so that one sender
+	// flooding a VM with new connections leaves room for everyone else.
+	CTSourceMax uint32 `yaml:"ct_source_max"`
 }
 
 // Datapath says how the programs are attached to the devices.
@@ -261,6 +265,9 @@ func (c *Config) fillDefaults() {
 	if c.Security.CTPortMax == 0 {
 		c.Security.CTPortMax = min(DefaultCTPort, c.Security.CTMax)
 	}
+	if c.Security.CTSourceMax == 0 {
+		c.Security.CTSourceMax = max(1, c.Security.CTPortMax/4)
+	}
 }
 
 // Validate reports the first thing wrong, naming the key.
@@ -336,6 +343,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Security.CTPortMax > c.Security.CTMax {
 		return fmt.Errorf("security.ct_port_max: %d is more than security.ct_max %d", c.Security.CTPortMax, c.Security.CTMax)
+	}
+	if c.Security.CTSourceMax > c.Security.CTPortMax {
+		return fmt.Errorf("security.ct_source_max: %d is more than security.ct_port_max %d", c.Security.CTSourceMax, c.Security.CTPortMax)
 	}
 	if !slices.Contains([]string{AttachAuto, AttachTCX, AttachTC}, c.Datapath.Attach) {
 		return fmt.Errorf("datapath.attach: %q (auto | tcx | tc)", c.Datapath.Attach)

@@ -41,6 +41,17 @@ func TestDefaultsFromMinimal(t *testing.T) {
 	}
 }
 
+func TestCTSourceMaxDefault(t *testing.T) {
+	c, err := Parse([]byte(good + "security: {ct_port_max: 64}\n"))
+	if err != nil || c.Security.CTSourceMax != 16 {
+		t.Fatalf("ct_source_max defaults to a quarter of ct_port_max: %d %v", c.Security.CTSourceMax, err)
+	}
+	c, err = Parse([]byte(good + "security: {ct_port_max: 3}\n"))
+	if err != nil || c.Security.CTSourceMax != 1 {
+		t.Fatalf("ct_source_max of a tiny budget: %d %v", c.Security.CTSourceMax, err)
+	}
+}
+
 func TestAPIListenOptional(t *testing.T) {
 	c, err := Parse([]byte(good))
 	if err != nil || c.APIListen != "" {
@@ -70,6 +81,7 @@ func TestParseBad(t *testing.T) {
 		"api_listen name":    good + "api_listen: localhost:9696\n",
 		"negative hold":      good + "node_dead_hold: -1\n",
 		"huge fence":         good + "snat_fence_delay: 3600\n",
+		"source over port":   good + "security: {ct_port_max: 100, ct_source_max: 101}\n",
 	}
 	for name, in := range cases {
 		_, err := Parse([]byte(in))

@@ -122,7 +122,11 @@ ms=$((($(cat "$WORK/stream.last") - t0) / 1000000))
 log_test "a removed rule cuts the connection it allowed (last echo ${ms} ms after the delete)"
 
 # SYN flood: a2 opens connections without end against w1. Its own budget
-# (ct_port_max 64) stops it; a1's established connection to w1 goes on.
+# (ct_port_max 64) stops it, and at w1 it gets no more than its share
+# (ct_source_max, a quarter: 16); a1's established connection to w1 goes
+# on. Then x1, without port security and so without a budget of its own,
+# floods w1 too: again only its share, and a1 still opens new connections
+# to w1 (before shares, x1 alone filled w1's budget).
 bn 1 sg rule add web --direction ingress --protocol tcp --port-min 1 --port-max 65535 \
 	--remote-ip 10.60.0.0/24 >/dev/null
 rm -f "$WORK/stream"
@@ -144,11 +148,22 @@ check_err $? "the flood never hit a budget: ct_full $before -> $(drops 2 ct_full
 n=$(bn 2 -o json ct list | jq '[.ct[] | select(.local == "10.60.0.12")] | length')
 [ "$n" -le 64 ]
 check_err $? "a2 holds $n ct entries, over its budget of 64"
+from() { bn 2 -o json ct list | jq --arg r "$1" '[.ct[] | select(.local == "10.60.0.41" and .remote == $r)] | length'; }
+n=$(from 10.60.0.12)
+[ "$n" -le 16 ]
+check_err $? "w1 holds $n connections from a2, over its share of 16"
+before=$(drops 2 ct_src_full)
+in_ns "$P-x1" $PROBE synflood 10.60.0.41 9 400
+n=$(from 10.60.0.31)
+[ "$n" -le 16 ] && [ "$(drops 2 ct_src_full)" -gt "$before" ]
+check_err $? "w1 holds $n connections from x1 (share 16); ct_src_full $before -> $(drops 2 ct_src_full)"
+in_ns "$P-a1" $PROBE connect 10.60.0.41 7000
+check_err $? "a1 cannot open a new connection to w1 while it is flooded"
 # Budgets are per port: a1, whose budget the flood never touched, still
-# opens new connections (a2 and w1 have spent theirs until entries expire).
+# opens new connections elsewhere too.
 in_ns "$P-a1" ping -c 1 -W 1 10.60.0.31 >/dev/null
 check_err $? "a1 cannot open a new connection (ping x1) during a2's flood"
 kill "$SPID" 2>/dev/null
-log_test "a SYN flood from one VM stops at its own budget; other connections go on"
+log_test "a SYN flood from one VM stops at its own budget and its share of the target's; others connect"
 
 exit ${FAILED:-0}

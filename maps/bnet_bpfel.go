@@ -41,7 +41,7 @@ type bnetCtCfg struct {
 	TcpClose uint32
 	OtherNew uint32
 	OtherEst uint32
-	Pad      uint32
+	SrcMax   uint32
 }
 
 type bnetCtEntry struct {
@@ -63,6 +63,12 @@ type bnetCtKey struct {
 	RemotePort uint16
 	Proto      uint8
 	Pad        [3]uint8
+}
+
+type bnetCtSrcKey struct {
+	_        structs.HostLayout
+	Ifindex  uint32
+	RemoteIp uint32
 }
 
 type bnetDropEvent struct {
@@ -301,6 +307,7 @@ const (
 	bnetMapCt              = "ct"
 	bnetMapCtConfig        = "ct_config"
 	bnetMapCtCount         = "ct_count"
+	bnetMapCtSrcCount      = "ct_src_count"
 	bnetMapDropEventLayout = "drop_event_layout"
 	bnetMapDropEvents      = "drop_events"
 	bnetMapDropStats       = "drop_stats"
@@ -395,6 +402,7 @@ type bnetMapSpecs struct {
 	Ct              *ebpf.MapSpec `ebpf:"ct"`
 	CtConfig        *ebpf.MapSpec `ebpf:"ct_config"`
 	CtCount         *ebpf.MapSpec `ebpf:"ct_count"`
+	CtSrcCount      *ebpf.MapSpec `ebpf:"ct_src_count"`
 	DropEventLayout *ebpf.MapSpec `ebpf:"drop_event_layout"`
 	DropEvents      *ebpf.MapSpec `ebpf:"drop_events"`
 	DropStats       *ebpf.MapSpec `ebpf:"drop_stats"`
@@ -457,6 +465,7 @@ type bnetMaps struct {
 	Ct              *ebpf.Map `ebpf:"ct"`
 	CtConfig        *ebpf.Map `ebpf:"ct_config"`
 	CtCount         *ebpf.Map `ebpf:"ct_count"`
+	CtSrcCount      *ebpf.Map `ebpf:"ct_src_count"`
 	DropEventLayout *ebpf.Map `ebpf:"drop_event_layout"`
 	DropEvents      *ebpf.Map `ebpf:"drop_events"`
 	DropStats       *ebpf.Map `ebpf:"drop_stats"`
@@ -492,6 +501,7 @@ func (m *bnetMaps) Close() error {
 		m.Ct,
 		m.CtConfig,
 		m.CtCount,
+		m.CtSrcCount,
 		m.DropEventLayout,
 		m.DropEvents,
 		m.DropStats,

@@ -43,6 +43,7 @@ func (m *Maps) pinnedMaps() []pinned {
 		{MapPolicyPorts, m.PolicyPorts, bnetPolicyPortKey{}, uint32(0)},
 		{MapCT, m.CT, bnetCtKey{}, bnetCtEntry{}},
 		{MapCTCount, m.CTCount, uint32(0), uint32(0)},
+		{MapCTSrcCount, m.CTSrcCount, bnetCtSrcKey{}, uint32(0)},
 		{MapCTConfig, m.CTConfig, uint32(0), bnetCtCfg{}},
 		{MapFrags, m.Frags, bnetFragKey{}, bnetFragPorts{}},
 		{MapVIPClaims, m.VIPClaims, bnetArpKey{}, bnetVipClaim{}},

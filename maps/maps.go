@@ -41,6 +41,7 @@ const (
 	MapPolicyPorts = "policy_ports"
 	MapCT          = "ct"
 	MapCTCount     = "ct_count"
+	MapCTSrcCount  = "ct_src_count"
 	MapCTConfig    = "ct_config"
 	MapFrags       = "frags"
 	MapVIPClaims   = "vip_claims"
@@ -70,14 +71,14 @@ const (
 
 // Maps holds every datapath map. All fields are set after Load or Open.
 type Maps struct {
-	Ports, Networks, Segments, FDB, ARP, Flood, NodeCfg, DropStats *ebpf.Map
-	Peers, NH                                                      *ebpf.Map
-	RIFs, Routes, DVRMACs, DVRSelf                                 *ebpf.Map
-	FIPsOut, FIPsIn, ExtGW                                         *ebpf.Map
-	PortAddrs, PortMACs                                            *ebpf.Map
-	PolicyIPs, PolicyPorts, CT, CTCount, CTConfig, Frags           *ebpf.Map
-	VIPClaims                                                      *ebpf.Map
-	DropEvents, MonitorOn                                          *ebpf.Map
+	Ports, Networks, Segments, FDB, ARP, Flood, NodeCfg, DropStats   *ebpf.Map
+	Peers, NH                                                        *ebpf.Map
+	RIFs, Routes, DVRMACs, DVRSelf                                   *ebpf.Map
+	FIPsOut, FIPsIn, ExtGW                                           *ebpf.Map
+	PortAddrs, PortMACs                                              *ebpf.Map
+	PolicyIPs, PolicyPorts, CT, CTCount, CTSrcCount, CTConfig, Frags *ebpf.Map
+	VIPClaims                                                        *ebpf.Map
+	DropEvents, MonitorOn                                            *ebpf.Map
 }
 
 // Programs holds the four TC ingress programs.
@@ -156,6 +157,7 @@ func Load(pinDir string, opt ...LoadOptions) (*Maps, *Programs, error) {
 		PolicyPorts: objs.PolicyPorts,
 		CT:          objs.Ct,
 		CTCount:     objs.CtCount,
+		CTSrcCount:  objs.CtSrcCount,
 		CTConfig:    objs.CtConfig,
 		Frags:       objs.Frags,
 		VIPClaims:   objs.VipClaims,
@@ -193,7 +195,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 		{MapFIPsOut, &m.FIPsOut}, {MapFIPsIn, &m.FIPsIn}, {MapExtGW, &m.ExtGW},
 		{MapPortAddrs, &m.PortAddrs}, {MapPortMACs, &m.PortMACs},
 		{MapPolicyIPs, &m.PolicyIPs}, {MapPolicyPorts, &m.PolicyPorts}, {MapCT, &m.CT}, {MapCTCount, &m.CTCount},
-		{MapCTConfig, &m.CTConfig}, {MapFrags, &m.Frags}, {MapVIPClaims, &m.VIPClaims},
+		{MapCTSrcCount, &m.CTSrcCount}, {MapCTConfig, &m.CTConfig}, {MapFrags, &m.Frags}, {MapVIPClaims, &m.VIPClaims},
 		{MapDropEvents, &m.DropEvents}, {MapMonitorOn, &m.MonitorOn},
 	}
 	opts := &ebpf.LoadPinOptions{ReadOnly: readOnly}
@@ -214,7 +216,7 @@ func Open(pinDir string, readOnly bool) (*Maps, error) {
 func (m *Maps) all() []*ebpf.Map {
 	return []*ebpf.Map{m.Ports, m.Networks, m.Segments, m.FDB, m.ARP, m.Flood, m.NodeCfg, m.DropStats, m.Peers, m.NH,
 		m.RIFs, m.Routes, m.DVRMACs, m.DVRSelf, m.FIPsOut, m.FIPsIn, m.ExtGW,
-		m.PortAddrs, m.PortMACs, m.PolicyIPs, m.PolicyPorts, m.CT, m.CTCount, m.CTConfig, m.Frags, m.VIPClaims, m.DropEvents, m.MonitorOn}
+		m.PortAddrs, m.PortMACs, m.PolicyIPs, m.PolicyPorts, m.CT, m.CTCount, m.CTSrcCount, m.CTConfig, m.Frags, m.VIPClaims, m.DropEvents, m.MonitorOn}
 }
 
 // Close closes the map FDs; the pins stay.

@@ -280,9 +280,10 @@ func Monotonic() uint64 {
 }
 
 // GCCT removes the ct entries that expired by now or whose port keep
-// says is gone, and sets every port's ct_count to what it holds after
-// that (the datapath only ever adds to it, so the count is made true here).
-// It returns how many entries went.
+// says is gone, and sets every port's ct_count, and every sender's
+// ct_src_count, to what it holds after that (the datapath gives back only
+// what it deletes itself, so the counts are made true here). It returns
+// how many entries went.
 func (m *Maps) GCCT(now uint64, keep func(ifindex uint32) bool) (int, error) {
 	var (
 		k     bnetCtKey
@@ -290,13 +291,20 @@ func (m *Maps) GCCT(now uint64, keep func(ifindex uint32) bool) (int, error) {
 		stale []bnetCtKey
 	)
 	counts := map[uint32]uint32{}
+	srcs := map[bnetCtSrcKey]uint32{}
+	count := func(k *bnetCtKey, v *bnetCtEntry) {
+		counts[k.Ifindex]++
+		if v.Origin == DirIngress {
+			srcs[bnetCtSrcKey{Ifindex: k.Ifindex, RemoteIp: k.RemoteIp}]++
+		}
+	}
 	it := m.CT.Iterate()
 	for it.Next(&k, &v) {
 		if v.Expires <= now || !keep(k.Ifindex) {
 			stale = append(stale, k)
 			continue
 		}
-		counts[k.Ifindex]++
+		count(&k, &v)
 	}
 	if err := it.Err(); err != nil {
 		return 0, fmt.Errorf("gc %s: %w", MapCT, err)
@@ -305,7 +313,7 @@ func (m *Maps) GCCT(now uint64, keep func(ifindex uint32) bool) (int, error) {
 	for i := range stale {
 		// An entry refreshed since it was read is alive again: look first.
 		if err := m.CT.Lookup(&stale[i], &v); err == nil && v.Expires > now && keep(stale[i].Ifindex) {
-			counts[stale[i].Ifindex]++
+			count(&stale[i], &v)
 			stale[i] = bnetCtKey{}
 			continue
 		}
@@ -327,6 +335,20 @@ func (m *Maps) GCCT(now uint64, keep func(ifindex uint32) bool) (int, error) {
 	for idx, n := range counts {
 		errs = append(errs, m.CTCount.Put(idx, n))
 	}
+	var sk bnetCtSrcKey
+	var sgone []bnetCtSrcKey
+	sit := m.CTSrcCount.Iterate()
+	for sit.Next(&sk, &n) {
+		if _, ok := srcs[sk]; !ok {
+			sgone = append(sgone, sk)
+		}
+	}
+	for i := range sgone {
+		errs = append(errs, ignoreMissing(m.CTSrcCount.Delete(&sgone[i])))
+	}
+	for sk, n := range srcs {
+		errs = append(errs, m.CTSrcCount.Put(&sk, n))
+	}
 	deleted := 0
 	for _, s := range stale {
 		if s != (bnetCtKey{}) {
@@ -345,17 +367,18 @@ func (m *Maps) DeleteCTPort(ifindex uint32) error {
 	return err
 }
 
-// CTConfig is ct_config[0]: the per-port budget and the timeouts in
-// seconds (0: the datapath's default).
+// CTConfig is ct_config[0]: the per-port budget, the share of it one
+// remote address may open, and the timeouts in seconds (0: the datapath's
+// default).
 type CTConfig struct {
-	PortMax                         uint32
+	PortMax, SrcMax                 uint32
 	TCPSyn, TCPEst, TCPFin, TCPClos uint32
 	OtherNew, OtherEst              uint32
 }
 
 // SetCTConfig writes ct_config[0].
 func (m *Maps) SetCTConfig(c CTConfig) error {
-	v := bnetCtCfg{PortMax: c.PortMax, TcpSyn: c.TCPSyn, TcpEst: c.TCPEst, TcpFin: c.TCPFin, TcpClose: c.TCPClos,
+	v := bnetCtCfg{PortMax: c.PortMax, SrcMax: c.SrcMax, TcpSyn: c.TCPSyn, TcpEst: c.TCPEst, TcpFin: c.TCPFin, TcpClose: c.TCPClos,
 		OtherNew: c.OtherNew, OtherEst: c.OtherEst}
 	if err := m.CTConfig.Put(uint32(0), &v); err != nil {
 		return fmt.Errorf("put %s: %w", MapCTConfig, err)

@@ -213,6 +213,53 @@ func TestPolicyBudget(t *testing.T) {
 	}
 }
 
+// TestPolicySourceShare: connections one remote address opens to a port
+// stop at its share of the port's budget (ct_source_max), so a flood from
+// one sender leaves room for the others; connections the port opens are
+// not a sender's. The GC makes the shares true.
+func TestPolicySourceShare(t *testing.T) {
+	tp := newPolicyTopo(t)
+	tp.must(tp.m.SetCTConfig(CTConfig{PortMax: 8, SrcMax: 2}))
+	for i := range 2 {
+		tp.verdict(t, tp.b, flow(macA, macB, 6, ipB, ipA, uint16(41000+i), 22, syn), actRedirect)
+	}
+	tp.verdict(t, tp.b, flow(macA, macB, 6, ipB, ipA, 41002, 22, syn), actShot)
+	tp.wantDrops(map[string]uint64{dropKey(tp.a, "ct_src_full"): 1})
+	// Another sender still gets in; a's own connections to ipB are a's.
+	tp.verdict(t, tp.c, flow(macA, macC, 6, netip.MustParseAddr("10.0.0.3"), ipA, 41000, 22, syn), actRedirect)
+	for i := range 3 {
+		tp.verdict(t, tp.a, flow(macB, macA, 17, ipA, ipB, uint16(6000+i), 53, 0), actRedirect)
+	}
+	share := func() uint32 {
+		var n uint32
+		if err := tp.m.CTSrcCount.Lookup(&bnetCtSrcKey{Ifindex: tp.a, RemoteIp: binary.NativeEndian.Uint32(ipB.AsSlice())}, &n); err != nil {
+			return 0
+		}
+		return n
+	}
+	if got := share(); got != 2 {
+		t.Fatalf("ipB's share of a = %d, want 2", got)
+	}
+	counts, err := tp.m.CTCounts()
+	tp.must(err)
+	if counts[tp.a] != 6 {
+		t.Fatalf("ct_count = %v, want a:6 (2 + 1 in, 3 out)", counts)
+	}
+	// A wrong count is made true by the GC, and goes with the entries.
+	tp.must(tp.m.CTSrcCount.Put(&bnetCtSrcKey{Ifindex: tp.a, RemoteIp: binary.NativeEndian.Uint32(ipB.AsSlice())}, uint32(99)))
+	_, err = tp.m.GCCT(0, func(uint32) bool { return true })
+	tp.must(err)
+	if got := share(); got != 2 {
+		t.Fatalf("ipB's share after gc = %d, want 2", got)
+	}
+	_, err = tp.m.GCCT(^uint64(0), func(uint32) bool { return true })
+	tp.must(err)
+	if got := share(); got != 0 {
+		t.Fatalf("ipB's share after every entry expired = %d, want none", got)
+	}
+	tp.verdict(t, tp.b, flow(macA, macB, 6, ipB, ipA, 41002, 22, syn), actRedirect)
+}
+
 func TestPolicyAlwaysAllowed(t *testing.T) {
 	tp := newPolicyTopo(t)
 	// An empty policy (port security on, no groups) still passes ARP and

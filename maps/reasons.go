@@ -45,6 +45,7 @@ var reasonNames = []string{
 	"spoof_nd",
 	"dhcp_local",
 	"no_prog",
+	"ct_src_full",
 }
 
 // ReasonName maps a drop reason value to its stable lower-case name;

@@ -117,7 +117,7 @@ func TestRowsRoundTrip(t *testing.T) {
 	must(m.DeletePortMAC(PortMACRow{Ifindex: 10, MAC: macA}))
 	must(m.DeletePortMAC(PortMACRow{Ifindex: 10, MAC: macA}))
 
-	if len(mapRows) != 27 || fill["frags"].Type != "lru_hash" || fill["fdb"].Entries != 2 || fill["fdb"].Capacity != 262144 ||
+	if len(mapRows) != 28 || fill["frags"].Type != "lru_hash" || fill["fdb"].Entries != 2 || fill["fdb"].Capacity != 262144 ||
 		fill["node_cfg"].Type != "array" || fill["drop_stats"].Type != "percpu_hash" || fill["drop_stats"].Entries != 0 {
 		t.Fatalf("map rows %+v", mapRows)
 	}
