@@ -173,3 +173,32 @@ func TestTunnelKeySizeEveryKernelTakes(t *testing.T) {
 		t.Fatalf("%d tunnel key helper calls found, want at least 2: the check misses some", calls)
 	}
 }
+
+// TestObjectInstructionsEveryKernelRuns: instructions the start-up check
+// does not probe must be ones every supported kernel runs. Atomics other
+// than a plain add (fetch, and, or, xor, xchg, cmpxchg: clang emits them
+// for __sync_* whose result is used) came in 5.12, and kfuncs differ from
+// one kernel to the next.
+func TestObjectInstructionsEveryKernelRuns(t *testing.T) {
+	spec, err := ebpf.LoadCollectionSpec("../maps/bnet_bpfel.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	atomics := 0
+	for name, p := range spec.Programs {
+		for i, ins := range p.Instructions {
+			if ins.OpCode.Class() == asm.StXClass && ins.OpCode.Mode() == asm.AtomicMode {
+				atomics++
+				if ins.Constant != 0 { // BPF_ADD without BPF_FETCH
+					t.Errorf("program %s: %v at %d is an atomic of kernel 5.12", name, ins, i)
+				}
+			}
+			if ins.IsKfuncCall() {
+				t.Errorf("program %s: kfunc call at %d (%v): probe it at start", name, i, ins)
+			}
+		}
+	}
+	if atomics == 0 {
+		t.Fatal("no atomic instruction found: the check looks at nothing (drop counters use them)")
+	}
+}
