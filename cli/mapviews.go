@@ -39,6 +39,9 @@ type mapReader interface {
 	PolicyIPRows() ([]maps.PolicyIPRow, error)
 	PolicyPortRows() ([]maps.PolicyPortRow, error)
 	CTRows() ([]maps.CTRow, error)
+	CTCounts() (map[uint32]uint32, error)
+	CTSrcRows() ([]maps.CTSrcRow, error)
+	CTConfigRow() (maps.CTConfig, error)
 	NodeCfgRow() (maps.NodeCfg, error)
 	Dump(name string, limit int) ([]maps.DumpEntry, error)
 }

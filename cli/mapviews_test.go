@@ -29,6 +29,9 @@ type fakeMaps struct {
 	polIPs []maps.PolicyIPRow
 	polPts []maps.PolicyPortRow
 	ct     []maps.CTRow
+	counts map[uint32]uint32
+	srcs   []maps.CTSrcRow
+	ctCfg  maps.CTConfig
 	node   maps.NodeCfg
 }
 
@@ -48,6 +51,9 @@ func (f *fakeMaps) PolicyIPRows() ([]maps.PolicyIPRow, error)     { return f.pol
 func (f *fakeMaps) PolicyPortRows() ([]maps.PolicyPortRow, error) { return f.polPts, nil }
 func (f *fakeMaps) CTRows() ([]maps.CTRow, error)                 { return f.ct, nil }
 func (f *fakeMaps) NodeCfgRow() (maps.NodeCfg, error)             { return f.node, nil }
+func (f *fakeMaps) CTCounts() (map[uint32]uint32, error)          { return f.counts, nil }
+func (f *fakeMaps) CTSrcRows() ([]maps.CTSrcRow, error)           { return f.srcs, nil }
+func (f *fakeMaps) CTConfigRow() (maps.CTConfig, error)           { return f.ctCfg, nil }
 func (f *fakeMaps) Dump(name string, limit int) ([]maps.DumpEntry, error) {
 	return nil, maps.ErrNoSuchMap
 }

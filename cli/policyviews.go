@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -217,7 +218,7 @@ func ctState(s uint8) string {
 // ctCommand lists the tracked connections of every port, from the port's
 // side (local is the VM); expired entries the GC has not swept are left out.
 func ctCommand() *cli.Command {
-	return mapView("ct", "security group connection tracking: each port's connections, from the VM's side",
+	cmd := mapView("ct", "security group connection tracking: each port's connections, from the VM's side",
 		func(c *cli.Context, m mapReader, asJSON bool) error {
 			rows, err := m.CTRows()
 			if err != nil {
@@ -246,4 +247,81 @@ func ctCommand() *cli.Command {
 			}
 			return table(out, []string{"ifindex", "proto", "local", "remote", "origin", "state", "expires", "packets"}, t)
 		})
+	cmd.Subcommands = append(cmd.Subcommands, &cli.Command{
+		Name:  "budget",
+		Usage: "what each port holds of its conntrack budget, and each sender of its share (ct_full, ct_src_full)",
+		Description: "Per port: the tracked connections it holds, of security.ct_port_max. Under it, per remote\n" +
+			"address that opened connections to the port: how many it holds, of security.ct_source_max.\n" +
+			"Counts are the datapath's own, made true by the agent's GC every few seconds.\n" +
+			"Reads the pinned BPF maps in --pin-dir directly; works with the agent stopped.",
+		Action: func(c *cli.Context) error {
+			asJSON, err := outputJSON(c)
+			if err != nil {
+				return err
+			}
+			return withMaps(c, func(m mapReader) error { return ctBudget(c, m, asJSON) })
+		},
+	})
+	return cmd
+}
+
+type ctShare struct {
+	Remote string `json:"remote"`
+	Holds  uint32 `json:"holds"`
+	Max    uint32 `json:"max"`
+}
+
+type ctPortBudget struct {
+	Ifindex uint32    `json:"ifindex"`
+	Holds   uint32    `json:"holds"`
+	Max     uint32    `json:"max"`
+	Senders []ctShare `json:"senders"`
+}
+
+func ctBudget(c *cli.Context, m mapReader, asJSON bool) error {
+	cfg, err := m.CTConfigRow()
+	if err != nil {
+		return err
+	}
+	counts, err := m.CTCounts()
+	if err != nil {
+		return err
+	}
+	srcs, err := m.CTSrcRows()
+	if err != nil {
+		return err
+	}
+	byPort := map[uint32]*ctPortBudget{}
+	get := func(ifindex uint32) *ctPortBudget {
+		if byPort[ifindex] == nil {
+			byPort[ifindex] = &ctPortBudget{Ifindex: ifindex, Holds: counts[ifindex], Max: cfg.PortMax, Senders: []ctShare{}}
+		}
+		return byPort[ifindex]
+	}
+	for ifindex, n := range counts {
+		if n > 0 {
+			get(ifindex)
+		}
+	}
+	for _, s := range srcs {
+		b := get(s.Ifindex)
+		b.Senders = append(b.Senders, ctShare{Remote: s.Remote.String(), Holds: s.Count, Max: cfg.SrcMax})
+	}
+	budgets := make([]ctPortBudget, 0, len(byPort))
+	for _, b := range byPort {
+		budgets = append(budgets, *b)
+	}
+	slices.SortFunc(budgets, func(a, b ctPortBudget) int { return cmp.Compare(a.Ifindex, b.Ifindex) })
+	out := getEnv(c).stdout
+	if asJSON {
+		return printJSON(out, map[string]any{"budgets": budgets})
+	}
+	var t [][]string
+	for _, b := range budgets {
+		t = append(t, []string{u32(b.Ifindex), "(port)", u32(b.Holds), u32(b.Max)})
+		for _, s := range b.Senders {
+			t = append(t, []string{u32(b.Ifindex), s.Remote, u32(s.Holds), u32(s.Max)})
+		}
+	}
+	return table(out, []string{"ifindex", "sender", "holds", "of"}, t)
 }

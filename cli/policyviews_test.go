@@ -67,3 +67,35 @@ func TestCTViewHidesExpired(t *testing.T) {
 		t.Fatalf("row %q", lines[1])
 	}
 }
+
+// TestCTBudgetView: each port with what it holds of its budget, and under
+// it each sender with what it holds of its share; JSON has the same.
+func TestCTBudgetView(t *testing.T) {
+	dir := withFakeMaps(t, &fakeMaps{
+		counts: map[uint32]uint32{7: 20, 9: 1, 11: 0},
+		srcs: []maps.CTSrcRow{
+			{Ifindex: 7, Remote: netip.MustParseAddr("10.0.0.9"), Count: 16},
+			{Ifindex: 7, Remote: netip.MustParseAddr("10.0.0.12"), Count: 3},
+		},
+		ctCfg: maps.CTConfig{PortMax: 64, SrcMax: 16},
+	})
+	out := mustRun(t, "--pin-dir", dir, "ct", "budget")
+	var rows []string
+	for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n")[1:] {
+		rows = append(rows, strings.Join(strings.Fields(l), " "))
+	}
+	want := []string{"7 (port) 20 64", "7 10.0.0.9 16 16", "7 10.0.0.12 3 16", "9 (port) 1 64"}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("ct budget:\n%s\nwant\n%s", out, strings.Join(want, "\n"))
+	}
+	var got struct {
+		Budgets []ctPortBudget `json:"budgets"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "--pin-dir", dir, "-o", "json", "ct", "budget")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Budgets) != 2 || got.Budgets[0].Holds != 20 || len(got.Budgets[0].Senders) != 2 ||
+		got.Budgets[0].Senders[0] != (ctShare{Remote: "10.0.0.9", Holds: 16, Max: 16}) || len(got.Budgets[1].Senders) != 0 {
+		t.Fatalf("ct budget json: %+v", got)
+	}
+}

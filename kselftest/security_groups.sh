@@ -157,6 +157,9 @@ in_ns "$P-x1" $PROBE synflood 10.60.0.41 9 400
 n=$(from 10.60.0.31)
 [ "$n" -le 16 ] && [ "$(drops 2 ct_src_full)" -gt "$before" ]
 check_err $? "w1 holds $n connections from x1 (share 16); ct_src_full $before -> $(drops 2 ct_src_full)"
+share=$(bn 2 -o json ct budget | jq '[.budgets[].senders[] | select(.remote == "10.60.0.31") | .holds] | add // 0')
+[ "$share" -ge 1 ] && [ "$share" -le 16 ]
+check_err $? "bnet ct budget says x1 holds $share at w1, want 1 to 16 (its share)"
 in_ns "$P-a1" $PROBE connect 10.60.0.41 7000
 check_err $? "a1 cannot open a new connection to w1 while it is flooded"
 # Budgets are per port: a1, whose budget the flood never touched, still

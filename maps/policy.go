@@ -400,6 +400,47 @@ func (m *Maps) CTCounts() (map[uint32]uint32, error) {
 	return out, nil
 }
 
+// CTSrcRow is one ct_src_count entry: Remote has opened Count of port
+// Ifindex's tracked connections (its share, held to CTConfig.SrcMax).
+type CTSrcRow struct {
+	Ifindex uint32
+	Remote  netip.Addr
+	Count   uint32
+}
+
+// CTSrcRows reads ct_src_count, by port then remote address; senders
+// holding nothing are left out.
+func (m *Maps) CTSrcRows() ([]CTSrcRow, error) {
+	var (
+		k    bnetCtSrcKey
+		n    uint32
+		rows []CTSrcRow
+	)
+	it := m.CTSrcCount.Iterate()
+	for it.Next(&k, &n) {
+		if n > 0 {
+			rows = append(rows, CTSrcRow{Ifindex: k.Ifindex, Remote: u32ToIP(k.RemoteIp), Count: n})
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", MapCTSrcCount, err)
+	}
+	slices.SortFunc(rows, func(a, b CTSrcRow) int {
+		return cmp.Or(cmp.Compare(a.Ifindex, b.Ifindex), a.Remote.Compare(b.Remote))
+	})
+	return rows, nil
+}
+
+// CTConfigRow reads ct_config[0].
+func (m *Maps) CTConfigRow() (CTConfig, error) {
+	var v bnetCtCfg
+	if err := m.CTConfig.Lookup(uint32(0), &v); err != nil {
+		return CTConfig{}, fmt.Errorf("read %s: %w", MapCTConfig, err)
+	}
+	return CTConfig{PortMax: v.PortMax, SrcMax: v.SrcMax, TCPSyn: v.TcpSyn, TCPEst: v.TcpEst, TCPFin: v.TcpFin,
+		TCPClos: v.TcpClose, OtherNew: v.OtherNew, OtherEst: v.OtherEst}, nil
+}
+
 // VIPClaimRow is one vip_claims entry: port Ifindex announced IP (on
 // network NetID) with MAC, at Seen (CLOCK_MONOTONIC nanoseconds).
 type VIPClaimRow struct {
