@@ -96,6 +96,56 @@ func kernelNeeds() []kernelNeed {
 	return needs
 }
 
+// KernelFeature is one thing the datapath needs or uses, as probed on
+// this kernel: State is "yes", "missing", or "unknown: " and why the probe
+// could not tell (no privilege, say).
+type KernelFeature struct {
+	What  string `json:"feature"`
+	Since string `json:"since"`
+	State string `json:"state"`
+	Need  bool   `json:"needed"` // the agent refuses to start without it
+}
+
+// KernelReport probes, for an operator weighing a host, what the agent's
+// start-up check does (every need) and the capabilities that only change
+// a path (TCX; the decap flag), without loading or attaching anything.
+func KernelReport() (release string, features []KernelFeature) {
+	state := func(err error) string {
+		switch {
+		case err == nil:
+			return "yes"
+		case errors.Is(err, ebpf.ErrNotSupported):
+			return "missing"
+		}
+		return "unknown: " + err.Error()
+	}
+	for _, n := range kernelNeeds() {
+		features = append(features, KernelFeature{What: n.what, Since: n.since, State: state(n.probe()), Need: true})
+	}
+	// Oldest first: the last need is the kernel a host must have.
+	slices.SortStableFunc(features, func(a, b KernelFeature) int { return compareKernel(a.Since, b.Since) })
+	features = append(features,
+		KernelFeature{What: "BPF_F_ADJ_ROOM_DECAP_L3_IPV6 (else IPv6 inside VXLAN goes through the kernel's device)", Since: "6.3", State: state(haveDecapL3())},
+		KernelFeature{What: "TCX links (else clsact filters: datapath.attach tc)", Since: "6.6", State: state(haveTCX())})
+	return kernelRelease(), features
+}
+
+// compareKernel orders "5.10", "5.13", "5.10 on x86-64, ..." by the
+// version they start with.
+func compareKernel(a, b string) int {
+	ver := func(s string) (int, int) {
+		var major, minor int
+		fmt.Sscanf(s, "%d.%d", &major, &minor)
+		return major, minor
+	}
+	am, an := ver(a)
+	bm, bn := ver(b)
+	if am != bm {
+		return am - bm
+	}
+	return an - bn
+}
+
 // checkKernel probes needs and reports every missing one in a single
 // error, so that an operator upgrades once rather than once per feature.
 // Only a definite "not supported" counts: any other probe failure (no

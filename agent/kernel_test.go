@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -200,5 +201,13 @@ func TestObjectInstructionsEveryKernelRuns(t *testing.T) {
 	}
 	if atomics == 0 {
 		t.Fatal("no atomic instruction found: the check looks at nothing (drop counters use them)")
+	}
+}
+
+func TestCompareKernel(t *testing.T) {
+	in := []string{"5.13", "5.10 on x86-64, 6.0 on arm64", "4.2", "3.19", "5.2", "5.10"}
+	slices.SortStableFunc(in, compareKernel)
+	if want := []string{"3.19", "4.2", "5.2", "5.10 on x86-64, 6.0 on arm64", "5.10", "5.13"}; !slices.Equal(in, want) {
+		t.Fatalf("sorted %q, want %q", in, want)
 	}
 }

@@ -13,10 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/bnet-dev/bnet/agent"
 	"github.com/bnet-dev/bnet/api"
 )
 
@@ -929,5 +931,42 @@ func TestKeygen(t *testing.T) {
 	k, err := base64.StdEncoding.DecodeString(a)
 	if err != nil || len(k) != 32 || a == b {
 		t.Fatalf("keys %q %q: %v", a, b, err)
+	}
+}
+
+// TestAgentKernel: the report lists every feature with its kernel and
+// state; a missing need fails the command with one line naming it, a
+// missing path feature does not.
+func TestAgentKernel(t *testing.T) {
+	feats := []agent.KernelFeature{
+		{What: "helper bpf_redirect_neigh", Since: "5.10", State: "yes", Need: true},
+		{What: "bpf_skb_adjust_room flag BPF_F_ADJ_ROOM_ENCAP_L2_ETH", Since: "5.13", State: "yes", Need: true},
+		{What: "TCX links", Since: "6.6", State: "missing"},
+	}
+	orig := kernelProbe
+	t.Cleanup(func() { kernelProbe = orig })
+	kernelProbe = func() (string, []agent.KernelFeature) { return "6.1.0-test", feats }
+	out := mustRun(t, "agent", "kernel")
+	if !strings.HasPrefix(out, "kernel 6.1.0-test\n") || !strings.Contains(out, "TCX links") ||
+		!regexp.MustCompile(`bpf_redirect_neigh\s+5\.10\s+needed\s+yes`).MatchString(out) ||
+		!regexp.MustCompile(`TCX links\s+6\.6\s+path\s+missing`).MatchString(out) {
+		t.Fatalf("agent kernel:\n%s", out)
+	}
+	var got struct {
+		Kernel   string                `json:"kernel"`
+		Features []agent.KernelFeature `json:"features"`
+		Runs     bool                  `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "-o", "json", "agent", "kernel")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Kernel != "6.1.0-test" || len(got.Features) != 3 || !got.Runs {
+		t.Fatalf("agent kernel json: %+v", got)
+	}
+
+	feats[1].State = "missing"
+	_, stderr, code := run(t, "agent", "kernel")
+	if code == 0 || !strings.Contains(stderr, "kernel 6.1.0-test cannot run the bnet datapath: missing bpf_skb_adjust_room flag BPF_F_ADJ_ROOM_ENCAP_L2_ETH") {
+		t.Fatalf("a missing need: exit %d, %q", code, stderr)
 	}
 }

@@ -67,8 +67,61 @@ func agentCommand() *cli.Command {
 				_, err := fmt.Fprintln(getEnv(c).stdout, "drained: the node left the cluster and its agent stopped")
 				return err
 			},
+		}, {
+			Name: "kernel",
+			Usage: "what this host's kernel gives the datapath: every feature the agent needs (it refuses to start " +
+				"without one) and those that only change a path, probed here, with the kernel that brought each",
+			Description: "Probes as the agent's start-up check does, loading and attaching nothing lasting; run it as root\n" +
+				"on a host before installing bnet there. Exits non-zero when a needed feature is missing.",
+			Action: func(c *cli.Context) error {
+				if err := noArgs(c); err != nil {
+					return err
+				}
+				asJSON, err := outputJSON(c)
+				if err != nil {
+					return err
+				}
+				return kernelReport(c, asJSON, kernelProbe)
+			},
 		}},
 	}
+}
+
+// kernelProbe is agent.KernelReport; tests put a kernel of their own here.
+var kernelProbe = agent.KernelReport
+
+// kernelReport prints report's features; a missing need is the error.
+func kernelReport(c *cli.Context, asJSON bool, report func() (string, []agent.KernelFeature)) error {
+	release, feats := report()
+	out := getEnv(c).stdout
+	var missing []string
+	for _, f := range feats {
+		if f.Need && f.State == "missing" {
+			missing = append(missing, f.What)
+		}
+	}
+	var err error
+	if asJSON {
+		err = printJSON(out, map[string]any{"kernel": release, "features": feats, "runs": len(missing) == 0})
+	} else {
+		rows := make([][]string, 0, len(feats))
+		for _, f := range feats {
+			need := "needed"
+			if !f.Need {
+				need = "path"
+			}
+			rows = append(rows, []string{f.What, f.Since, need, f.State})
+		}
+		fmt.Fprintf(out, "kernel %s\n", release)
+		err = table(out, []string{"feature", "since", "kind", "here"}, rows)
+	}
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("kernel %s cannot run the bnet datapath: missing %s", release, strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 func agentRow(a model.Agent) []string {

@@ -84,3 +84,21 @@ func TestFDBViewRealPins(t *testing.T) {
 		t.Errorf("map dump nosuch: exit %d, %q", code, stderr)
 	}
 }
+
+// TestAgentKernelHere: on this machine's kernel every need is there, probed
+// for real.
+func TestAgentKernelHere(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to probe BPF features")
+	}
+	out := mustRun(t, "agent", "kernel")
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, " needed ") && !strings.HasSuffix(strings.TrimSpace(l), " yes") {
+			t.Errorf("a need is not there on this kernel: %s", l)
+		}
+	}
+	if !strings.Contains(out, "tail calls from programs with global functions") {
+		t.Fatalf("agent kernel lists no needs:\n%s", out)
+	}
+	t.Log(out)
+}
