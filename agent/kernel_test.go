@@ -138,36 +138,26 @@ func TestChooseAttach(t *testing.T) {
 // 5.x. The programs must pass the layout up to tunnel_label (24 bytes),
 // which every kernel takes.
 func TestTunnelKeySizeEveryKernelTakes(t *testing.T) {
-	spec, err := ebpf.LoadCollectionSpec("../maps/bnet_bpfel.o")
-	if err != nil {
-		t.Fatal(err)
-	}
 	calls := 0
-	for name, p := range spec.Programs {
-		insns := p.Instructions
-		for i, ins := range insns {
-			if !ins.IsBuiltinCall() {
-				continue
-			}
-			fn := asm.BuiltinFunc(ins.Constant)
-			if fn != asm.FnSkbSetTunnelKey && fn != asm.FnSkbGetTunnelKey {
-				continue
-			}
-			calls++
-			size := int64(-1)
-			for j := i - 1; j >= 0 && j >= i-16; j-- {
-				if insns[j].Dst == asm.R3 && insns[j].OpCode.Class().IsALU() {
-					if insns[j].OpCode.ALUOp() == asm.Mov && insns[j].OpCode.Source() == asm.ImmSource {
-						size = insns[j].Constant
-					}
-					break
+	eachInstruction(t, func(name string, insns asm.Instructions, i int) {
+		fn := asm.BuiltinFunc(insns[i].Constant)
+		if !insns[i].IsBuiltinCall() || (fn != asm.FnSkbSetTunnelKey && fn != asm.FnSkbGetTunnelKey) {
+			return
+		}
+		calls++
+		size := int64(-1)
+		for j := i - 1; j >= 0 && j >= i-16; j-- {
+			if insns[j].Dst == asm.R3 && insns[j].OpCode.Class().IsALU() {
+				if insns[j].OpCode.ALUOp() == asm.Mov && insns[j].OpCode.Source() == asm.ImmSource {
+					size = insns[j].Constant
 				}
-			}
-			if size != 24 {
-				t.Errorf("program %s: %v at %d passes size %d (want 24: offsetof(struct bpf_tunnel_key, tunnel_label))", name, fn, i, size)
+				break
 			}
 		}
-	}
+		if size != 24 {
+			t.Errorf("program %s: %v at %d passes size %d (want 24: offsetof(struct bpf_tunnel_key, tunnel_label))", name, fn, i, size)
+		}
+	})
 	// bnet_port_in sets keys (flood copies are bnet_flood's), bnet_tun_in
 	// reads them.
 	if calls < 2 {
@@ -181,24 +171,19 @@ func TestTunnelKeySizeEveryKernelTakes(t *testing.T) {
 // for __sync_* whose result is used) came in 5.12, and kfuncs differ from
 // one kernel to the next.
 func TestObjectInstructionsEveryKernelRuns(t *testing.T) {
-	spec, err := ebpf.LoadCollectionSpec("../maps/bnet_bpfel.o")
-	if err != nil {
-		t.Fatal(err)
-	}
 	atomics := 0
-	for name, p := range spec.Programs {
-		for i, ins := range p.Instructions {
-			if ins.OpCode.Class() == asm.StXClass && ins.OpCode.Mode() == asm.AtomicMode {
-				atomics++
-				if ins.Constant != 0 { // BPF_ADD without BPF_FETCH
-					t.Errorf("program %s: %v at %d is an atomic of kernel 5.12", name, ins, i)
-				}
-			}
-			if ins.IsKfuncCall() {
-				t.Errorf("program %s: kfunc call at %d (%v): probe it at start", name, i, ins)
+	eachInstruction(t, func(name string, insns asm.Instructions, i int) {
+		ins := insns[i]
+		if ins.OpCode.Class() == asm.StXClass && ins.OpCode.Mode() == asm.AtomicMode {
+			atomics++
+			if ins.Constant != 0 { // BPF_ADD without BPF_FETCH
+				t.Errorf("program %s: %v at %d is an atomic of kernel 5.12", name, ins, i)
 			}
 		}
-	}
+		if ins.IsKfuncCall() {
+			t.Errorf("program %s: kfunc call at %d (%v): probe it at start", name, i, ins)
+		}
+	})
 	if atomics == 0 {
 		t.Fatal("no atomic instruction found: the check looks at nothing (drop counters use them)")
 	}
@@ -209,5 +194,20 @@ func TestCompareKernel(t *testing.T) {
 	slices.SortStableFunc(in, compareKernel)
 	if want := []string{"3.19", "4.2", "5.2", "5.10 on x86-64, 6.0 on arm64", "5.10", "5.13"}; !slices.Equal(in, want) {
 		t.Fatalf("sorted %q, want %q", in, want)
+	}
+}
+
+// eachInstruction calls fn for every instruction (insns[i]) of every
+// program in the compiled object.
+func eachInstruction(t *testing.T, fn func(prog string, insns asm.Instructions, i int)) {
+	t.Helper()
+	spec, err := ebpf.LoadCollectionSpec("../maps/bnet_bpfel.o")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range spec.Programs {
+		for i := range p.Instructions {
+			fn(name, p.Instructions, i)
+		}
 	}
 }
