@@ -65,7 +65,12 @@ bn 3 port create vm6 --network other_net --ip 10.0.0.16 --netns "$P-vm6" >/dev/n
 bn 3 port create vm7 --network share_net --netns "$P-vm7" --no-ip-config >/dev/null
 in_ns "$P-out" ip addr add 203.0.113.1/24 dev eth0
 fip=$(bn 1 -o json fip create --network public_net | jq -r .floatingip.floating_ip_address)
-bn 1 fip associate "$fip" vm3 >/dev/null
+# vm3 was made on cmpt2: cmpt1's API, which associates, must know it first.
+seen_on 1 port vm3 || exit 1
+bn 1 fip associate "$fip" vm3 >/dev/null || {
+	echo "floating IP $fip: associate with vm3 failed" >&2
+	exit 1
+}
 gw=$(bn 1 -o json router show r1 | jq -r '.router.external_gateway_info.external_fixed_ips[0].ip_address')
 vni() { printf '0x%x' "$(bn 1 -o json network show "$1" | jq -r '.network["provider:segmentation_id"]')"; }
 
