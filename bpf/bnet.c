@@ -498,59 +498,65 @@ static __always_inline __u64 ct_timeout(const struct ct_entry *e, __u8 proto)
 	return (__u64)t * BNET_NSEC;
 }
 
-static __always_inline void ct_uncount(__u32 ifindex)
+/*
+ * A budget is a map of counters: budget_take takes one from key's count
+ * unless it is at max (the first take makes the entry), budget_give gives
+ * one back. Only what the datapath deletes itself is given back here; the
+ * agent's GC recounts every budget from ct.
+ */
+static __always_inline int budget_take(void *counts, const void *key, __u32 max)
 {
-	__u32 *n = bpf_map_lookup_elem(&ct_count, &ifindex);
+	__u32 one = 1, *n = bpf_map_lookup_elem(counts, key);
+
+	if (!n)
+		return bpf_map_update_elem(counts, key, &one, BPF_NOEXIST) == 0 ? 0 : -1;
+	if (*n >= max)
+		return -1;
+	__sync_fetch_and_add(n, 1);
+	return 0;
+}
+
+static __always_inline void budget_give(void *counts, const void *key)
+{
+	__u32 *n = bpf_map_lookup_elem(counts, key);
 
 	if (n && *n > 0)
 		__sync_fetch_and_add(n, -1);
 }
 
 /*
- * ct_src_charge takes one entry from remote's share of the port's budget,
- * or says it is spent; ct_src_uncount gives one back.
+ * ct_charge takes a new connection's entry from the port's budget and, for
+ * one opened from outside, first from its sender's share of that budget (a
+ * sender over its share does not spend the port's). Returns a drop reason.
  */
-static __always_inline int ct_src_charge(__u32 ifindex, __u32 remote)
+static __always_inline __u32 ct_charge(__u32 ifindex, __u32 origin, __u32 remote)
 {
-	struct ct_src_key k = { .ifindex = ifindex, .remote_ip = remote };
-	__u32 zero = 0, one = 1, max = 4096, *n;
-	struct ct_cfg *c = bpf_map_lookup_elem(&ct_config, &zero);
-
-	if (c && c->src_max)
-		max = c->src_max;
-	n = bpf_map_lookup_elem(&ct_src_count, &k);
-	if (!n)
-		return bpf_map_update_elem(&ct_src_count, &k, &one, BPF_NOEXIST) == 0 ? 0 : -1;
-	if (*n >= max)
-		return -1;
-	__sync_fetch_and_add(n, 1);
-	return 0;
-}
-
-static __always_inline void ct_src_uncount(__u32 ifindex, __u32 remote)
-{
-	struct ct_src_key k = { .ifindex = ifindex, .remote_ip = remote };
-	__u32 *n = bpf_map_lookup_elem(&ct_src_count, &k);
-
-	if (n && *n > 0)
-		__sync_fetch_and_add(n, -1);
-}
-
-/* ct_charge takes one entry from the port's budget, or says it is spent. */
-static __always_inline int ct_charge(__u32 ifindex)
-{
-	__u32 zero = 0, one = 1, max = 16384, *n;
+	struct ct_src_key src = { .ifindex = ifindex, .remote_ip = remote };
+	__u32 zero = 0, port_max = 16384, src_max = 4096;
 	struct ct_cfg *c = bpf_map_lookup_elem(&ct_config, &zero);
 
 	if (c && c->port_max)
-		max = c->port_max;
-	n = bpf_map_lookup_elem(&ct_count, &ifindex);
-	if (!n)
-		return bpf_map_update_elem(&ct_count, &ifindex, &one, BPF_NOEXIST) == 0 ? 0 : -1;
-	if (*n >= max)
-		return -1;
-	__sync_fetch_and_add(n, 1);
-	return 0;
+		port_max = c->port_max;
+	if (c && c->src_max)
+		src_max = c->src_max;
+	if (origin == BNET_DIR_INGRESS && budget_take(&ct_src_count, &src, src_max) < 0)
+		return BNET_DROP_CT_SRC_FULL;
+	if (budget_take(&ct_count, &ifindex, port_max) < 0) {
+		if (origin == BNET_DIR_INGRESS)
+			budget_give(&ct_src_count, &src);
+		return BNET_DROP_CT_FULL;
+	}
+	return BNET_DROP_NONE;
+}
+
+/* ct_uncharge gives back what ct_charge took for a connection origin opened. */
+static __always_inline void ct_uncharge(__u32 ifindex, __u32 origin, __u32 remote)
+{
+	struct ct_src_key src = { .ifindex = ifindex, .remote_ip = remote };
+
+	budget_give(&ct_count, &ifindex);
+	if (origin == BNET_DIR_INGRESS)
+		budget_give(&ct_src_count, &src);
 }
 
 static __always_inline int is_icmp6_nd(struct __sk_buff *skb)
@@ -632,13 +638,10 @@ static __noinline __u32 policy_check(struct __sk_buff *skb, __u32 ifindex, __u32
 	if (e) {
 		if (e->epoch != epoch) {
 			if (!policy_allows(policy_id, e->origin, w->f.key.remote_ip, w->f.key.proto, e->mport)) {
-				__u8 origin = e->origin;
+				__u32 origin = e->origin;
 
-				if (bpf_map_delete_elem(&ct, &w->f.key) == 0) {
-					ct_uncount(ifindex);
-					if (origin == BNET_DIR_INGRESS)
-						ct_src_uncount(ifindex, w->f.key.remote_ip);
-				}
+				if (bpf_map_delete_elem(&ct, &w->f.key) == 0)
+					ct_uncharge(ifindex, origin, w->f.key.remote_ip);
 				return BNET_DROP_POLICY;
 			}
 			e->epoch = epoch;
@@ -667,25 +670,14 @@ static __noinline __u32 policy_check(struct __sk_buff *skb, __u32 ifindex, __u32
 	w->ne.mport = w->f.mport;
 	w->ne.packets = 1;
 	w->ne.expires = now + ct_timeout(&w->ne, w->f.key.proto);
-	/*
-	 * A connection opened from outside also takes from its sender's share,
-	 * first: a sender over its share does not spend the port's budget.
-	 */
 	if (!existed) {
-		if (dir == BNET_DIR_INGRESS && ct_src_charge(ifindex, w->f.key.remote_ip) < 0)
-			return BNET_DROP_CT_SRC_FULL;
-		if (ct_charge(ifindex) < 0) {
-			if (dir == BNET_DIR_INGRESS)
-				ct_src_uncount(ifindex, w->f.key.remote_ip);
-			return BNET_DROP_CT_FULL;
-		}
+		why = ct_charge(ifindex, dir, w->f.key.remote_ip);
+		if (why != BNET_DROP_NONE)
+			return why;
 	}
 	if (bpf_map_update_elem(&ct, &w->f.key, &w->ne, BPF_ANY) < 0) {
-		if (!existed) {
-			ct_uncount(ifindex);
-			if (dir == BNET_DIR_INGRESS)
-				ct_src_uncount(ifindex, w->f.key.remote_ip);
-		}
+		if (!existed)
+			ct_uncharge(ifindex, dir, w->f.key.remote_ip);
 		return BNET_DROP_CT_FULL;
 	}
 pass:

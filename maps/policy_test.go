@@ -231,11 +231,14 @@ func TestPolicySourceShare(t *testing.T) {
 		tp.verdict(t, tp.a, flow(macB, macA, 17, ipA, ipB, uint16(6000+i), 53, 0), actRedirect)
 	}
 	share := func() uint32 {
-		var n uint32
-		if err := tp.m.CTSrcCount.Lookup(&bnetCtSrcKey{Ifindex: tp.a, RemoteIp: binary.NativeEndian.Uint32(ipB.AsSlice())}, &n); err != nil {
-			return 0
+		rows, err := tp.m.CTSrcRows()
+		tp.must(err)
+		for _, r := range rows {
+			if r.Ifindex == tp.a && r.Remote == ipB {
+				return r.Count
+			}
 		}
-		return n
+		return 0
 	}
 	if got := share(); got != 2 {
 		t.Fatalf("ipB's share of a = %d, want 2", got)
