@@ -185,6 +185,21 @@ func outputJSON(c *cli.Context) (bool, error) {
 	}
 }
 
+// viewAction is the Action of a command that takes no arguments and
+// prints what -o asks for.
+func viewAction(fn func(c *cli.Context, asJSON bool) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := noArgs(c); err != nil {
+			return err
+		}
+		asJSON, err := outputJSON(c)
+		if err != nil {
+			return err
+		}
+		return fn(c, asJSON)
+	}
+}
+
 func noArgs(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("%s: unexpected argument %q", c.Command.FullName(), c.Args().First())

@@ -73,16 +73,7 @@ func agentCommand() *cli.Command {
 				"without one) and those that only change a path, probed here, with the kernel that brought each",
 			Description: "Probes as the agent's start-up check does, loading and attaching nothing lasting; run it as root\n" +
 				"on a host before installing bnet there. Exits non-zero when a needed feature is missing.",
-			Action: func(c *cli.Context) error {
-				if err := noArgs(c); err != nil {
-					return err
-				}
-				asJSON, err := outputJSON(c)
-				if err != nil {
-					return err
-				}
-				return kernelReport(c, asJSON, kernelProbe)
-			},
+			Action: viewAction(kernelReport),
 		}},
 	}
 }
@@ -90,9 +81,9 @@ func agentCommand() *cli.Command {
 // kernelProbe is agent.KernelReport; tests put a kernel of their own here.
 var kernelProbe = agent.KernelReport
 
-// kernelReport prints report's features; a missing need is the error.
-func kernelReport(c *cli.Context, asJSON bool, report func() (string, []agent.KernelFeature)) error {
-	release, feats := report()
+// kernelReport prints kernelProbe's features; a missing need is the error.
+func kernelReport(c *cli.Context, asJSON bool) error {
+	release, feats := kernelProbe()
 	out := getEnv(c).stdout
 	var missing []string
 	for _, f := range feats {

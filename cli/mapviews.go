@@ -56,11 +56,15 @@ var openMaps = func(dir string) (mapReader, func(), error) {
 	return m, func() { m.Close() }, nil
 }
 
+// mapAction is the Action of a view of the pinned maps.
+func mapAction(run func(c *cli.Context, m mapReader, asJSON bool) error) cli.ActionFunc {
+	return viewAction(func(c *cli.Context, asJSON bool) error {
+		return withMaps(c, func(m mapReader) error { return run(c, m, asJSON) })
+	})
+}
+
 // withMaps opens the pins and hands them to fn.
 func withMaps(c *cli.Context, fn func(mapReader) error) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
 	dir := global(c, "pin-dir")
 	if _, err := os.Stat(dir); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -84,13 +88,7 @@ func mapView(name, usage string, run func(c *cli.Context, m mapReader, asJSON bo
 			Name:        "list",
 			Usage:       usage,
 			Description: "Reads the pinned BPF maps in --pin-dir directly; works with the agent stopped.",
-			Action: func(c *cli.Context) error {
-				asJSON, err := outputJSON(c)
-				if err != nil {
-					return err
-				}
-				return withMaps(c, func(m mapReader) error { return run(c, m, asJSON) })
-			},
+			Action:      mapAction(run),
 		}},
 	}
 }

@@ -20,14 +20,7 @@ func monitorCommand() *cli.Command {
 			&cli.StringFlag{Name: "port", Usage: "only drops counted against this port (name or ID; on this node)"},
 			&cli.StringFlag{Name: "type", Usage: "event type: drop, trace or all", Value: "drop"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			asJSON, err := outputJSON(c)
-			if err != nil {
-				return err
-			}
+		Action: viewAction(func(c *cli.Context, asJSON bool) error {
 			q := url.Values{}
 			if t := c.String("type"); t != "all" {
 				q.Set("type", t)
@@ -61,6 +54,6 @@ func monitorCommand() *cli.Command {
 					e.Proto, e.Src, e.Dst, e.Len, e.SrcMAC, e.DstMAC)
 				return err
 			})
-		},
+		}),
 	}
 }

@@ -254,13 +254,7 @@ func ctCommand() *cli.Command {
 			"address that opened connections to the port: how many it holds, of security.ct_source_max.\n" +
 			"Counts are the datapath's own, made true by the agent's GC every few seconds.\n" +
 			"Reads the pinned BPF maps in --pin-dir directly; works with the agent stopped.",
-		Action: func(c *cli.Context) error {
-			asJSON, err := outputJSON(c)
-			if err != nil {
-				return err
-			}
-			return withMaps(c, func(m mapReader) error { return ctBudget(c, m, asJSON) })
-		},
+		Action: mapAction(ctBudget),
 	})
 	return cmd
 }

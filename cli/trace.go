@@ -29,14 +29,7 @@ on it. Each hop says whether it ran there or was computed from the replicated st
 			&cli.UintFlag{Name: "sport", Usage: "source port (tcp/udp; default 40000)"},
 			&cli.UintFlag{Name: "dport", Usage: "destination port (tcp/udp; default 80)"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := noArgs(c); err != nil {
-				return err
-			}
-			asJSON, err := outputJSON(c)
-			if err != nil {
-				return err
-			}
+		Action: viewAction(func(c *cli.Context, asJSON bool) error {
 			if c.Uint("sport") > 65535 || c.Uint("dport") > 65535 {
 				return fmt.Errorf("trace: ports are 1-65535")
 			}
@@ -70,6 +63,6 @@ on it. Each hop says whether it ran there or was computed from the replicated st
 			}
 			fmt.Fprintf(out, "\nresult: %s\npath:   %s\n", rep.Result, strings.TrimSpace(rep.Path))
 			return nil
-		},
+		}),
 	}
 }
