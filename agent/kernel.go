@@ -109,25 +109,56 @@ type KernelFeature struct {
 // KernelReport probes, for an operator weighing a host, what the agent's
 // start-up check does (every need) and the capabilities that only change
 // a path (TCX; the decap flag), without loading or attaching anything.
-func KernelReport() (release string, features []KernelFeature) {
-	state := func(err error) string {
-		switch {
-		case err == nil:
-			return "yes"
-		case errors.Is(err, ebpf.ErrNotSupported):
-			return "missing"
-		}
-		return "unknown: " + err.Error()
-	}
-	for _, n := range kernelNeeds() {
-		features = append(features, KernelFeature{What: n.what, Since: n.since, State: state(n.probe()), Need: true})
-	}
+// The error is the one the agent would refuse to start with, nil if none.
+func KernelReport() (release string, features []KernelFeature, err error) {
+	features = probeNeeds(kernelNeeds())
 	// Oldest first: the last need is the kernel a host must have.
 	slices.SortStableFunc(features, func(a, b KernelFeature) int { return compareKernel(a.Since, b.Since) })
 	features = append(features,
-		KernelFeature{What: "BPF_F_ADJ_ROOM_DECAP_L3_IPV6 (else IPv6 inside VXLAN goes through the kernel's device)", Since: "6.3", State: state(haveDecapL3())},
-		KernelFeature{What: "TCX links (else clsact filters: datapath.attach tc)", Since: "6.6", State: state(haveTCX())})
-	return kernelRelease(), features
+		KernelFeature{What: "BPF_F_ADJ_ROOM_DECAP_L3_IPV6 (else IPv6 inside VXLAN goes through the kernel's device)", Since: "6.3", State: probeState(haveDecapL3())},
+		KernelFeature{What: "TCX links (else clsact filters: datapath.attach tc)", Since: "6.6", State: probeState(haveTCX())})
+	release = kernelRelease()
+	return release, features, MissingNeeds(release, features)
+}
+
+const stateMissing = "missing"
+
+// probeState says what a probe's error means: only a definite "not
+// supported" is missing; any other failure (no CAP_BPF, say) leaves it
+// unknown, for the program load to report.
+func probeState(err error) string {
+	switch {
+	case err == nil:
+		return "yes"
+	case errors.Is(err, ebpf.ErrNotSupported):
+		return stateMissing
+	}
+	return "unknown: " + err.Error()
+}
+
+// probeNeeds probes each need, in order.
+func probeNeeds(needs []kernelNeed) []KernelFeature {
+	out := make([]KernelFeature, 0, len(needs))
+	for _, n := range needs {
+		out = append(out, KernelFeature{What: n.what, Since: n.since, State: probeState(n.probe()), Need: true})
+	}
+	return out
+}
+
+// MissingNeeds is the agent's refusal to start on kernel release for the
+// needed features missing among features, in one line so that an operator
+// upgrades once rather than once per feature; nil when none is.
+func MissingNeeds(release string, features []KernelFeature) error {
+	var missing []string
+	for _, f := range features {
+		if f.Need && f.State == stateMissing {
+			missing = append(missing, fmt.Sprintf("%s (kernel >= %s)", f.What, f.Since))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("kernel %s cannot run the bnet datapath: missing %s", release, strings.Join(missing, ", "))
 }
 
 // compareKernel orders "5.10", "5.13", "5.10 on x86-64, ..." by the
@@ -146,21 +177,9 @@ func compareKernel(a, b string) int {
 	return an - bn
 }
 
-// checkKernel probes needs and reports every missing one in a single
-// error, so that an operator upgrades once rather than once per feature.
-// Only a definite "not supported" counts: any other probe failure (no
-// CAP_BPF, say) is left for the program load that follows to report.
+// checkKernel probes needs and reports every missing one (MissingNeeds).
 func checkKernel(release string, needs []kernelNeed) error {
-	var missing []string
-	for _, n := range needs {
-		if err := n.probe(); errors.Is(err, ebpf.ErrNotSupported) {
-			missing = append(missing, fmt.Sprintf("%s (kernel >= %s)", n.what, n.since))
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	return fmt.Errorf("kernel %s cannot run the bnet datapath: missing %s", release, strings.Join(missing, ", "))
+	return MissingNeeds(release, probeNeeds(needs))
 }
 
 // probeTailCallGlobalFunc loads what the datapath's programs are made of,

@@ -945,7 +945,9 @@ func TestAgentKernel(t *testing.T) {
 	}
 	orig := kernelProbe
 	t.Cleanup(func() { kernelProbe = orig })
-	kernelProbe = func() (string, []agent.KernelFeature) { return "6.1.0-test", feats }
+	kernelProbe = func() (string, []agent.KernelFeature, error) {
+		return "6.1.0-test", feats, agent.MissingNeeds("6.1.0-test", feats)
+	}
 	out := mustRun(t, "agent", "kernel")
 	if !strings.HasPrefix(out, "kernel 6.1.0-test\n") || !strings.Contains(out, "TCX links") ||
 		!regexp.MustCompile(`bpf_redirect_neigh\s+5\.10\s+needed\s+yes`).MatchString(out) ||
@@ -966,7 +968,7 @@ func TestAgentKernel(t *testing.T) {
 
 	feats[1].State = "missing"
 	_, stderr, code := run(t, "agent", "kernel")
-	if code == 0 || !strings.Contains(stderr, "kernel 6.1.0-test cannot run the bnet datapath: missing bpf_skb_adjust_room flag BPF_F_ADJ_ROOM_ENCAP_L2_ETH") {
+	if code == 0 || !strings.Contains(stderr, "kernel 6.1.0-test cannot run the bnet datapath: missing bpf_skb_adjust_room flag BPF_F_ADJ_ROOM_ENCAP_L2_ETH (kernel >= 5.13)") {
 		t.Fatalf("a missing need: exit %d, %q", code, stderr)
 	}
 }

@@ -81,19 +81,14 @@ func agentCommand() *cli.Command {
 // kernelProbe is agent.KernelReport; tests put a kernel of their own here.
 var kernelProbe = agent.KernelReport
 
-// kernelReport prints kernelProbe's features; a missing need is the error.
+// kernelReport prints kernelProbe's features; the agent's refusal, if it
+// would refuse, is the error.
 func kernelReport(c *cli.Context, asJSON bool) error {
-	release, feats := kernelProbe()
+	release, feats, refusal := kernelProbe()
 	out := getEnv(c).stdout
-	var missing []string
-	for _, f := range feats {
-		if f.Need && f.State == "missing" {
-			missing = append(missing, f.What)
-		}
-	}
 	var err error
 	if asJSON {
-		err = printJSON(out, map[string]any{"kernel": release, "features": feats, "runs": len(missing) == 0})
+		err = printJSON(out, map[string]any{"kernel": release, "features": feats, "runs": refusal == nil})
 	} else {
 		rows := make([][]string, 0, len(feats))
 		for _, f := range feats {
@@ -109,10 +104,7 @@ func kernelReport(c *cli.Context, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("kernel %s cannot run the bnet datapath: missing %s", release, strings.Join(missing, ", "))
-	}
-	return nil
+	return refusal
 }
 
 func agentRow(a model.Agent) []string {
