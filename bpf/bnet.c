@@ -950,29 +950,30 @@ static __always_inline void outer_ip(struct bnet_iph *ip, __u8 proto, __u32 len,
  * which marks the skb as GRE-encapsulated so GSO segments each get the
  * outer headers; adjust_room refuses anything but IP, so ARP, LLDP and
  * other non-IP frames (never GSO) grow with bpf_skb_change_head instead.
- * hdrs receives the headers written. Returns 0 or a drop reason.
+ * Returns 0 or a drop reason.
  */
 static __always_inline __u32 gre_push(struct __sk_buff *skb, const struct bnet_eth *eth, __u32 key,
-				      __u32 saddr, __u32 daddr, struct bnet_gre_hdrs *hdrs)
+				      __u32 saddr, __u32 daddr)
 {
+	struct bnet_gre_hdrs h = {};
 	__u32 len;
 
 	ctx_barrier(skb);
 	if (is_ip(eth->proto) && skb->protocol == eth->proto) {
 		if (bpf_skb_adjust_room(skb, BNET_GRE_OVERHEAD, BPF_ADJ_ROOM_MAC, BNET_GRE_ENCAP_FLAGS) < 0)
 			return BNET_DROP_ENCAP;
-		if (bpf_skb_store_bytes(skb, sizeof(struct bnet_eth) + sizeof(*hdrs), eth, sizeof(*eth), 0) < 0)
+		if (bpf_skb_store_bytes(skb, sizeof(struct bnet_eth) + sizeof(h), eth, sizeof(*eth), 0) < 0)
 			return BNET_DROP_ENCAP;
 	} else if (bpf_skb_change_head(skb, BNET_GRE_OVERHEAD, 0) < 0) {
 		return BNET_DROP_ENCAP;
 	}
 	ctx_barrier(skb);
 	len = skb->len - sizeof(struct bnet_eth);
-	outer_ip(&hdrs->ip, BNET_IPPROTO_GRE, len, saddr, daddr);
-	hdrs->flags = bpf_htons(BNET_GRE_KEY);
-	hdrs->proto = bpf_htons(BNET_ETH_P_TEB);
-	hdrs->key = bpf_htonl(key);
-	if (bpf_skb_store_bytes(skb, sizeof(struct bnet_eth), hdrs, sizeof(*hdrs), 0) < 0)
+	outer_ip(&h.ip, BNET_IPPROTO_GRE, len, saddr, daddr);
+	h.flags = bpf_htons(BNET_GRE_KEY);
+	h.proto = bpf_htons(BNET_ETH_P_TEB);
+	h.key = bpf_htonl(key);
+	if (bpf_skb_store_bytes(skb, sizeof(struct bnet_eth), &h, sizeof(h), 0) < 0)
 		return BNET_DROP_ENCAP;
 	return BNET_DROP_NONE;
 }
@@ -1020,11 +1021,10 @@ static __always_inline int to_gre(struct __sk_buff *skb, const struct net_info *
 {
 	__u32 zero = 0, reason;
 	struct node_cfg *cfg = bpf_map_lookup_elem(&node_cfg, &zero);
-	struct bnet_gre_hdrs hdrs = {};
 
 	if (!cfg || cfg->underlay_ifindex == 0 || cfg->local_ip == 0)
 		return drop(skb, BNET_DROP_NO_TUNNEL);
-	reason = gre_push(skb, eth, net->segment, cfg->local_ip, vtep, &hdrs);
+	reason = gre_push(skb, eth, net->segment, cfg->local_ip, vtep);
 	if (reason != BNET_DROP_NONE)
 		return drop(skb, reason);
 	trace(BNET_T_GRE, net->segment, vtep, 0);
@@ -1920,11 +1920,10 @@ static __always_inline int replicate(struct __sk_buff *skb, __u32 net_id, const 
 	}
 
 	if (type == BNET_NET_GRE) {
-		struct bnet_gre_hdrs gre;
 		__u32 reason;
 
 		/* Last use of the plain frame: local copies are out already. */
-		reason = gre_push(skb, eth, segment, self, 0, &gre);
+		reason = gre_push(skb, eth, segment, self, 0);
 		if (reason != BNET_DROP_NONE) {
 			count_drop(skb, reason);
 			return TC_ACT_SHOT;
